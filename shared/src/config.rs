@@ -1,0 +1,368 @@
+//! Configuration: one typed [`Settings`], layered from defaults, one TOML file (`--config` or
+//! `SJ_CONFIG`) and the environment (`SJ_` + the key path in upper case, `__` between levels:
+//! `SJ_PARSER__MAX_DEPTH=40`), then validated at start with errors that name the key.
+//!
+//! Secrets (tokens, passwords, client secrets) come only from the environment or from a file
+//! named in the configuration (`<key>_file`); a secret written in the TOML file is refused, and
+//! a [`Secret`] never prints its value.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format as _, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::saberis::{Limits, SanityRules};
+
+/// The environment variable that names the configuration file.
+pub const CONFIG_ENV: &str = "SJ_CONFIG";
+
+/// Every setting of the bridge. Defaults serve the local demo.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Prefix of every exchange, queue and Redis key (empty: none), so several installations or
+    /// test runs share one broker and one Redis without meeting.
+    pub namespace: String,
+    pub log: LogSettings,
+    /// What the parser refuses before reading a document whole.
+    pub parser: Limits,
+    /// The dealer's rules for a plausible order.
+    pub sanity: SanityRules,
+    pub jobber: JobberSettings,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `auto` (human on a terminal, JSON otherwise), `human` or `json`.
+    pub format: LogFormat,
+    /// A tracing filter: `info`, `debug`, `sj_shared=debug,info`...
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self { format: LogFormat::Auto, level: "info".to_owned() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Auto,
+    Human,
+    Json,
+}
+
+/// `[jobber]`: the Jobber account the workers write to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobberSettings {
+    /// Base URL of Jobber's API (the sandbox's by default).
+    pub api_url: String,
+    /// The `X-JOBBER-GRAPHQL-VERSION` sent with every request.
+    pub graphql_version: String,
+    /// The OAuth app's client id.
+    pub client_id: String,
+    /// The OAuth app's client secret: `SJ_JOBBER__CLIENT_SECRET`, or a file named by
+    /// `client_secret_file`.
+    #[serde(skip_serializing)]
+    pub client_secret: Option<Secret>,
+    pub client_secret_file: Option<PathBuf>,
+}
+
+impl Default for JobberSettings {
+    fn default() -> Self {
+        Self {
+            api_url: "http://127.0.0.1:8787".to_owned(),
+            graphql_version: "2025-04-16".to_owned(),
+            client_id: "sandbox-client-id".to_owned(),
+            client_secret: None,
+            client_secret_file: None,
+        }
+    }
+}
+
+/// Keys that hold secrets: refused in the TOML file.
+const SECRET_KEYS: &[&str] = &["jobber.client_secret"];
+
+/// A secret value. `Debug` and `Display` print a placeholder; [`Secret::expose`] is the one way
+/// to the value, so every use is easy to find.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(\"***\")")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// A configuration that cannot be used, with every problem found, each naming its key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration:\n  {}", .problems.join("\n  "))]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+impl ConfigError {
+    fn one(problem: impl Into<String>) -> Self {
+        Self { problems: vec![problem.into()] }
+    }
+}
+
+impl Settings {
+    /// Loads the settings: defaults, then the file (`path`, else `$SJ_CONFIG`, else none), then
+    /// the environment; resolves secret files; validates.
+    pub fn load(path: Option<&Path>) -> Result<Settings, ConfigError> {
+        let env_path = std::env::var_os(CONFIG_ENV).map(PathBuf::from);
+        let path = path.map(Path::to_path_buf).or(env_path);
+        Self::load_from(path.as_deref(), Env::prefixed("SJ_"))
+    }
+
+    /// [`Settings::load`] with the environment given, for tests.
+    pub fn load_from(path: Option<&Path>, env: Env) -> Result<Settings, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = path {
+            if !path.is_file() {
+                return Err(ConfigError::one(format!("config file {} does not exist", path.display())));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let figment = figment.merge(env.split("__").ignore(&["config"]));
+
+        for key in SECRET_KEYS {
+            let from_file = figment.find_metadata(key).is_some_and(|m| m.name.contains("TOML"));
+            if from_file {
+                let env = format!("SJ_{}", key.to_uppercase().replace('.', "__"));
+                return Err(ConfigError::one(format!(
+                    "{key}: a secret must not be written in the config file; set {env} or {key}_file"
+                )));
+            }
+        }
+
+        let mut settings: Settings = figment.extract().map_err(|errors| ConfigError {
+            problems: errors
+                .into_iter()
+                .map(|e| {
+                    let key = e.path.join(".");
+                    let source =
+                        e.metadata.as_ref().map(|m| format!(" (from {})", m.name)).unwrap_or_default();
+                    if key.is_empty() {
+                        format!("{}{source}", e.kind)
+                    } else {
+                        format!("{key}: {}{source}", e.kind)
+                    }
+                })
+                .collect(),
+        })?;
+        resolve_secret_file(
+            &mut settings.jobber.client_secret,
+            settings.jobber.client_secret_file.as_deref(),
+            "jobber.client_secret",
+        )?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what types alone cannot; every problem names its key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        let valid_namespace =
+            self.namespace.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !valid_namespace {
+            problems.push(format!(
+                "namespace: {:?} may hold only letters, digits, '-', '_' and '.'",
+                self.namespace
+            ));
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            problems.push(format!("log.level: {:?} is not a valid filter: {e}", self.log.level));
+        }
+        if self.parser.max_bytes == 0 || self.parser.max_bytes > 1 << 30 {
+            problems.push(format!(
+                "parser.max_document_bytes: {} must be between 1 and 1073741824 (1 GiB)",
+                self.parser.max_bytes
+            ));
+        }
+        if !(6..=1000).contains(&self.parser.max_depth) {
+            problems.push(format!(
+                "parser.max_depth: {} must be between 6 (a Saberis document needs 6) and 1000",
+                self.parser.max_depth
+            ));
+        }
+        if let Some(max) = self.sanity.max_unit_price {
+            if max <= rust_decimal::Decimal::ZERO {
+                problems.push(format!(
+                    "sanity.max_unit_price: {max} must be above zero (or \"off\" to disable the rule)"
+                ));
+            }
+        }
+        if !self.jobber.api_url.starts_with("http://") && !self.jobber.api_url.starts_with("https://") {
+            problems.push(format!(
+                "jobber.api_url: {:?} must be an http:// or https:// URL",
+                self.jobber.api_url
+            ));
+        }
+        let version = self.jobber.graphql_version.as_bytes();
+        let is_date = version.len() == 10
+            && version
+                .iter()
+                .enumerate()
+                .all(|(i, b)| if i == 4 || i == 7 { *b == b'-' } else { b.is_ascii_digit() });
+        if !is_date {
+            problems.push(format!(
+                "jobber.graphql_version: {:?} must be a date such as 2025-04-16",
+                self.jobber.graphql_version
+            ));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError { problems })
+        }
+    }
+}
+
+/// Fills a secret from its `_file` when it was not set directly.
+fn resolve_secret_file(
+    secret: &mut Option<Secret>,
+    file: Option<&Path>,
+    key: &str,
+) -> Result<(), ConfigError> {
+    match (secret.as_ref(), file) {
+        (Some(_), Some(_)) => {
+            Err(ConfigError::one(format!("{key}: set either the secret or {key}_file, not both")))
+        }
+        (None, Some(path)) => {
+            let value = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::one(format!("{key}_file: cannot read {}: {e}", path.display())))?;
+            *secret = Some(Secret::new(value.trim_end_matches(['\n', '\r'])));
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toml(content: &str) -> tempfile_path::TempToml {
+        tempfile_path::TempToml::new(content)
+    }
+
+    /// A TOML file in the temp dir, removed on drop (no tempfile dependency for one test helper).
+    mod tempfile_path {
+        pub struct TempToml(pub std::path::PathBuf);
+        impl TempToml {
+            pub fn new(content: &str) -> Self {
+                use std::sync::atomic::{AtomicU32, Ordering};
+                static N: AtomicU32 = AtomicU32::new(0);
+                let path = std::env::temp_dir().join(format!(
+                    "sj-config-test-{}-{}.toml",
+                    std::process::id(),
+                    N.fetch_add(1, Ordering::Relaxed)
+                ));
+                std::fs::write(&path, content).unwrap();
+                Self(path)
+            }
+        }
+        impl Drop for TempToml {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(&self.0);
+            }
+        }
+    }
+
+    /// An environment provider that sees only variables with a prefix unique to the test.
+    fn env(prefix: &str, vars: &[(&str, &str)]) -> Env {
+        for (k, v) in vars {
+            std::env::set_var(format!("{prefix}{k}"), v);
+        }
+        Env::prefixed(prefix)
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let settings = Settings::load_from(None, env("SJT_NONE_", &[])).unwrap();
+        assert_eq!(settings.parser.max_bytes, 16 * 1024 * 1024);
+        assert_eq!(settings.sanity.max_unit_price, Some("100000.00".parse().unwrap()));
+    }
+
+    #[test]
+    fn file_then_environment_override() {
+        let file = toml(
+            "namespace = \"from-file\"\n[parser]\nmax_depth = 20\n[sanity]\nmax_unit_price = \"5000\"\n",
+        );
+        let settings =
+            Settings::load_from(Some(&file.0), env("SJT_OVR_", &[("PARSER__MAX_DEPTH", "40")])).unwrap();
+        assert_eq!(settings.namespace, "from-file");
+        assert_eq!(settings.parser.max_depth, 40);
+        assert_eq!(settings.sanity.max_unit_price, Some("5000".parse().unwrap()));
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let file = toml("[parser]\nmax_depth = \"deep\"\n");
+        let err = Settings::load_from(Some(&file.0), env("SJT_BAD_", &[])).unwrap_err();
+        assert!(err.to_string().contains("parser.max_depth"), "{err}");
+
+        let file = toml("[parser]\nmax_depht = 3\n");
+        let err = Settings::load_from(Some(&file.0), env("SJT_TYPO_", &[])).unwrap_err();
+        assert!(err.to_string().contains("max_depht"), "{err}");
+
+        let err = Settings::load_from(None, env("SJT_RANGE_", &[("PARSER__MAX_DEPTH", "2")])).unwrap_err();
+        assert!(err.to_string().contains("parser.max_depth: 2 must be between"), "{err}");
+        assert!(err.to_string().contains("SJT_RANGE_") || err.to_string().contains("parser.max_depth"));
+    }
+
+    #[test]
+    fn secrets_are_refused_in_the_file_and_never_printed() {
+        let file = toml("[jobber]\nclient_secret = \"hunter2\"\n");
+        let err = Settings::load_from(Some(&file.0), env("SJT_SEC1_", &[])).unwrap_err();
+        assert!(err.to_string().contains("SJ_JOBBER__CLIENT_SECRET"), "{err}");
+        assert!(!err.to_string().contains("hunter2"));
+
+        let settings =
+            Settings::load_from(None, env("SJT_SEC2_", &[("JOBBER__CLIENT_SECRET", "hunter2")])).unwrap();
+        assert_eq!(settings.jobber.client_secret.as_ref().map(Secret::expose), Some("hunter2"));
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("***"));
+    }
+
+    #[test]
+    fn secrets_can_come_from_a_file() {
+        let secret = toml("s3cret\n");
+        let file = toml(&format!("[jobber]\nclient_secret_file = {:?}\n", secret.0));
+        let settings = Settings::load_from(Some(&file.0), env("SJT_SEC3_", &[])).unwrap();
+        assert_eq!(settings.jobber.client_secret.unwrap().expose(), "s3cret");
+    }
+
+    #[test]
+    fn a_missing_config_file_is_an_error() {
+        let err =
+            Settings::load_from(Some(Path::new("/nonexistent/sj.toml")), env("SJT_MISS_", &[])).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/sj.toml"), "{err}");
+    }
+}

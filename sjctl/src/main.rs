@@ -1,0 +1,57 @@
+//! `sjctl`: one command line for the operator of the bridge.
+//!
+//! Exit codes: 0 success; 1 usage or configuration error; 2 the command ran but found a
+//! problem (a document that does not parse, a check that fails).
+
+mod parse;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use sj_shared::config::Settings;
+
+#[derive(Parser)]
+#[command(
+    name = "sjctl",
+    version,
+    about = "Operate the Saberis–Jobber bridge: parse documents, inspect and replay what failed.",
+    long_about = "Operate the Saberis–Jobber bridge.\n\n\
+        Settings come from the TOML file given by --config (or $SJ_CONFIG), then from SJ_* \
+        environment variables (SJ_PARSER__MAX_DEPTH=40 sets parser.max_depth); see the README."
+)]
+struct Cli {
+    /// The configuration file (TOML). Defaults to $SJ_CONFIG, else built-in defaults.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Parse(parse::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap exits 2 on usage errors; ours is 1 (2 means "a document failed").
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(1) } else { ExitCode::SUCCESS };
+        }
+    };
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("sjctl: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    sj_shared::telemetry::init(&settings.log);
+    match cli.command {
+        Command::Parse(args) => parse::run(&settings, &args),
+    }
+}

@@ -1,0 +1,8 @@
+//! All integration tests, gathered into one binary so the workspace links it once.
+//!
+//! Each module covers one part of the product; helpers shared by several live in `support`.
+
+mod parser;
+mod sandbox;
+mod sjctl;
+mod support;
