@@ -1,0 +1,3 @@
+//! `sjctl`, run as a user runs it: arguments, stdout, stderr, exit codes.
+
+mod parse;
