@@ -15,6 +15,8 @@ mod model;
 mod raw;
 pub mod render;
 mod sanity;
+#[cfg(test)]
+mod tests;
 mod xml;
 
 use std::io::Read;
