@@ -1,0 +1,299 @@
+//! Fault injection and request counters, as one middleware around every service route.
+//!
+//! Faults are set per route (the route pattern, e.g. `/api/graphql` or
+//! `/saberis/api/v1/export/json/{guid}`; `*` applies to every route without its own entry) and
+//! are deterministic: "the next N requests" counters are consumed in order, and the error rate is
+//! drawn from a generator seeded by the spec's `seed`, so a test sees the same sequence on every
+//! run.
+
+use std::collections::{BTreeMap, HashMap};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::app::Shared;
+use crate::jobber::graphql::TOO_MANY_REQUESTS_BODY;
+
+/// What to do to one route's requests. Every field defaults to "nothing".
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct FaultSpec {
+    /// Route pattern, or `*` for all routes.
+    pub route: String,
+    /// Seed of the error-rate draws.
+    pub seed: u64,
+    /// Answer the next N requests with `status`.
+    pub fail_next: u32,
+    /// Fraction (0..=1) of requests answered with `status`, drawn from the seeded generator.
+    pub error_rate: f64,
+    /// 500, 502 or 503 (default 503).
+    pub status: Option<u16>,
+    /// Delay added before every request is handled.
+    pub latency_ms: u64,
+    /// Hold the next N requests without answering (for `hold_ms`, then drop the connection).
+    pub timeout_next: u32,
+    /// How long a held request is held (default 60 s; shutdown releases it early).
+    pub hold_ms: Option<u64>,
+    /// Drop the connection of the next N requests without a complete response.
+    pub reset_next: u32,
+    /// Jobber GraphQL only: answer the next N requests THROTTLED.
+    pub throttle_next: u32,
+    /// Answer the next N requests with HTTP 429.
+    pub too_many_next: u32,
+}
+
+/// Marks a GraphQL request the handler must answer THROTTLED (the body needs its cost).
+#[derive(Clone, Copy, Debug)]
+pub struct ForcedThrottle;
+
+/// What the middleware does with one request.
+#[derive(Debug, PartialEq)]
+enum Action {
+    Pass,
+    Error(StatusCode),
+    Hold(Duration),
+    Reset,
+    Throttle,
+    TooMany,
+}
+
+struct RouteFaults {
+    spec: FaultSpec,
+    rng: u64,
+}
+
+/// The faults of every route.
+#[derive(Default)]
+pub struct Faults {
+    routes: Mutex<HashMap<String, RouteFaults>>,
+}
+
+/// splitmix64: tiny, good enough for reproducible draws, no dependency.
+fn next_random(state: &mut u64) -> f64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+fn take(counter: &mut u32) -> bool {
+    if *counter > 0 {
+        *counter -= 1;
+        true
+    } else {
+        false
+    }
+}
+
+impl Faults {
+    /// Sets (replaces) the faults of a route.
+    pub fn set(&self, spec: FaultSpec) {
+        let rng = spec.seed;
+        self.routes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(spec.route.clone(), RouteFaults { spec, rng });
+    }
+
+    /// The current specs (counters show what is left).
+    pub fn list(&self) -> Vec<FaultSpec> {
+        let routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut specs: Vec<FaultSpec> = routes.values().map(|r| r.spec.clone()).collect();
+        specs.sort_by(|a, b| a.route.cmp(&b.route));
+        specs
+    }
+
+    pub fn clear(&self) {
+        self.routes.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    /// Decides the fate of one request on `route` (and its added latency).
+    fn decide(&self, route: &str) -> (Duration, Action) {
+        let mut routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
+        let key = if routes.contains_key(route) { route } else { "*" };
+        let Some(faults) = routes.get_mut(key) else { return (Duration::ZERO, Action::Pass) };
+        let spec = &mut faults.spec;
+        let latency = Duration::from_millis(spec.latency_ms);
+        let status =
+            spec.status.and_then(|s| StatusCode::from_u16(s).ok()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        let action = if take(&mut spec.reset_next) {
+            Action::Reset
+        } else if take(&mut spec.timeout_next) {
+            Action::Hold(Duration::from_millis(spec.hold_ms.unwrap_or(60_000)))
+        } else if take(&mut spec.fail_next) {
+            Action::Error(status)
+        } else if take(&mut spec.too_many_next) {
+            Action::TooMany
+        } else if take(&mut spec.throttle_next) {
+            Action::Throttle
+        } else if spec.error_rate > 0.0 && next_random(&mut faults.rng) < spec.error_rate {
+            Action::Error(status)
+        } else {
+            Action::Pass
+        };
+        (latency, action)
+    }
+}
+
+/// What the counters endpoint shows.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct CounterSnapshot {
+    /// Requests per route pattern (faulted ones included).
+    pub requests: BTreeMap<String, u64>,
+    /// Faults served per route pattern.
+    pub faults_served: BTreeMap<String, u64>,
+    /// GraphQL requests answered THROTTLED (bucket or forced).
+    pub throttled: u64,
+    /// Requests answered 429 (window or forced).
+    pub too_many_requests: u64,
+    /// Requests refused 401 for a bad or expired token.
+    pub unauthorized: u64,
+}
+
+#[derive(Default)]
+pub struct Counters {
+    inner: Mutex<CounterSnapshot>,
+}
+
+impl Counters {
+    fn with(&self, f: impl FnOnce(&mut CounterSnapshot)) {
+        f(&mut self.inner.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+    pub fn request(&self, route: &str) {
+        self.with(|c| *c.requests.entry(route.to_string()).or_default() += 1);
+    }
+    pub fn fault(&self, route: &str) {
+        self.with(|c| *c.faults_served.entry(route.to_string()).or_default() += 1);
+    }
+    pub fn throttled(&self) {
+        self.with(|c| c.throttled += 1);
+    }
+    pub fn too_many(&self) {
+        self.with(|c| c.too_many_requests += 1);
+    }
+    pub fn unauthorized(&self) {
+        self.with(|c| c.unauthorized += 1);
+    }
+    pub fn snapshot(&self) -> CounterSnapshot {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    pub fn reset(&self) {
+        self.with(|c| *c = CounterSnapshot::default());
+    }
+}
+
+/// A body that fails at once: hyper then closes the connection without completing the response,
+/// which a client sees as a connection reset / incomplete message.
+struct BrokenBody;
+
+impl http_body::Body for BrokenBody {
+    type Data = axum::body::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        Poll::Ready(Some(Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "sj-sandbox: injected reset",
+        ))))
+    }
+}
+
+fn broken_response() -> Response {
+    Response::new(Body::new(BrokenBody))
+}
+
+fn too_many_response(route: &str) -> Response {
+    if route.starts_with("/sheets") {
+        let body = r#"{"error":{"code":429,"message":"Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute per user' of service 'sheets.googleapis.com'.","status":"RESOURCE_EXHAUSTED"}}"#;
+        (StatusCode::TOO_MANY_REQUESTS, [("content-type", "application/json; charset=UTF-8")], body)
+            .into_response()
+    } else {
+        (StatusCode::TOO_MANY_REQUESTS, [("content-type", "text/plain")], TOO_MANY_REQUESTS_BODY)
+            .into_response()
+    }
+}
+
+/// The middleware: count, then apply the route's faults.
+pub async fn layer(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "(unmatched)".to_string());
+    shared.counters.request(&route);
+    let (latency, action) = shared.faults.decide(&route);
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    if action != Action::Pass {
+        shared.counters.fault(&route);
+    }
+    match action {
+        Action::Pass => next.run(request).await,
+        Action::Error(status) => {
+            (status, status.canonical_reason().unwrap_or("Error").to_string()).into_response()
+        }
+        Action::Hold(duration) => {
+            tokio::select! {
+                _ = tokio::time::sleep(duration) => {}
+                _ = shared.shutting_down() => {}
+            }
+            broken_response()
+        }
+        Action::Reset => broken_response(),
+        Action::TooMany => {
+            shared.counters.too_many();
+            too_many_response(&route)
+        }
+        Action::Throttle => {
+            let mut request = request;
+            request.extensions_mut().insert(ForcedThrottle);
+            next.run(request).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_are_consumed_in_order_and_rate_is_reproducible() {
+        let faults = Faults::default();
+        faults.set(FaultSpec { route: "/x".into(), fail_next: 2, reset_next: 1, ..FaultSpec::default() });
+        let actions: Vec<Action> = (0..4).map(|_| faults.decide("/x").1).collect();
+        assert_eq!(actions[0], Action::Reset);
+        assert_eq!(actions[1], Action::Error(StatusCode::SERVICE_UNAVAILABLE));
+        assert_eq!(actions[2], Action::Error(StatusCode::SERVICE_UNAVAILABLE));
+        assert_eq!(actions[3], Action::Pass);
+
+        let draw = || {
+            let f = Faults::default();
+            f.set(FaultSpec {
+                route: "*".into(),
+                seed: 7,
+                error_rate: 0.5,
+                status: Some(502),
+                ..FaultSpec::default()
+            });
+            (0..64).map(|_| f.decide("/y").1 != Action::Pass).collect::<Vec<_>>()
+        };
+        let first = draw();
+        assert_eq!(first, draw());
+        let failures = first.iter().filter(|f| **f).count();
+        assert!((16..=48).contains(&failures), "{failures}");
+    }
+}
