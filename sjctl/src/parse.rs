@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use sj_shared::config::Settings;
-use sj_shared::message::{Source, SourceKind};
+use sj_shared::message::{QuoteRequest, Source, SourceKind};
 use sj_shared::saberis::{DocumentError, DocumentReader, Format};
 
 /// Parse Saberis documents (XML or SaberisConnect JSON) and print their quote messages.
@@ -24,8 +24,13 @@ pub struct Args {
     format: FormatArg,
 
     /// Indent the JSON output.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "summary")]
     pretty: bool,
+
+    /// Print one line per document for a person (file, customer, lines, total, hash) instead of
+    /// the JSON messages.
+    #[arg(long)]
+    summary: bool,
 
     /// Print documents that break sanity rules (absurd prices, negative values, no product
     /// lines) instead of reporting them.
@@ -59,12 +64,14 @@ pub fn run(settings: &Settings, args: &Args) -> ExitCode {
         });
         match result {
             Ok(request) => {
-                let json = if args.pretty {
-                    serde_json::to_string_pretty(&request)
+                let line = if args.summary {
+                    summary(&name, &request)
+                } else if args.pretty {
+                    serde_json::to_string_pretty(&request).expect("a message serializes")
                 } else {
-                    serde_json::to_string(&request)
+                    serde_json::to_string(&request).expect("a message serializes")
                 };
-                let written = writeln!(out, "{}", json.expect("a message serializes"));
+                let written = writeln!(out, "{line}");
                 if written.is_err() {
                     // Stdout closed (e.g. piped into `head`): nothing more to do.
                     return ExitCode::from(2);
@@ -81,6 +88,32 @@ pub fn run(settings: &Settings, args: &Args) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)
+    }
+}
+
+/// `FILE: customer · N lines in M sections · total 1,234.50 · sha256:0123456789ab`
+fn summary(name: &str, request: &QuoteRequest) -> String {
+    let customer = request
+        .customer
+        .name
+        .clone()
+        .or_else(|| request.customer.number.clone())
+        .or_else(|| request.shipping.street1.clone().map(|street| format!("(no name) {street}")))
+        .unwrap_or_else(|| "(no customer)".to_owned());
+    let hash = request.content_hash.get(..19).unwrap_or(&request.content_hash);
+    format!(
+        "{name}: {customer} · {} in {} · selling total {} · {hash}",
+        plural(request.totals.product_lines as usize, "line"),
+        plural(request.sections.len(), "section"),
+        request.totals.selling
+    )
+}
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
     }
 }
 

@@ -86,6 +86,20 @@ fn format_can_be_forced_and_pretty_printed() {
 }
 
 #[test]
+fn summary_prints_one_line_per_document_for_a_person() {
+    let out = sjctl(&["parse", "--summary", "saberis/vanity-single-item.json", "saberis/bath-gatineau.json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines[0].starts_with("saberis/vanity-single-item.json: Dana Whitcombe · 1 line in 1 section · selling total 1299.00 · sha256:"), "{stdout}");
+    assert!(
+        lines[1].starts_with("saberis/bath-gatineau.json: (no name) 7 Chemin du Lac · 3 lines in 1 section"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn usage_errors_exit_1_and_help_exits_0() {
     assert_eq!(sjctl(&["parse"]).status.code(), Some(1));
     assert_eq!(sjctl(&["parse", "--format", "yaml", "x"]).status.code(), Some(1));

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Makes sure the services the bridge and its tests need are running on this machine:
+# RabbitMQ on 127.0.0.1:5672 (guest/guest, with the management and shovel plugins and every
+# feature flag enabled) and Redis on 127.0.0.1:6379. Installs them from Debian's packages when
+# they are missing (as root), starts them when they are stopped, and does nothing when they run.
+#
+# Usage: deploy/local/services.sh        (idempotent; safe to run before every test run)
+set -euo pipefail
+
+log() { printf 'services: %s\n' "$*" >&2; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_for() { # what, seconds, command...
+  local what=$1 seconds=$2; shift 2
+  for ((i = 0; i < seconds; i++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 1
+  done
+  log "$what did not come up within ${seconds}s"; return 1
+}
+
+install() { # packages...
+  if [[ $(id -u) -ne 0 ]]; then log "missing $*: install them (apt-get install -y $*) and run again"; exit 1; fi
+  log "installing $*"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_redis() {
+  if port_open 6379 && redis-cli -h 127.0.0.1 ping 2>/dev/null | grep -q PONG; then return; fi
+  command -v redis-server >/dev/null || install redis-server
+  log "starting Redis"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
+  wait_for Redis 30 redis-cli -h 127.0.0.1 ping
+}
+
+ensure_rabbitmq() {
+  command -v rabbitmq-server >/dev/null || install rabbitmq-server
+  if ! rabbitmq-diagnostics -q ping >/dev/null 2>&1; then
+    log "starting RabbitMQ"
+    rabbitmq-server -detached >/dev/null 2>&1 || true
+    wait_for RabbitMQ 120 rabbitmq-diagnostics -q check_running
+  fi
+  wait_for "RabbitMQ's AMQP port" 60 port_open 5672
+  # Management (UI, HTTP API) and shovel ("Move messages" for dead letters); idempotent.
+  rabbitmq-plugins -q enable rabbitmq_management rabbitmq_shovel rabbitmq_shovel_management >/dev/null
+  # At-least-once dead-lettering needs the stream_queue flag among others.
+  rabbitmqctl -q enable_feature_flag all >/dev/null
+  wait_for "RabbitMQ's management API" 60 port_open 15672
+}
+
+ensure_redis
+ensure_rabbitmq
+log "RabbitMQ (127.0.0.1:5672, UI http://127.0.0.1:15672 guest/guest) and Redis (127.0.0.1:6379) are up"
