@@ -149,6 +149,15 @@ fn tolerant_where_real_documents_vary() {
 }
 
 #[test]
+fn a_second_byte_order_mark_is_no_panic() {
+    // Found by the fuzzer: quick-xml skips a byte-order mark left after decoding.
+    let text = format!("\u{feff}{}", xml(""));
+    let mut bytes = b"\xEF\xBB\xBF".to_vec();
+    bytes.extend_from_slice(text.as_bytes());
+    assert!(parse(&bytes, Some(Format::Xml), &Limits::default()).is_ok());
+}
+
+#[test]
 fn invalid_utf8_is_an_error_not_a_replacement_character() {
     let mut bytes = xml("<Username>caf").into_bytes();
     bytes.truncate(bytes.len() - "</Order></SaberisOrderDocument>".len());

@@ -61,9 +61,11 @@ pub(crate) fn read(text: &str, limits: &Limits) -> Result<RawDocument, DocumentE
             reader.read_event().map_err(|e| malformed(e.to_string(), reader.error_position() as usize))?;
         match event {
             Event::Start(start) => {
-                // The name as a slice of the input (it outlives the event): right after '<'.
-                let name_len = start.name().0.len();
-                let name = &text[before + 1..before + 1 + name_len];
+                // The name as a slice of the input, so it outlives the event: right after the
+                // next '<' (quick-xml may have skipped a byte-order mark before it).
+                let name = name_in_text(text, before, start.name().0).ok_or_else(|| {
+                    malformed(format!("unreadable element name <{}>", start.name().0), before)
+                })?;
                 if stack.len() as u32 >= limits.max_depth {
                     return Err(DocumentError::parse(
                         ParseErrorKind::TooDeep,
@@ -144,6 +146,12 @@ pub(crate) fn read(text: &str, limits: &Limits) -> Result<RawDocument, DocumentE
         return Err(DocumentError::parse(ParseErrorKind::NotAnOrder, "no root element", None));
     }
     Ok(doc)
+}
+
+/// The element name `name` as it appears in `text` after the first `<` at or after `from`.
+fn name_in_text<'t>(text: &'t str, from: usize, name: &str) -> Option<&'t str> {
+    let start = from + text.get(from..)?.find('<')? + 1;
+    text.get(start..start + name.len()).filter(|found| *found == name)
 }
 
 fn in_leaf(stack: &[Frame<'_>]) -> bool {
