@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::{Form, Json};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -250,7 +250,8 @@ fn approve(shared: &Shared, params: &AuthorizeParams) -> Response {
     if let Some(state) = &params.state {
         url.query_pairs_mut().append_pair("state", state);
     }
-    Redirect::to(url.as_str()).into_response()
+    // 302, as Doorkeeper (Jobber's OAuth server) redirects.
+    (StatusCode::FOUND, [(axum::http::header::LOCATION, url.to_string())]).into_response()
 }
 
 /// `POST /api/oauth/token` (form-encoded).
