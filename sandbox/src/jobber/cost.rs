@@ -21,7 +21,7 @@ const FREE_FIELDS: [&str; 3] = ["edges", "nodes", "node"];
 
 /// Return types of every field, read from the served schema's SDL.
 pub struct CostModel {
-    /// type name → field name → (named return type, arguments).
+    /// type name → field name → named return type.
     fields: HashMap<String, HashMap<String, String>>,
 }
 
