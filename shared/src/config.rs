@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use figment::providers::{Env, Format as _, Serialized, Toml};
 use figment::Figment;
@@ -31,6 +32,134 @@ pub struct Settings {
     /// The dealer's rules for a plausible order.
     pub sanity: SanityRules,
     pub jobber: JobberSettings,
+    pub amqp: AmqpSettings,
+    pub redis: RedisSettings,
+    pub poller: PollerSettings,
+}
+
+/// A duration written the human way in the configuration: `"5s"`, `"30m"`, `"1h 30m"`, `"250ms"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl Serialize for HumanDuration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(self.0).to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text).map(HumanDuration).map_err(|e| {
+            serde::de::Error::custom(format!("{text:?} is not a duration such as \"5s\" or \"30m\" ({e})"))
+        })
+    }
+}
+
+fn secs(n: u64) -> HumanDuration {
+    HumanDuration(Duration::from_secs(n))
+}
+
+/// `[amqp]`: RabbitMQ.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AmqpSettings {
+    /// `amqp://user:password@host:port/vhost` (`%2f` is the default vhost `/`). Holds the broker
+    /// password: set it with `SJ_AMQP__URL` in production. Never logged (see [`Self::endpoint`]).
+    #[serde(skip_serializing)]
+    pub url: String,
+    /// Redeliveries after which the broker dead-letters a message that keeps failing a worker.
+    pub delivery_limit: u32,
+    /// The retry tiers, shortest first: a transient failure waits in the next tier's queue.
+    pub retry_delays: Vec<HumanDuration>,
+    /// Unacknowledged deliveries per worker consumer.
+    pub prefetch: u16,
+    /// How long a process keeps trying to reach the broker at start.
+    pub connect_timeout: HumanDuration,
+}
+
+impl Default for AmqpSettings {
+    fn default() -> Self {
+        Self {
+            url: "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned(),
+            delivery_limit: 5,
+            retry_delays: vec![secs(5), secs(30), secs(300), secs(1800)],
+            prefetch: 10,
+            connect_timeout: secs(30),
+        }
+    }
+}
+
+impl AmqpSettings {
+    /// `host:port/vhost` of the URL, without credentials: safe to print.
+    pub fn endpoint(&self) -> String {
+        let rest = self.url.split_once("://").map_or(self.url.as_str(), |(_, rest)| rest);
+        rest.rsplit_once('@').map_or(rest, |(_, host)| host).to_owned()
+    }
+}
+
+/// `[redis]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisSettings {
+    /// `redis://[:password@]host:port/db`. Set it with `SJ_REDIS__URL` when it holds a password.
+    #[serde(skip_serializing)]
+    pub url: String,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self { url: "redis://127.0.0.1:6379/0".to_owned() }
+    }
+}
+
+/// `[poller]`: where Saberis documents come from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PollerSettings {
+    pub folder: FolderSettings,
+    /// Recognise a document whose content was already published (a re-export of the same
+    /// design) and archive it without publishing it again.
+    pub skip_published: bool,
+    /// Messages awaiting the broker's confirmation at once.
+    pub max_in_flight: usize,
+}
+
+impl Default for PollerSettings {
+    fn default() -> Self {
+        Self { folder: FolderSettings::default(), skip_published: true, max_in_flight: 256 }
+    }
+}
+
+/// `[poller.folder]`: the watched folder (the default source).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FolderSettings {
+    pub enabled: bool,
+    /// Where Saberis exports arrive (`*.xml`, `*.json`).
+    pub incoming: PathBuf,
+    /// Published documents move to `archive/YYYY-MM-DD/`.
+    pub archive: PathBuf,
+    /// Refused documents move here, each with `NAME.error.txt` beside it.
+    pub rejected: PathBuf,
+    /// A file is taken once its size and modification time have not changed for this long
+    /// (a file renamed into the folder is complete at once and waits no longer than this).
+    pub settle: HumanDuration,
+    /// Full rescans of the folder, a safety net behind the file-system events.
+    pub rescan_interval: HumanDuration,
+}
+
+impl Default for FolderSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            incoming: PathBuf::from("exports/incoming"),
+            archive: PathBuf::from("exports/archive"),
+            rejected: PathBuf::from("exports/rejected"),
+            settle: HumanDuration(Duration::from_millis(500)),
+            rescan_interval: secs(30),
+        }
+    }
 }
 
 /// `[log]`.
@@ -234,6 +363,27 @@ impl Settings {
                 "jobber.graphql_version: {:?} must be a date such as 2025-04-16",
                 self.jobber.graphql_version
             ));
+        }
+        if !self.amqp.url.starts_with("amqp://") && !self.amqp.url.starts_with("amqps://") {
+            problems.push(format!(
+                "amqp.url: must start with amqp:// or amqps:// (endpoint {})",
+                self.amqp.endpoint()
+            ));
+        }
+        if self.amqp.retry_delays.is_empty() {
+            problems.push("amqp.retry_delays: at least one retry tier is needed".to_owned());
+        }
+        if self.amqp.retry_delays.windows(2).any(|w| w[0].0 >= w[1].0) {
+            problems.push("amqp.retry_delays: the tiers must grow, shortest first".to_owned());
+        }
+        if self.amqp.prefetch == 0 {
+            problems.push("amqp.prefetch: must be at least 1".to_owned());
+        }
+        if !self.redis.url.starts_with("redis://") && !self.redis.url.starts_with("rediss://") {
+            problems.push("redis.url: must start with redis:// or rediss://".to_owned());
+        }
+        if self.poller.max_in_flight == 0 {
+            problems.push("poller.max_in_flight: must be at least 1".to_owned());
         }
         if problems.is_empty() {
             Ok(())

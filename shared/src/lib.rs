@@ -5,9 +5,12 @@
 //! - [`message`]: `sj.quote-request.v1`, the message between poller and workers, and the
 //!   normalization that produces it;
 //! - [`config`]: the typed settings, layered from a TOML file and the environment;
+//! - [`amqp`]: the RabbitMQ topology and publishing with confirms;
 //! - [`telemetry`]: logging set up once for all binaries.
 
+pub mod amqp;
 pub mod config;
 pub mod message;
 pub mod saberis;
+pub mod store;
 pub mod telemetry;

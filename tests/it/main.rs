@@ -3,6 +3,7 @@
 //! Each module covers one part of the product; helpers shared by several live in `support`.
 
 mod parser;
+mod pipeline;
 mod sandbox;
 mod sjctl;
 mod support;

@@ -1,0 +1,77 @@
+//! RabbitMQ: the topology, connecting, and publishing with publisher confirms.
+
+mod publish;
+mod topology;
+
+use std::time::Duration;
+
+pub use publish::{headers, DeadLetter, PendingConfirm, Publisher};
+pub use topology::{Topology, QUOTE_ROUTING_KEY};
+
+use crate::config::AmqpSettings;
+
+/// Header names the bridge sets on its messages (its own, since RabbitMQ ≥ 3.13 ignores `x-`
+/// headers sent by clients).
+pub mod header {
+    /// Where the document came from (file name or SaberisConnect GUID).
+    pub const SOURCE: &str = "sj-source";
+    /// How many times an operator replayed the message from the dead letters.
+    pub const REPLAY_COUNT: &str = "sj-replay-count";
+    /// Why a message was dead-lettered: the error kind (`parse.invalid-value`, `jobber.user-error`…).
+    pub const ERROR_KIND: &str = "sj-error-kind";
+    /// The one-line reason.
+    pub const ERROR: &str = "sj-error";
+    /// How many attempts were made.
+    pub const ATTEMPTS: &str = "sj-attempts";
+    /// When it first failed (RFC 3339).
+    pub const FIRST_FAILURE: &str = "sj-first-failure";
+}
+
+/// What went wrong talking to RabbitMQ.
+#[derive(Debug, thiserror::Error)]
+pub enum AmqpError {
+    #[error("cannot connect to RabbitMQ at {endpoint}: {source}")]
+    Connect { endpoint: String, source: lapin::Error },
+    #[error("cannot declare {name} (if its arguments changed, delete it first): {source}")]
+    Declare { name: String, source: lapin::Error },
+    #[error("the dead-letter exchange {exchange} does not exist: refusing to consume, since RabbitMQ would silently drop dead letters ({source})")]
+    MissingDeadLetterExchange { exchange: String, source: lapin::Error },
+    #[error("the broker returned the message as unroutable ({reply_code} {reply_text}): is the topology declared?")]
+    Unroutable { reply_code: u16, reply_text: String },
+    #[error("the broker refused the message (nack): the queue may be full")]
+    Nacked,
+    #[error("RabbitMQ: {0}")]
+    Channel(#[from] lapin::Error),
+}
+
+impl AmqpError {
+    fn declare(name: &str, source: lapin::Error) -> Self {
+        AmqpError::Declare { name: name.to_owned(), source }
+    }
+}
+
+impl AmqpSettings {
+    /// The topology these settings describe, under `namespace`.
+    pub fn topology(&self, namespace: &str) -> Topology {
+        Topology::new(namespace, self.delivery_limit, self.retry_delays.iter().map(|d| d.0).collect())
+    }
+}
+
+/// Connects, retrying with backoff for up to `settings.connect_timeout` (a broker that is still
+/// starting, or restarting, is the common case in containers).
+pub async fn connect(settings: &AmqpSettings) -> Result<lapin::Connection, AmqpError> {
+    let endpoint = settings.endpoint();
+    let deadline = tokio::time::Instant::now() + settings.connect_timeout.0;
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match lapin::Connection::connect(&settings.url, lapin::ConnectionProperties::default()).await {
+            Ok(connection) => return Ok(connection),
+            Err(e) if tokio::time::Instant::now() + delay < deadline => {
+                tracing::warn!(%endpoint, error = %e, retry_in_ms = delay.as_millis() as u64, "RabbitMQ not reachable yet");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(source) => return Err(AmqpError::Connect { endpoint, source }),
+        }
+    }
+}

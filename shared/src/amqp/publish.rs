@@ -1,0 +1,177 @@
+//! Publishing with publisher confirms: every message persistent and mandatory, many in flight at
+//! once, each confirmation checked (an unroutable message is "acked" by the broker too: only the
+//! returned message tells it apart).
+
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{BasicProperties, Channel, Connection};
+use lapin::{Confirmation, PublisherConfirm};
+use serde::{Deserialize, Serialize};
+
+use super::{header, AmqpError, Topology, QUOTE_ROUTING_KEY};
+use crate::message::{QuoteRequest, Source, SCHEMA};
+use crate::saberis::DocumentError;
+
+/// AMQP delivery mode 2: written to disk.
+const PERSISTENT: u8 = 2;
+
+/// A channel in confirm mode that publishes the bridge's messages.
+pub struct Publisher {
+    channel: Channel,
+    topology: Topology,
+}
+
+/// A message the broker has not confirmed yet. Await it before acting on the publish (moving
+/// the source file, acking a delivery).
+#[must_use = "a publish is only safe once confirmed"]
+pub struct PendingConfirm(PublisherConfirm);
+
+impl PendingConfirm {
+    /// Waits for the broker's answer: Ok only when it took responsibility for the message.
+    pub async fn confirmed(self) -> Result<(), AmqpError> {
+        match self.0.await? {
+            Confirmation::Ack(None) => Ok(()),
+            Confirmation::Ack(Some(returned)) => Err(AmqpError::Unroutable {
+                reply_code: returned.reply_code,
+                reply_text: returned.reply_text.to_string(),
+            }),
+            Confirmation::Nack(_) => Err(AmqpError::Nacked),
+            Confirmation::NotRequested => unreachable!("the publisher's channel is in confirm mode"),
+        }
+    }
+}
+
+/// A document the poller could not turn into a quote message, as dead-lettered for the alerter
+/// and the operator: body of a message on `sj.dead` (the file itself stays in `rejected/`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    /// `sj.rejected-document.v1`.
+    pub schema: String,
+    pub source: Source,
+    /// Where the original now is (e.g. `rejected/kitchen.xml`).
+    pub kept_at: String,
+    /// The error kind (`parse.invalid-value`, `sanity.price-above-limit`…).
+    pub kind: String,
+    /// Every problem, one line each (`kind: reason at PLACE`).
+    pub problems: Vec<String>,
+    /// RFC 3339.
+    pub failed_at: String,
+}
+
+impl DeadLetter {
+    pub const SCHEMA: &'static str = "sj.rejected-document.v1";
+
+    pub fn rejected(source: Source, kept_at: String, error: &DocumentError) -> Self {
+        let problems = error
+            .all()
+            .map(|e| {
+                let mut line = format!("{}: {}", e.kind, e.reason);
+                if let Some(place) = &e.place {
+                    line.push_str(&format!(" at {place}"));
+                }
+                line
+            })
+            .collect();
+        Self {
+            schema: Self::SCHEMA.to_owned(),
+            source,
+            kept_at,
+            kind: error.kind.to_string(),
+            problems,
+            failed_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        }
+    }
+}
+
+impl Publisher {
+    /// Opens a channel in confirm mode on `connection`.
+    pub async fn open(connection: &Connection, topology: Topology) -> Result<Self, AmqpError> {
+        let channel = connection.create_channel().await?;
+        channel.confirm_select(ConfirmSelectOptions::default()).await?;
+        Ok(Self { channel, topology })
+    }
+
+    pub fn channel(&self) -> &Channel {
+        &self.channel
+    }
+
+    /// Publishes a quote message to `sj.quotes`; `message_id` is the content hash.
+    pub async fn publish_quote(&self, request: &QuoteRequest) -> Result<PendingConfirm, AmqpError> {
+        let body = serde_json::to_vec(request).expect("a message serializes");
+        let mut table = FieldTable::default();
+        table.insert(header::SOURCE.into(), text(&request.source.id));
+        table.insert(header::REPLAY_COUNT.into(), AMQPValue::LongLongInt(0));
+        let properties = BasicProperties::default()
+            .with_message_id(ShortString::from(request.content_hash.as_str()))
+            .with_content_type("application/json".into())
+            .with_type(SCHEMA.into())
+            .with_delivery_mode(PERSISTENT)
+            .with_headers(table);
+        self.publish(&self.topology.quotes_exchange(), QUOTE_ROUTING_KEY, &body, properties).await
+    }
+
+    /// Publishes a rejected document's record to the dead-letter exchange (so the alerter hears
+    /// of it and an operator sees it beside the other dead letters).
+    pub async fn publish_dead_letter(&self, letter: &DeadLetter) -> Result<PendingConfirm, AmqpError> {
+        let body = serde_json::to_vec(letter).expect("a dead letter serializes");
+        let mut table = FieldTable::default();
+        table.insert(header::SOURCE.into(), text(&letter.source.id));
+        table.insert(header::ERROR_KIND.into(), text(&letter.kind));
+        table.insert(
+            header::ERROR.into(),
+            text(letter.problems.first().map(String::as_str).unwrap_or_default()),
+        );
+        table.insert(header::ATTEMPTS.into(), AMQPValue::LongLongInt(1));
+        table.insert(header::FIRST_FAILURE.into(), text(&letter.failed_at));
+        let properties = BasicProperties::default()
+            .with_content_type("application/json".into())
+            .with_type(DeadLetter::SCHEMA.into())
+            .with_delivery_mode(PERSISTENT)
+            .with_headers(table);
+        self.publish(&self.topology.dead_exchange(), "", &body, properties).await
+    }
+
+    async fn publish(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        body: &[u8],
+        properties: BasicProperties,
+    ) -> Result<PendingConfirm, AmqpError> {
+        let options = BasicPublishOptions { mandatory: true, ..BasicPublishOptions::default() };
+        let confirm = self
+            .channel
+            .basic_publish(exchange.into(), routing_key.into(), options, body, properties)
+            .await?;
+        Ok(PendingConfirm(confirm))
+    }
+}
+
+fn text(value: &str) -> AMQPValue {
+    AMQPValue::LongString(LongString::from(value))
+}
+
+/// Reading the bridge's headers back from a delivery.
+pub mod headers {
+    use lapin::types::{AMQPValue, FieldTable};
+
+    /// A text header, if present.
+    pub fn text(table: &Option<FieldTable>, name: &str) -> Option<String> {
+        match table.as_ref()?.inner().get(name)? {
+            AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+            AMQPValue::ShortString(s) => Some(s.as_str().to_owned()),
+            _ => None,
+        }
+    }
+
+    /// An integer header, if present.
+    pub fn integer(table: &Option<FieldTable>, name: &str) -> Option<i64> {
+        match table.as_ref()?.inner().get(name)? {
+            AMQPValue::LongLongInt(n) => Some(*n),
+            AMQPValue::LongInt(n) => Some(i64::from(*n)),
+            AMQPValue::ShortInt(n) => Some(i64::from(*n)),
+            AMQPValue::LongUInt(n) => Some(i64::from(*n)),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! The pipeline against the real RabbitMQ and Redis on 127.0.0.1, each test in its own
+//! namespace (queues, exchanges and Redis keys), removed at the end.
+
+mod poller;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use lapin::options::{BasicGetOptions, ExchangeDeleteOptions, QueueDeleteOptions};
+use lapin::{Channel, Connection};
+use sj_shared::amqp::Topology;
+use sj_shared::config::{AmqpSettings, RedisSettings};
+
+/// A namespace of its own for one test, and the broker and Redis it lives on.
+pub struct Namespace {
+    pub name: String,
+    pub topology: Topology,
+    pub connection: Connection,
+    pub channel: Channel,
+}
+
+impl Namespace {
+    pub async fn new(test: &str) -> Self {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let name = format!("t{}-{}-{test}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+        let settings = AmqpSettings::default();
+        let topology = settings.topology(&name);
+        let connection = sj_shared::amqp::connect(&settings).await.expect("RabbitMQ on 127.0.0.1:5672");
+        let channel = connection.create_channel().await.expect("channel");
+        Self { name, topology, connection, channel }
+    }
+
+    /// Takes every message now in `queue` (acknowledging them).
+    pub async fn drain(&self, queue: &str) -> Vec<lapin::message::BasicGetMessage> {
+        let mut messages = Vec::new();
+        while let Some(message) =
+            self.channel.basic_get(queue.into(), BasicGetOptions { no_ack: true }).await.expect("basic.get")
+        {
+            messages.push(message);
+        }
+        messages
+    }
+
+    /// Deletes the namespace's queues, exchanges and Redis keys.
+    pub async fn remove(self) {
+        let t = &self.topology;
+        let mut queues = vec![t.quotes_queue(), t.parked_queue(), t.alerts_queue()];
+        queues.extend(t.retry_delays.iter().map(|d| t.retry_queue(*d)));
+        for queue in queues {
+            let _ = self.channel.queue_delete(queue.as_str().into(), QueueDeleteOptions::default()).await;
+        }
+        for exchange in [t.quotes_exchange(), t.dead_exchange()] {
+            let _ = self
+                .channel
+                .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+                .await;
+        }
+        let _ = self.connection.close(200, "test done".into()).await;
+        let client = redis::Client::open(RedisSettings::default().url).expect("redis url");
+        let mut conn = client.get_multiplexed_async_connection().await.expect("Redis on 127.0.0.1:6379");
+        let keys: Vec<String> =
+            redis::cmd("KEYS").arg(format!("{}:*", self.name)).query_async(&mut conn).await.expect("KEYS");
+        if !keys.is_empty() {
+            let _: () = redis::cmd("DEL").arg(keys).query_async(&mut conn).await.expect("DEL");
+        }
+    }
+}
