@@ -202,7 +202,7 @@ fn generated(lines: usize) -> SaberisDocument {
         items.push(Item {
             line_id: Some(id as u64),
             description: Some(format!("B{};{}{{10b}};HDS{{10d}};REMOVE SHELF", 9 + id % 40, id % 24)),
-            kind: ItemKind::Product(Product {
+            kind: ItemKind::Product(Box::new(Product {
                 quantity: Decimal::from(1 + id % 3),
                 list: price,
                 selling: price,
@@ -215,7 +215,7 @@ fn generated(lines: usize) -> SaberisDocument {
                 manufacturer_sku: None,
                 volume: Some("9".into()),
                 weight: Some("48".into()),
-            }),
+            })),
         });
     }
     let address = Address {

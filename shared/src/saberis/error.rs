@@ -138,7 +138,8 @@ pub struct DocumentError {
     pub kind: ErrorKind,
     /// One sentence a person can act on.
     pub reason: String,
-    pub place: Option<Place>,
+    /// Boxed: errors travel through many `Result`s and should stay small.
+    pub place: Option<Box<Place>>,
     /// The file (or SaberisConnect GUID) the document came from, when known.
     pub file: Option<String>,
     /// Further problems of the same document (sanity rules report every broken line).
@@ -147,7 +148,7 @@ pub struct DocumentError {
 
 impl DocumentError {
     pub fn new(kind: ErrorKind, reason: impl Into<String>, place: Option<Place>) -> Self {
-        Self { kind, reason: reason.into(), place, file: None, more: Vec::new() }
+        Self { kind, reason: reason.into(), place: place.map(Box::new), file: None, more: Vec::new() }
     }
 
     pub(crate) fn parse(kind: ParseErrorKind, reason: impl Into<String>, place: Option<Place>) -> Self {

@@ -149,7 +149,7 @@ mod tests {
     fn invalid_utf8_names_its_line_and_column() {
         let err = decode(b"<a>\n  caf\xE9</a>").unwrap_err();
         assert_eq!(err.kind, super::super::ErrorKind::Parse(ParseErrorKind::Encoding));
-        assert_eq!(err.place, Some(Place::Text { line: 2, column: 6 }));
+        assert_eq!(err.place.as_deref(), Some(&Place::Text { line: 2, column: 6 }));
     }
 
     #[test]

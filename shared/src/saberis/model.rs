@@ -72,7 +72,8 @@ pub struct Item {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ItemKind {
     Text,
-    Product(Product),
+    /// Boxed: most items of a document are text lines.
+    Product(Box<Product>),
 }
 
 /// The priced part of a `Product` item. Prices are unit prices.

@@ -440,7 +440,7 @@ impl RawItem {
                     decimal(leaf, name)
                         .map_err(|reason| err(ParseErrorKind::InvalidValue, reason, Some((name, leaf.at))))
                 };
-                ItemKind::Product(Product {
+                ItemKind::Product(Box::new(Product {
                     quantity: decimal(&self.quantity, "Quantity")?,
                     list: decimal(&self.list, "List")?,
                     selling: decimal(&self.selling, "Selling")?,
@@ -453,7 +453,7 @@ impl RawItem {
                     manufacturer_sku: self.manufacturer_sku.string(),
                     volume: self.volume.string(),
                     weight: self.weight.string(),
-                })
+                }))
             }
             Some(other) => {
                 return Err(err(

@@ -27,7 +27,7 @@ pub struct SanityRules {
 impl Default for SanityRules {
     fn default() -> Self {
         Self {
-            max_unit_price: Some(Decimal::new(100_000_00, 2)),
+            max_unit_price: Some(Decimal::new(10_000_000, 2)),
             allow_negative: false,
             require_product_line: true,
         }

@@ -76,18 +76,18 @@ fn bad_samples_are_refused_with_the_spot() {
     let slip = read("bad/price-slip.xml").unwrap_err();
     assert_eq!(slip.kind, ErrorKind::Sanity(SanityRule::PriceAboveLimit));
     assert!(
-        matches!(&slip.place, Some(Place::Line { line_id: Some(5), code, .. }) if code == "B24"),
+        matches!(slip.place.as_deref(), Some(Place::Line { line_id: Some(5), code, .. }) if code == "B24"),
         "{slip}"
     );
 
     let quantity = read("bad/quantity-not-a-number.json").unwrap_err();
     assert_eq!(quantity.kind, ErrorKind::Parse(ParseErrorKind::InvalidValue));
     assert_eq!(
-        quantity.place,
-        Some(Place::Json { pointer: "/SaberisOrderDocument/Order/Group/Item/4/Quantity".into() })
+        quantity.place.as_deref(),
+        Some(&Place::Json { pointer: "/SaberisOrderDocument/Order/Group/Item/4/Quantity".into() })
     );
 
     let truncated = read("bad/truncated.xml").unwrap_err();
     assert_eq!(truncated.kind, ErrorKind::Parse(ParseErrorKind::MalformedXml));
-    assert!(matches!(truncated.place, Some(Place::Text { line: 1, .. })), "{truncated}");
+    assert!(matches!(truncated.place.as_deref(), Some(Place::Text { line: 1, .. })), "{truncated}");
 }
