@@ -118,6 +118,7 @@ impl Default for RedisSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct PollerSettings {
     pub folder: FolderSettings,
+    pub saberis_connect: SaberisConnectSettings,
     /// Recognise a document whose content was already published (a re-export of the same
     /// design) and archive it without publishing it again.
     pub skip_published: bool,
@@ -127,7 +128,44 @@ pub struct PollerSettings {
 
 impl Default for PollerSettings {
     fn default() -> Self {
-        Self { folder: FolderSettings::default(), skip_published: true, max_in_flight: 256 }
+        Self {
+            folder: FolderSettings::default(),
+            saberis_connect: SaberisConnectSettings::default(),
+            skip_published: true,
+            max_in_flight: 256,
+        }
+    }
+}
+
+/// `[poller.saberis_connect]`: the SaberisConnect REST API, polled for new exports.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SaberisConnectSettings {
+    pub enabled: bool,
+    /// The API's base; `/api/v1/...` is appended (`https://connect.saberis.com:9000` for the real
+    /// service; the sandbox serves it under `/saberis`).
+    pub base_url: String,
+    /// The long-lived token from Saberis' settings page: `SJ_POLLER__SABERIS_CONNECT__AUTH_TOKEN`,
+    /// or a file named by `auth_token_file`.
+    #[serde(skip_serializing)]
+    pub auth_token: Option<Secret>,
+    pub auth_token_file: Option<PathBuf>,
+    /// How often the export list is fetched.
+    pub poll_interval: HumanDuration,
+    /// Timeout of one HTTP request.
+    pub request_timeout: HumanDuration,
+}
+
+impl Default for SaberisConnectSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            base_url: "http://127.0.0.1:8787/saberis".to_owned(),
+            auth_token: None,
+            auth_token_file: None,
+            poll_interval: secs(30),
+            request_timeout: secs(20),
+        }
     }
 }
 
@@ -216,7 +254,7 @@ impl Default for JobberSettings {
 }
 
 /// Keys that hold secrets: refused in the TOML file.
-const SECRET_KEYS: &[&str] = &["jobber.client_secret"];
+const SECRET_KEYS: &[&str] = &["jobber.client_secret", "poller.saberis_connect.auth_token"];
 
 /// A secret value. `Debug` and `Display` print a placeholder; [`Secret::expose`] is the one way
 /// to the value, so every use is easy to find.
@@ -309,6 +347,12 @@ impl Settings {
             settings.jobber.client_secret_file.as_deref(),
             "jobber.client_secret",
         )?;
+        let connect = &mut settings.poller.saberis_connect;
+        resolve_secret_file(
+            &mut connect.auth_token,
+            connect.auth_token_file.as_deref(),
+            "poller.saberis_connect.auth_token",
+        )?;
         settings.validate()?;
         Ok(settings)
     }
@@ -381,6 +425,17 @@ impl Settings {
         }
         if !self.redis.url.starts_with("redis://") && !self.redis.url.starts_with("rediss://") {
             problems.push("redis.url: must start with redis:// or rediss://".to_owned());
+        }
+        let connect = &self.poller.saberis_connect;
+        if connect.enabled && connect.auth_token.is_none() {
+            problems.push(
+                "poller.saberis_connect.auth_token: required when the SaberisConnect source is enabled \
+                 (SJ_POLLER__SABERIS_CONNECT__AUTH_TOKEN or poller.saberis_connect.auth_token_file)"
+                    .to_owned(),
+            );
+        }
+        if !connect.base_url.starts_with("http://") && !connect.base_url.starts_with("https://") {
+            problems.push("poller.saberis_connect.base_url: must be an http:// or https:// URL".to_owned());
         }
         if self.poller.max_in_flight == 0 {
             problems.push("poller.max_in_flight: must be at least 1".to_owned());
