@@ -1,10 +1,11 @@
-//! `sj-poller`: takes Saberis exports from the watched folder and publishes one quote message per
-//! document to RabbitMQ, never losing a document (README, "How it fits together").
-//!
-//! The SaberisConnect API source is not built yet (issue #4): the folder is the only source.
+//! `sj-poller`: takes Saberis exports from the watched folder and/or the SaberisConnect API and
+//! publishes one quote message per document to RabbitMQ, never losing a document (README, "How it
+//! fits together"). One module per source: `folder`, `saberis_connect`.
 
 mod folder;
 mod place;
+mod saberis_connect;
+mod shutdown;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,6 +20,8 @@ use sj_shared::saberis::DocumentReader;
 use sj_shared::store::{self, Keys, PublishedDocuments};
 
 use folder::{FolderSource, PassReport};
+use saberis_connect::{PollReport, SaberisConnectSource, SessionCache, TakenGuids};
+use shutdown::Shutdown;
 
 #[derive(Parser)]
 #[command(
@@ -30,15 +33,20 @@ use folder::{FolderSource, PassReport};
         documents. Each complete document is parsed, checked against the sanity rules and published \
         to RabbitMQ; once the broker confirmed it, the file moves to archive/YYYY-MM-DD/. A document \
         that cannot become a quote moves to rejected/ with NAME.error.txt beside it, and a dead letter \
-        tells the operators. Settings: --config FILE or $SJ_CONFIG, then SJ_* variables (README)."
+        tells the operators.\n\n\
+        With poller.saberis_connect.enabled, also polls the SaberisConnect API every poll_interval: \
+        each new GUID is fetched and published the same way, and recorded in Redis as taken once \
+        the broker confirmed it (refused ones are kept as rejected/GUID.json).\n\n\
+        Settings: --config FILE or $SJ_CONFIG, then SJ_* variables (README)."
 )]
 struct Cli {
     /// The configuration file (TOML). Defaults to $SJ_CONFIG, else built-in defaults.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 
-    /// Process what is in the folder now, wait for files still being written, then exit
-    /// (for cron-style use and tests). Exit code 0 unless the broker could not be used.
+    /// Process what is in the folder now, wait for files still being written, poll SaberisConnect
+    /// once (when enabled), then exit (for cron-style use and tests). Exit code 0; 2 when the
+    /// broker could not be used; 3 when SaberisConnect or Redis failed before the poll was done.
     #[arg(long)]
     once: bool,
 
@@ -63,7 +71,7 @@ async fn main() -> ExitCode {
     }
     sj_shared::telemetry::init(&settings.log);
     match run(&settings, cli.once).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "sj-poller stopped");
             eprintln!("sj-poller: {e:#}");
@@ -72,64 +80,151 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(settings: &Settings, once: bool) -> anyhow::Result<()> {
+async fn run(settings: &Settings, once: bool) -> anyhow::Result<ExitCode> {
     let folder = &settings.poller.folder;
-    anyhow::ensure!(folder.enabled, "no source is enabled (poller.folder.enabled = false)");
-    std::fs::create_dir_all(&folder.incoming)
-        .with_context(|| format!("creating the incoming folder {}", folder.incoming.display()))?;
+    let connect = &settings.poller.saberis_connect;
+    anyhow::ensure!(
+        folder.enabled || connect.enabled,
+        "no source is enabled (poller.folder.enabled and poller.saberis_connect.enabled are both false)"
+    );
+    if folder.enabled {
+        std::fs::create_dir_all(&folder.incoming)
+            .with_context(|| format!("creating the incoming folder {}", folder.incoming.display()))?;
+    }
     let reader = DocumentReader::new(settings.parser.clone(), settings.sanity.clone());
-    let published = store::pool(&settings.redis)
-        .map(|pool| PublishedDocuments::new(pool, Keys::new(&settings.namespace)))
-        .map_err(|e| tracing::warn!(error = %e, "Redis not configured: re-exports will be published again"))
-        .ok();
+    let keys = Keys::new(&settings.namespace);
+    let pool = store::pool(&settings.redis);
+    let published = match &pool {
+        Ok(pool) => Some(PublishedDocuments::new(pool.clone(), keys.clone())),
+        Err(e) => {
+            tracing::warn!(error = %e, "Redis not configured: re-exports will be published again");
+            None
+        }
+    };
+    // SaberisConnect needs Redis to remember what it took: without it, no API source at all.
+    let saberis_connect = if connect.enabled {
+        let pool = pool.as_ref().map_err(|e| anyhow::anyhow!("SaberisConnect needs Redis: {e}"))?;
+        let token = connect.auth_token.as_ref().map(|t| t.expose()).unwrap_or_default();
+        let sessions = SessionCache::new(pool.clone(), &keys, &connect.base_url, token);
+        let client = saberis_connect::Client::new(connect, Some(sessions))?;
+        Some((client, TakenGuids::new(pool.clone(), keys.clone())))
+    } else {
+        None
+    };
     let topology = settings.amqp.topology(&settings.namespace);
 
-    let mut shutdown = Box::pin(shutdown_signal());
-    let mut total = PassReport::default();
+    let mut shutdown = Shutdown::listen();
+    let (mut folder_total, mut connect_total) = (PassReport::default(), PollReport::default());
     loop {
         // One connection per round; after a broker failure the next round reconnects.
         let connection = amqp::connect(&settings.amqp).await?;
         let publisher = Publisher::open(&connection, topology.clone()).await?;
         topology.declare(publisher.channel()).await?;
-        tracing::info!(endpoint = %settings.amqp.endpoint(), incoming = %folder.incoming.display(), "sj-poller ready");
-        let source = FolderSource {
+        tracing::info!(
+            endpoint = %settings.amqp.endpoint(),
+            incoming = folder.enabled.then(|| folder.incoming.display().to_string()),
+            saberis_connect = connect.enabled.then_some(connect.base_url.as_str()),
+            "sj-poller ready"
+        );
+        let folder_source = folder.enabled.then_some(FolderSource {
             settings: &settings.poller,
             reader: &reader,
             publisher: &publisher,
             published: published.as_ref(),
-        };
+        });
+        let connect_source = saberis_connect.as_ref().map(|(client, taken)| SaberisConnectSource {
+            settings: &settings.poller,
+            client,
+            taken,
+            reader: &reader,
+            publisher: &publisher,
+            published: published.as_ref(),
+        });
 
         let result = if once {
-            drain(&source, &mut total).await
+            // The folder first, then one poll of the API.
+            let folder_pass = async {
+                match &folder_source {
+                    Some(source) => drain(source, &mut folder_total).await,
+                    None => Ok(()),
+                }
+            };
+            match folder_pass.await {
+                Ok(()) => match &connect_source {
+                    Some(source) => source.poll(&shutdown).await.map(|report| connect_total += report),
+                    None => Ok(()),
+                },
+                Err(e) => Err(e),
+            }
         } else {
-            watch(&source, &mut total, &mut shutdown).await
+            // Both sources side by side; the first broker error ends the round for both.
+            let folder_watch = async {
+                match &folder_source {
+                    Some(source) => watch(source, &mut folder_total, &shutdown).await,
+                    None => Ok(()),
+                }
+            };
+            let connect_watch = async {
+                match &connect_source {
+                    Some(source) => source.watch(&mut connect_total, &shutdown).await,
+                    None => Ok(()),
+                }
+            };
+            tokio::try_join!(folder_watch, connect_watch).map(|_| ())
         };
         let _ = connection.close(200, "sj-poller done".into()).await;
         match result {
             Ok(()) => break,
             Err(e) if once => return Err(e),
             Err(e) => {
-                tracing::error!(error = format!("{e:#}"), "pass failed; reconnecting in 5 s");
+                tracing::error!(error = format!("{e:#}"), "round failed; reconnecting in 5 s");
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-                    _ = &mut shutdown => break,
+                    _ = shutdown.wait() => break,
                 }
             }
         }
     }
-    tracing::info!(
-        published = total.published,
-        duplicates = total.duplicates,
-        rejected = total.rejected,
-        "sj-poller stopped"
-    );
-    if once {
-        println!(
-            "sj-poller: {} published, {} already published (archived), {} rejected",
-            total.published, total.duplicates, total.rejected
+    if folder.enabled {
+        tracing::info!(
+            published = folder_total.published,
+            duplicates = folder_total.duplicates,
+            rejected = folder_total.rejected,
+            "folder source stopped"
         );
     }
-    Ok(())
+    if connect.enabled {
+        tracing::info!(
+            published = connect_total.published,
+            duplicates = connect_total.duplicates,
+            rejected = connect_total.rejected,
+            failed = connect_total.failed,
+            "SaberisConnect source stopped"
+        );
+    }
+    tracing::info!("sj-poller stopped");
+    if !once {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if folder.enabled {
+        println!(
+            "sj-poller: {} published, {} already published (archived), {} rejected",
+            folder_total.published, folder_total.duplicates, folder_total.rejected
+        );
+    }
+    if connect.enabled {
+        let t = &connect_total;
+        println!(
+            "sj-poller: SaberisConnect: {} listed, {} new, {} published, {} already published, {} rejected, {} left for the next poll",
+            t.listed, t.new, t.published, t.duplicates, t.rejected, t.failed
+        );
+        if let Some(why) = &t.incomplete {
+            // Exit code 3: cron (or the operator) learns that the API could not be polled fully.
+            eprintln!("sj-poller: SaberisConnect poll incomplete: {why}");
+            return Ok(ExitCode::from(3));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `--once`: passes until no file is left waiting to settle.
@@ -146,11 +241,8 @@ async fn drain(source: &FolderSource<'_>, total: &mut PassReport) -> anyhow::Res
 
 /// Runs a pass whenever the folder changes (inotify), after files settle, and every
 /// `rescan_interval` as a safety net; returns on shutdown.
-async fn watch(
-    source: &FolderSource<'_>,
-    total: &mut PassReport,
-    shutdown: &mut (impl std::future::Future<Output = ()> + Unpin),
-) -> anyhow::Result<()> {
+async fn watch(source: &FolderSource<'_>, total: &mut PassReport, shutdown: &Shutdown) -> anyhow::Result<()> {
+    let mut shutdown = shutdown.clone();
     let (tx, mut changes) = tokio::sync::mpsc::unbounded_channel();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if event.is_ok() {
@@ -170,7 +262,7 @@ async fn watch(
         // Files still being written: look again once they could have settled.
         let next_look = if report.waiting > 0 { settle } else { Duration::from_secs(24 * 3600) };
         tokio::select! {
-            _ = &mut *shutdown => return Ok(()),
+            _ = shutdown.wait() => return Ok(()),
             _ = rescan.tick() => {}
             _ = tokio::time::sleep(next_look) => {}
             Some(()) = changes.recv() => {
@@ -180,15 +272,4 @@ async fn watch(
             }
         }
     }
-}
-
-/// Resolves on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    let mut term =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
-    tracing::info!("shutdown requested: finishing the current pass");
 }

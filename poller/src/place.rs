@@ -36,6 +36,17 @@ pub fn write_reason(dir: &Path, file_name: &str, text: &str) -> io::Result<PathB
     Ok(path)
 }
 
+/// Writes `bytes` as a new file `name` in `dir` (another name if taken), on disk before it
+/// returns: a refused SaberisConnect document is recorded as taken only once it is kept here.
+pub fn write_new(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let path = free_name(dir, name.as_ref());
+    let mut file = std::fs::File::create_new(&path)?;
+    io::Write::write_all(&mut file, bytes)?;
+    file.sync_all()?;
+    Ok(path)
+}
+
 fn free_name(dir: &Path, name: &std::ffi::OsStr) -> PathBuf {
     let candidate = dir.join(name);
     if !candidate.exists() {
