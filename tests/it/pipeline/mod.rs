@@ -2,6 +2,7 @@
 //! namespace (queues, exchanges and Redis keys), removed at the end.
 
 mod poller;
+mod saberis_connect;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
