@@ -330,3 +330,76 @@ async fn without_redis_nothing_is_taken_from_the_api() {
     sandbox.shutdown().await;
     ns.remove().await;
 }
+
+/// Takes quote messages as they arrive until `n` came (or a generous deadline passed).
+async fn wait_for_quotes(ns: &Namespace, n: usize) -> Vec<QuoteRequest> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut requests = Vec::new();
+    while requests.len() < n && tokio::time::Instant::now() < deadline {
+        for message in ns.drain(&ns.topology.quotes_queue()).await {
+            requests.push(QuoteRequest::from_json(&message.delivery.data).unwrap());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    requests
+}
+
+#[tokio::test]
+async fn watch_mode_runs_both_sources_and_stops_cleanly_on_sigterm() {
+    let ns = Namespace::new("sc-watch").await;
+    // Declared here too, so the test can look at the queue before the poller has started.
+    ns.topology.declare(&ns.channel).await.unwrap();
+    let sandbox = sandbox().await;
+    let exports = tempfile::tempdir().unwrap();
+    let root = exports.path();
+    std::fs::create_dir_all(root.join("incoming")).unwrap();
+    std::fs::copy(samples().join("saberis/bath-gatineau.json"), root.join("incoming/bath.json")).unwrap();
+    add_document(&sandbox, KITCHEN, &sample("saberis/kitchen-harbour-lane.json")).await;
+
+    let log = std::fs::File::create(root.join("poller.log")).unwrap();
+    let mut child = tokio::process::Command::new(binary("sj-poller", "sj-poller"))
+        .env_remove("SJ_CONFIG")
+        .env("SJ_NAMESPACE", &ns.name)
+        .env("SJ_LOG__FORMAT", "json")
+        .env("SJ_POLLER__FOLDER__INCOMING", root.join("incoming"))
+        .env("SJ_POLLER__FOLDER__ARCHIVE", root.join("archive"))
+        .env("SJ_POLLER__FOLDER__REJECTED", root.join("rejected"))
+        .env("SJ_POLLER__FOLDER__SETTLE", "50ms")
+        .env("SJ_POLLER__SABERIS_CONNECT__ENABLED", "true")
+        .env("SJ_POLLER__SABERIS_CONNECT__BASE_URL", sandbox.url("/saberis"))
+        .env("SJ_POLLER__SABERIS_CONNECT__AUTH_TOKEN", "sandbox-saberis-auth-token")
+        .env("SJ_POLLER__SABERIS_CONNECT__POLL_INTERVAL", "300ms")
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start sj-poller");
+
+    // One document from each source.
+    let mut sources: Vec<(SourceKind, String)> =
+        wait_for_quotes(&ns, 2).await.into_iter().map(|r| (r.source.kind, r.source.id)).collect();
+    sources.sort_by_key(|(kind, _)| *kind == SourceKind::Folder);
+    assert_eq!(
+        sources,
+        [(SourceKind::SaberisConnect, KITCHEN.to_owned()), (SourceKind::Folder, "bath.json".to_owned())]
+    );
+    // A document exported while it runs is taken at the next poll; the kitchen is not sent again.
+    add_document(&sandbox, VANITY, &sample("saberis/vanity-single-item.json")).await;
+    let later = wait_for_quotes(&ns, 1).await;
+    assert_eq!(later.iter().map(|r| r.source.id.as_str()).collect::<Vec<_>>(), [VANITY]);
+
+    let pid = child.id().expect("running").to_string();
+    let kill = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(kill.success());
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("sj-poller stops within 15 s of SIGTERM")
+        .unwrap();
+    let log = std::fs::read_to_string(root.join("poller.log")).unwrap();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(log.contains("shutdown requested") && log.contains("sj-poller stopped"), "{log}");
+    assert!(ns.drain(&ns.topology.quotes_queue()).await.is_empty(), "nothing sent twice");
+    assert!(std::fs::read_dir(root.join("incoming")).unwrap().next().is_none());
+
+    sandbox.shutdown().await;
+    ns.remove().await;
+}
