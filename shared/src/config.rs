@@ -35,6 +35,34 @@ pub struct Settings {
     pub amqp: AmqpSettings,
     pub redis: RedisSettings,
     pub poller: PollerSettings,
+    pub worker: WorkerSettings,
+}
+
+/// `[worker]`: how workers write quotes to Jobber.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerSettings {
+    /// Documents one worker process handles at once.
+    pub concurrency: usize,
+    /// How long a worker holds a document's intent lease while writing it; another worker (or a
+    /// redelivery after a crash) waits this long before looking the quote up in Jobber itself.
+    pub intent_lease: HumanDuration,
+    /// What to do with a document whose customer has no name: `park` (dead-letter it, saying
+    /// which mapping to add) or `create-from-address` (a client named after the address).
+    pub unnamed_customer: UnnamedCustomer,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self { concurrency: 4, intent_lease: secs(300), unnamed_customer: UnnamedCustomer::Park }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnnamedCustomer {
+    Park,
+    CreateFromAddress,
 }
 
 /// A duration written the human way in the configuration: `"5s"`, `"30m"`, `"1h 30m"`, `"250ms"`.
@@ -239,6 +267,17 @@ pub struct JobberSettings {
     #[serde(skip_serializing)]
     pub client_secret: Option<Secret>,
     pub client_secret_file: Option<PathBuf>,
+    /// A refresh token to start from when Redis holds none yet (first start, or Redis lost its
+    /// data): `SJ_JOBBER__REFRESH_TOKEN` or `refresh_token_file`. Once used, the rotated tokens
+    /// live in Redis.
+    #[serde(skip_serializing)]
+    pub refresh_token: Option<Secret>,
+    pub refresh_token_file: Option<PathBuf>,
+    /// The custom field (text, on quotes) that carries the bridge's marker; when the account has
+    /// none, the marker goes at the end of the quote title.
+    pub marker_field: String,
+    /// Timeout of one request to Jobber.
+    pub request_timeout: HumanDuration,
 }
 
 impl Default for JobberSettings {
@@ -249,12 +288,17 @@ impl Default for JobberSettings {
             client_id: "sandbox-client-id".to_owned(),
             client_secret: None,
             client_secret_file: None,
+            refresh_token: None,
+            refresh_token_file: None,
+            marker_field: "Saberis reference".to_owned(),
+            request_timeout: secs(30),
         }
     }
 }
 
 /// Keys that hold secrets: refused in the TOML file.
-const SECRET_KEYS: &[&str] = &["jobber.client_secret", "poller.saberis_connect.auth_token"];
+const SECRET_KEYS: &[&str] =
+    &["jobber.client_secret", "jobber.refresh_token", "poller.saberis_connect.auth_token"];
 
 /// A secret value. `Debug` and `Display` print a placeholder; [`Secret::expose`] is the one way
 /// to the value, so every use is easy to find.
@@ -347,6 +391,11 @@ impl Settings {
             settings.jobber.client_secret_file.as_deref(),
             "jobber.client_secret",
         )?;
+        resolve_secret_file(
+            &mut settings.jobber.refresh_token,
+            settings.jobber.refresh_token_file.as_deref(),
+            "jobber.refresh_token",
+        )?;
         let connect = &mut settings.poller.saberis_connect;
         resolve_secret_file(
             &mut connect.auth_token,
@@ -436,6 +485,9 @@ impl Settings {
         }
         if !connect.base_url.starts_with("http://") && !connect.base_url.starts_with("https://") {
             problems.push("poller.saberis_connect.base_url: must be an http:// or https:// URL".to_owned());
+        }
+        if self.worker.concurrency == 0 {
+            problems.push("worker.concurrency: must be at least 1".to_owned());
         }
         if self.poller.max_in_flight == 0 {
             problems.push("poller.max_in_flight: must be at least 1".to_owned());

@@ -10,6 +10,7 @@
 
 pub mod amqp;
 pub mod config;
+pub mod jobber;
 pub mod message;
 pub mod saberis;
 pub mod store;

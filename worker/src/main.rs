@@ -1,14 +1,39 @@
-//! `sj-worker`: writes each quote message to Jobber exactly once (README, "Architecture"). The pipeline is issue #4: until it
-//! lands, this binary only validates its configuration.
+//! `sj-worker`: consumes quote messages and writes each one to Jobber exactly once (README, "How
+//! it fits together"). Run as many as needed: they share the queue, Redis and Jobber's budget.
+
+mod consume;
+mod quote;
+mod write;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::Parser;
+use futures_util::StreamExt as _;
+use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
+use lapin::types::FieldTable;
+use sj_shared::amqp::{self, Publisher};
 use sj_shared::config::Settings;
+use sj_shared::jobber::{JobberClient, TokenStore};
+use sj_shared::store::{self, Crosswalk, Keys};
+
+use consume::Handler;
+use write::Writer;
 
 #[derive(Parser)]
-#[command(name = "sj-worker", version, about = ABOUT)]
+#[command(
+    name = "sj-worker",
+    version,
+    about = "Write quote messages to Jobber, exactly once.",
+    long_about = "Write quote messages to Jobber, exactly once.\n\n\
+        Consumes the sj.quotes queue; for each Saberis document finds or creates the Jobber client \
+        and property, and creates the quote with its line items. Transient failures (Jobber down, \
+        throttled, Redis away) wait in retry queues; what cannot succeed is dead-lettered with its \
+        reason. Stops cleanly on SIGTERM/SIGINT. Settings: --config FILE or $SJ_CONFIG, then SJ_* \
+        variables (README)."
+)]
 struct Cli {
     /// The configuration file (TOML). Defaults to $SJ_CONFIG, else built-in defaults.
     #[arg(long, value_name = "FILE")]
@@ -19,9 +44,8 @@ struct Cli {
     check_config: bool,
 }
 
-const ABOUT: &str = env!("CARGO_PKG_DESCRIPTION");
-
-fn main() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
     let cli = Cli::parse();
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(settings) => settings,
@@ -34,6 +58,135 @@ fn main() -> ExitCode {
         println!("{settings:#?}");
         return ExitCode::SUCCESS;
     }
-    eprintln!("sj-worker: not built yet: the pipeline is issue #4 (only --check-config works)");
-    ExitCode::from(2)
+    sj_shared::telemetry::init(&settings.log);
+    match run(&settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "sj-worker stopped");
+            eprintln!("sj-worker: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(settings: &Settings) -> anyhow::Result<()> {
+    let pool = store::pool(&settings.redis)?;
+    let keys = Keys::new(&settings.namespace);
+    let http = reqwest::Client::builder()
+        .timeout(settings.jobber.request_timeout.0)
+        .build()
+        .context("building the HTTP client")?;
+    let tokens = TokenStore::new(
+        pool.clone(),
+        keys.clone(),
+        http.clone(),
+        &settings.jobber.api_url,
+        &settings.jobber.client_id,
+        settings.jobber.client_secret.clone(),
+        settings.jobber.refresh_token.clone(),
+    );
+    let jobber = JobberClient::new(&settings.jobber, http, tokens);
+    let topology = settings.amqp.topology(&settings.namespace);
+    let mut shutdown = Box::pin(shutdown_signal());
+
+    let mut writer: Option<Writer> = None;
+    loop {
+        // The marker field is looked up once Jobber answers (it may be down at start).
+        if writer.is_none() {
+            match jobber.quote_custom_field(&settings.jobber.marker_field).await {
+                Ok(field) => {
+                    if field.is_none() {
+                        tracing::warn!(field = %settings.jobber.marker_field,
+                            "no such quote custom field in Jobber: the marker goes at the end of quote titles");
+                    }
+                    writer = Some(Writer {
+                        jobber: jobber.clone(),
+                        crosswalk: Crosswalk::new(pool.clone(), keys.clone()),
+                        settings: settings.worker.clone(),
+                        marker_field: field,
+                    });
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "Jobber not usable yet; trying again in 5 s");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(5)) => continue,
+                        _ = &mut shutdown => return Ok(()),
+                    }
+                }
+            }
+        }
+        let writer = writer.as_ref().expect("set above");
+        match consume(settings, &topology, writer, &mut shutdown).await {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), "lost the broker; reconnecting in 2 s");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                    _ = &mut shutdown => return Ok(()),
+                }
+            }
+        }
+    }
+}
+
+/// Consumes until shutdown (Ok) or until the connection fails (Err: the caller reconnects).
+async fn consume(
+    settings: &Settings,
+    topology: &amqp::Topology,
+    writer: &Writer,
+    shutdown: &mut (impl std::future::Future<Output = ()> + Unpin),
+) -> anyhow::Result<()> {
+    let connection = amqp::connect(&settings.amqp).await?;
+    let publisher = Publisher::open(&connection, topology.clone()).await?;
+    topology.declare(publisher.channel()).await?;
+    topology.check_dead_letter_exchange(publisher.channel()).await?;
+    let channel = connection.create_channel().await?;
+    channel.basic_qos(settings.amqp.prefetch, BasicQosOptions::default()).await?;
+    let consumer_tag = format!("sj-worker-{}", std::process::id());
+    let consumer = channel
+        .basic_consume(
+            topology.quotes_queue().as_str().into(),
+            consumer_tag.as_str().into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    tracing::info!(queue = %topology.quotes_queue(), endpoint = %settings.amqp.endpoint(),
+        concurrency = settings.worker.concurrency, "sj-worker consuming");
+
+    let handler = Handler { writer, publisher: &publisher, topology };
+    let deliveries = consumer.for_each_concurrent(settings.worker.concurrency, |delivery| {
+        let handler = &handler;
+        async move {
+            match delivery {
+                Ok(delivery) => handler.handle(delivery).await,
+                Err(e) => tracing::error!(error = %e, "consumer error"),
+            }
+        }
+    });
+    tokio::pin!(deliveries);
+    tokio::select! {
+        _ = &mut deliveries => {
+            // The stream ended: the broker cancelled us or the connection dropped.
+            anyhow::bail!("the consumer stream ended")
+        }
+        _ = &mut *shutdown => {
+            tracing::info!("stopping: no new deliveries; finishing those in hand");
+            let _ = channel.basic_cancel(consumer_tag.as_str().into(), BasicCancelOptions::default()).await;
+            // In-flight documents finish (or their deliveries return to the queue at close).
+            let _ = tokio::time::timeout(Duration::from_secs(25), &mut deliveries).await;
+            let _ = connection.close(200, "sj-worker stopping".into()).await;
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let mut term =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
 }

@@ -5,7 +5,7 @@ mod topology;
 
 use std::time::Duration;
 
-pub use publish::{headers, DeadLetter, PendingConfirm, Publisher};
+pub use publish::{headers, text, DeadLetter, PendingConfirm, Publisher};
 pub use topology::{Topology, QUOTE_ROUTING_KEY};
 
 use crate::config::AmqpSettings;

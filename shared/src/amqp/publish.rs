@@ -131,6 +131,24 @@ impl Publisher {
         self.publish(&self.topology.dead_exchange(), "", &body, properties).await
     }
 
+    /// Publishes a delivery again, as it was, with `headers` set on top of its own: to a retry
+    /// tier (default exchange, routing key = the tier's queue) or to the dead-letter exchange.
+    pub async fn republish(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        body: &[u8],
+        properties: &BasicProperties,
+        headers: &[(&str, AMQPValue)],
+    ) -> Result<PendingConfirm, AmqpError> {
+        let mut table = properties.headers().clone().unwrap_or_default();
+        for (name, value) in headers {
+            table.insert((*name).into(), value.clone());
+        }
+        let properties = properties.clone().with_headers(table).with_delivery_mode(PERSISTENT);
+        self.publish(exchange, routing_key, body, properties).await
+    }
+
     async fn publish(
         &self,
         exchange: &str,
@@ -147,7 +165,8 @@ impl Publisher {
     }
 }
 
-fn text(value: &str) -> AMQPValue {
+/// A text header value.
+pub fn text(value: &str) -> AMQPValue {
     AMQPValue::LongString(LongString::from(value))
 }
 

@@ -3,6 +3,7 @@
 
 mod poller;
 mod saberis_connect;
+mod worker;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -41,6 +42,30 @@ impl Namespace {
         messages
     }
 
+    /// Messages ready in `queue` (not those delivered and not yet acknowledged).
+    pub async fn peek_count(&self, queue: &str) -> u32 {
+        let passive = lapin::options::QueueDeclareOptions { passive: true, ..Default::default() };
+        match self.channel.queue_declare(queue.into(), passive, Default::default()).await {
+            Ok(q) => q.message_count(),
+            Err(_) => 0,
+        }
+    }
+
+    pub async fn queue_empty(&self, queue: &str) -> bool {
+        self.peek_count(queue).await == 0
+    }
+
+    /// Deletes every Redis key of the namespace, as a Redis restart without persistence would.
+    pub async fn forget_redis(&self) {
+        let client = redis::Client::open(RedisSettings::default().url).expect("redis url");
+        let mut conn = client.get_multiplexed_async_connection().await.expect("Redis on 127.0.0.1:6379");
+        let keys: Vec<String> =
+            redis::cmd("KEYS").arg(format!("{}:*", self.name)).query_async(&mut conn).await.expect("KEYS");
+        if !keys.is_empty() {
+            let _: () = redis::cmd("DEL").arg(keys).query_async(&mut conn).await.expect("DEL");
+        }
+    }
+
     /// Deletes the namespace's queues, exchanges and Redis keys.
     pub async fn remove(self) {
         let t = &self.topology;
@@ -55,13 +80,7 @@ impl Namespace {
                 .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
                 .await;
         }
+        self.forget_redis().await;
         let _ = self.connection.close(200, "test done".into()).await;
-        let client = redis::Client::open(RedisSettings::default().url).expect("redis url");
-        let mut conn = client.get_multiplexed_async_connection().await.expect("Redis on 127.0.0.1:6379");
-        let keys: Vec<String> =
-            redis::cmd("KEYS").arg(format!("{}:*", self.name)).query_async(&mut conn).await.expect("KEYS");
-        if !keys.is_empty() {
-            let _: () = redis::cmd("DEL").arg(keys).query_async(&mut conn).await.expect("DEL");
-        }
     }
 }

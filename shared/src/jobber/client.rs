@@ -1,0 +1,137 @@
+//! One GraphQL request to Jobber: the bearer token (refreshed once on 401), the version header,
+//! and every way the answer can say no (HTTP status, `errors`, THROTTLED), classified.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::tokens::without_url;
+use super::{JobberError, JobberErrorKind, TokenStore};
+use crate::config::JobberSettings;
+
+/// Below this share of the cost bucket, requests wait for it to refill a little (Jobber's own
+/// guidance: slow down before the bucket runs dry rather than meet THROTTLED).
+const LOW_BUDGET: f64 = 0.3;
+
+#[derive(Clone)]
+pub struct JobberClient {
+    http: reqwest::Client,
+    graphql_url: String,
+    version: String,
+    tokens: TokenStore,
+    /// The last `throttleStatus` seen (currently available, maximum, restore rate per second).
+    budget: std::sync::Arc<std::sync::Mutex<Option<(f64, f64, f64)>>>,
+}
+
+impl JobberClient {
+    pub fn new(settings: &JobberSettings, http: reqwest::Client, tokens: TokenStore) -> Self {
+        Self {
+            http,
+            graphql_url: format!("{}/api/graphql", settings.api_url.trim_end_matches('/')),
+            version: settings.graphql_version.clone(),
+            tokens,
+            budget: Default::default(),
+        }
+    }
+
+    pub fn tokens(&self) -> &TokenStore {
+        &self.tokens
+    }
+
+    /// Runs a query or mutation and returns its `data`.
+    pub async fn execute(&self, query: &str, variables: Value) -> Result<Value, JobberError> {
+        self.wait_for_budget().await;
+        let body = json!({"query": query, "variables": variables});
+        let token = self.tokens.access_token().await?;
+        let (status, reply) = self.post(&token, &body).await?;
+        let (status, reply) = if status == 401 {
+            // Expired or revoked: one refresh (single-flight across processes), one retry.
+            let fresh = self.tokens.refresh(Some(&token)).await?;
+            self.post(&fresh.access_token, &body).await?
+        } else {
+            (status, reply)
+        };
+        match status {
+            200 => {}
+            401 => {
+                return Err(JobberError::new(
+                    JobberErrorKind::Unauthorized,
+                    "Jobber refused the access token after a refresh",
+                ))
+            }
+            429 => {
+                return Err(JobberError::new(
+                    JobberErrorKind::Throttled,
+                    "HTTP 429: over Jobber's request limit",
+                ))
+            }
+            s if s >= 500 => {
+                return Err(JobberError::new(JobberErrorKind::Unavailable, format!("HTTP {s} from Jobber")))
+            }
+            s => {
+                return Err(JobberError::new(
+                    JobberErrorKind::Invalid,
+                    format!("HTTP {s} from Jobber: {}", snippet(&reply)),
+                ))
+            }
+        }
+        self.note_budget(&reply);
+        if let Some(errors) = reply.get("errors").and_then(Value::as_array).filter(|e| !e.is_empty()) {
+            let throttled = errors
+                .iter()
+                .any(|e| e.pointer("/extensions/code").and_then(Value::as_str) == Some("THROTTLED"));
+            let messages: Vec<&str> =
+                errors.iter().filter_map(|e| e.get("message").and_then(Value::as_str)).collect();
+            let kind = if throttled { JobberErrorKind::Throttled } else { JobberErrorKind::Invalid };
+            return Err(JobberError::new(kind, messages.join("; ")));
+        }
+        reply
+            .get("data")
+            .cloned()
+            .ok_or_else(|| JobberError::new(JobberErrorKind::Invalid, "a response without data"))
+    }
+
+    async fn post(&self, token: &str, body: &Value) -> Result<(u16, Value), JobberError> {
+        let response = self
+            .http
+            .post(&self.graphql_url)
+            .bearer_auth(token)
+            .header("X-JOBBER-GRAPHQL-VERSION", &self.version)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| JobberError::new(JobberErrorKind::Unavailable, without_url(&e)))?;
+        let status = response.status().as_u16();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| JobberError::new(JobberErrorKind::Unavailable, without_url(&e)))?;
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok((status, value))
+    }
+
+    fn note_budget(&self, reply: &Value) {
+        let Some(status) = reply.pointer("/extensions/cost/throttleStatus") else { return };
+        let number = |name: &str| status.get(name).and_then(Value::as_f64);
+        if let (Some(available), Some(max), Some(rate)) =
+            (number("currentlyAvailable"), number("maximumAvailable"), number("restoreRate"))
+        {
+            *self.budget.lock().expect("budget lock") = Some((available, max, rate));
+        }
+    }
+
+    /// When the last response left the bucket low, waits until it is back above the threshold.
+    async fn wait_for_budget(&self) {
+        let Some((available, max, rate)) = *self.budget.lock().expect("budget lock") else { return };
+        if rate > 0.0 && available < max * LOW_BUDGET {
+            let wait = Duration::from_secs_f64(((max * LOW_BUDGET - available) / rate).min(10.0));
+            tracing::debug!(wait_ms = wait.as_millis() as u64, available, "Jobber cost budget low: waiting");
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+fn snippet(value: &Value) -> String {
+    let text = value.to_string();
+    text.chars().take(200).collect()
+}

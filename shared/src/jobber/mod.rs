@@ -1,0 +1,68 @@
+//! Jobber's GraphQL API: the client (tokens, HTTP, error classes) and the operations the bridge
+//! uses.
+//!
+//! Every failure is classified once, here, as transient (retry later: network, timeouts, 5xx,
+//! 429, THROTTLED, an expired or revoked connection) or permanent (Jobber refused the request:
+//! userErrors, GraphQL errors). The worker only reads the class.
+
+mod client;
+pub mod ops;
+mod tokens;
+
+pub use client::JobberClient;
+pub use tokens::{TokenSet, TokenStore};
+
+/// Why a Jobber call failed, and whether trying again later can help.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind}: {message}")]
+pub struct JobberError {
+    pub kind: JobberErrorKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobberErrorKind {
+    /// Network error, timeout, HTTP 5xx: Jobber (or the way to it) is down.
+    Unavailable,
+    /// HTTP 429 or a THROTTLED GraphQL error: over the request or cost budget.
+    Throttled,
+    /// No valid token: the refresh failed or the connection was revoked (reconnect Jobber).
+    Unauthorized,
+    /// Jobber refused the input (`userErrors`): retrying the same document cannot help.
+    UserError,
+    /// The request itself was wrong (GraphQL errors, unexpected response): a bug or an API change.
+    Invalid,
+}
+
+impl JobberErrorKind {
+    /// The stable name, as put in dead-letter headers (`jobber.user-error`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unavailable => "jobber.unavailable",
+            Self::Throttled => "jobber.throttled",
+            Self::Unauthorized => "jobber.unauthorized",
+            Self::UserError => "jobber.user-error",
+            Self::Invalid => "jobber.invalid-request",
+        }
+    }
+}
+
+impl std::fmt::Display for JobberErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl JobberError {
+    pub fn new(kind: JobberErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, message: message.into() }
+    }
+
+    /// True when the same request may succeed later.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self.kind,
+            JobberErrorKind::Unavailable | JobberErrorKind::Throttled | JobberErrorKind::Unauthorized
+        )
+    }
+}

@@ -1,0 +1,247 @@
+//! The GraphQL operations the bridge runs, with the few fields it reads back. `userErrors` are
+//! turned into [`JobberErrorKind::UserError`], so a mutation that Jobber refused never passes for
+//! a success.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::{JobberClient, JobberError, JobberErrorKind};
+use crate::message::Address;
+
+/// A client as found by a search, with its properties.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientSummary {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub properties: Vec<PropertySummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PropertySummary {
+    pub id: String,
+    pub address: JobberAddress,
+}
+
+/// An address as Jobber writes it (empty strings for missing parts).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct JobberAddress {
+    pub street1: String,
+    pub street2: String,
+    pub city: String,
+    pub province: String,
+    pub postal_code: String,
+    pub country: String,
+}
+
+impl JobberAddress {
+    /// The same place, ignoring case and spacing.
+    pub fn same_place(&self, other: &JobberAddress) -> bool {
+        let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+        [
+            (&self.street1, &other.street1),
+            (&self.street2, &other.street2),
+            (&self.city, &other.city),
+            (&self.province, &other.province),
+            (&self.postal_code, &other.postal_code),
+        ]
+        .iter()
+        .all(|(a, b)| norm(a) == norm(b))
+    }
+}
+
+impl From<&Address> for JobberAddress {
+    fn from(a: &Address) -> Self {
+        let s = |v: &Option<String>| v.clone().unwrap_or_default();
+        Self {
+            street1: s(&a.street1),
+            street2: s(&a.street2),
+            city: s(&a.city),
+            province: s(&a.province),
+            postal_code: s(&a.postal_code),
+            country: s(&a.country),
+        }
+    }
+}
+
+/// A quote written (or found) in Jobber.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuoteSummary {
+    pub id: String,
+    pub quote_number: String,
+    pub title: String,
+    pub markers: Vec<String>,
+}
+
+/// One line item of a quote to create.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LineItemInput {
+    pub name: String,
+    pub description: String,
+    pub quantity: f64,
+    pub unit_price: f64,
+    pub unit_cost: f64,
+    pub save_to_products_and_services: bool,
+}
+
+/// The quote to create.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuoteInput {
+    pub client_id: String,
+    pub property_id: String,
+    pub title: String,
+    pub message: String,
+    pub line_items: Vec<LineItemInput>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub custom_fields: Vec<Value>,
+}
+
+const USER_ERRORS: &str = "userErrors { message path }";
+
+/// Fails on non-empty `userErrors` at `data.<field>.userErrors`.
+fn payload(data: &Value, field: &str) -> Result<Value, JobberError> {
+    let payload = data.get(field).cloned().unwrap_or(Value::Null);
+    let errors: Vec<String> = payload
+        .get("userErrors")
+        .and_then(Value::as_array)
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| {
+                    let message = e.get("message").and_then(Value::as_str).unwrap_or("(no message)");
+                    let path = e.get("path").map(Value::to_string).unwrap_or_default();
+                    format!("{message} {path}").trim().to_owned()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if !errors.is_empty() {
+        return Err(JobberError::new(JobberErrorKind::UserError, format!("{field}: {}", errors.join("; "))));
+    }
+    Ok(payload)
+}
+
+fn field<T: for<'de> Deserialize<'de>>(value: &Value, pointer: &str) -> Result<T, JobberError> {
+    let found = value.pointer(pointer).cloned().unwrap_or(Value::Null);
+    serde_json::from_value(found).map_err(|e| {
+        JobberError::new(JobberErrorKind::Invalid, format!("unexpected response at {pointer}: {e}"))
+    })
+}
+
+impl JobberClient {
+    /// The id of the quote custom field named `name` (text), if the account has one.
+    pub async fn quote_custom_field(&self, name: &str) -> Result<Option<String>, JobberError> {
+        let query = "query CustomFields { customFieldConfigurations(first: 100) { nodes { \
+                     ... on CustomFieldConfigurationText { id name appliesTo } } } }";
+        let data = self.execute(query, json!({})).await?;
+        let nodes: Vec<Value> = field(&data, "/customFieldConfigurations/nodes")?;
+        Ok(nodes
+            .iter()
+            .find(|n| {
+                n.get("name").and_then(Value::as_str) == Some(name)
+                    && n.get("appliesTo").and_then(Value::as_str) == Some("ALL_QUOTES")
+            })
+            .and_then(|n| n.get("id").and_then(Value::as_str).map(str::to_owned)))
+    }
+
+    /// Clients matching a search term (names, company, emails, phones, addresses).
+    pub async fn search_clients(&self, term: &str) -> Result<Vec<ClientSummary>, JobberError> {
+        let query = "query FindClients($term: String) { clients(searchTerm: $term, first: 20) { nodes { \
+                     id name properties { id address { street1 street2 city province postalCode country } } } } }";
+        let data = self.execute(query, json!({"term": term})).await?;
+        field(&data, "/clients/nodes")
+    }
+
+    /// Creates a client (a company, named `name`) with the document's address as its billing
+    /// address and its first property; returns (client id, property id).
+    pub async fn create_client(
+        &self,
+        name: &str,
+        billing: &JobberAddress,
+        property: &JobberAddress,
+    ) -> Result<(String, String), JobberError> {
+        let query = format!(
+            "mutation CreateClient($input: ClientCreateInput!) {{ clientCreate(input: $input) {{ \
+             client {{ id properties {{ id }} }} {USER_ERRORS} }} }}"
+        );
+        let input = json!({
+            "companyName": name, "isCompany": true,
+            "billingAddress": billing, "properties": [{"address": property}],
+        });
+        let data = self.execute(&query, json!({"input": input})).await?;
+        let payload = payload(&data, "clientCreate")?;
+        let client_id: String = field(&payload, "/client/id")?;
+        let property_id: String = field(&payload, "/client/properties/0/id")?;
+        Ok((client_id, property_id))
+    }
+
+    /// Adds a property to a client; returns its id.
+    pub async fn create_property(
+        &self,
+        client_id: &str,
+        address: &JobberAddress,
+    ) -> Result<String, JobberError> {
+        let query = format!(
+            "mutation CreateProperty($client: EncodedId!, $input: PropertyCreateInput!) {{ \
+             propertyCreate(clientId: $client, input: $input) {{ properties {{ id }} {USER_ERRORS} }} }}"
+        );
+        let data = self
+            .execute(&query, json!({"client": client_id, "input": {"properties": [{"address": address}]}}))
+            .await?;
+        let payload = payload(&data, "propertyCreate")?;
+        field(&payload, "/properties/0/id")
+    }
+
+    /// A client's quotes, with titles and text custom field values (where markers live).
+    pub async fn client_quotes(&self, client_id: &str) -> Result<Vec<QuoteSummary>, JobberError> {
+        let query = "query ClientQuotes($client: EncodedId!) { quotes(filter: {clientId: $client}, first: 100) { \
+                     nodes { id quoteNumber title customFields { ... on CustomFieldText { label valueText } } } } }";
+        let data = self.execute(query, json!({"client": client_id})).await?;
+        let nodes: Vec<Value> = field(&data, "/quotes/nodes")?;
+        Ok(nodes
+            .iter()
+            .map(|n| QuoteSummary {
+                id: n.get("id").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                quote_number: n
+                    .get("quoteNumber")
+                    .map(|v| v.as_str().map(str::to_owned).unwrap_or(v.to_string()))
+                    .unwrap_or_default(),
+                title: n.get("title").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                markers: n
+                    .get("customFields")
+                    .and_then(Value::as_array)
+                    .map(|fields| {
+                        fields
+                            .iter()
+                            .filter_map(|f| f.get("valueText").and_then(Value::as_str).map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// Creates a quote with its line items in one mutation; returns it.
+    pub async fn create_quote(&self, input: &QuoteInput) -> Result<QuoteSummary, JobberError> {
+        let query = format!(
+            "mutation CreateQuote($attributes: QuoteCreateAttributes!) {{ quoteCreate(attributes: $attributes) {{ \
+             quote {{ id quoteNumber title }} {USER_ERRORS} }} }}"
+        );
+        let data = self.execute(&query, json!({"attributes": input})).await?;
+        let payload = payload(&data, "quoteCreate")?;
+        let quote = payload.get("quote").cloned().unwrap_or(Value::Null);
+        Ok(QuoteSummary {
+            id: field(&quote, "/id")?,
+            quote_number: quote
+                .get("quoteNumber")
+                .map(|v| v.as_str().map(str::to_owned).unwrap_or(v.to_string()))
+                .unwrap_or_default(),
+            title: quote.get("title").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            markers: Vec::new(),
+        })
+    }
+}

@@ -1,0 +1,238 @@
+//! `sj-poller` and `sj-worker` processes end to end against the sandbox, the real RabbitMQ and the
+//! real Redis: one quote per distinct document, whatever is published twice, whatever Redis
+//! forgets, whatever fails on the way.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use sj_shared::amqp::headers;
+
+use super::Namespace;
+use crate::support::{binary, samples};
+
+/// A sandbox, a folder of exports and the environment every bridge process of the test shares.
+struct Bridge {
+    ns: Namespace,
+    sandbox: sj_sandbox::Sandbox,
+    exports: tempfile::TempDir,
+    refresh_token: String,
+    workers: Vec<Child>,
+}
+
+impl Bridge {
+    async fn start(test: &str) -> Self {
+        let ns = Namespace::new(test).await;
+        let sandbox = sj_sandbox::spawn(sj_sandbox::Config::default()).await.expect("sandbox");
+        let refresh_token = sandbox.issue_tokens().refresh_token;
+        let exports = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(exports.path().join("incoming")).unwrap();
+        Self { ns, sandbox, exports, refresh_token, workers: Vec::new() }
+    }
+
+    fn command(&self, package: &str, name: &str) -> Command {
+        let root = self.exports.path();
+        let mut cmd = Command::new(binary(package, name));
+        cmd.env_remove("SJ_CONFIG")
+            .env("SJ_NAMESPACE", &self.ns.name)
+            .env("SJ_LOG__FORMAT", "json")
+            .env("SJ_POLLER__FOLDER__INCOMING", root.join("incoming"))
+            .env("SJ_POLLER__FOLDER__ARCHIVE", root.join("archive"))
+            .env("SJ_POLLER__FOLDER__REJECTED", root.join("rejected"))
+            .env("SJ_POLLER__FOLDER__SETTLE", "20ms")
+            .env("SJ_AMQP__RETRY_DELAYS", r#"["1s","2s","3s"]"#)
+            .env("SJ_JOBBER__API_URL", self.sandbox.base_url())
+            .env("SJ_JOBBER__CLIENT_SECRET", "sandbox-client-secret")
+            .env("SJ_JOBBER__REFRESH_TOKEN", &self.refresh_token);
+        cmd
+    }
+
+    fn add(&self, from: &Path, as_name: &str) {
+        std::fs::copy(from, self.exports.path().join("incoming").join(as_name)).unwrap();
+    }
+
+    fn poll_once(&self, extra_env: &[(&str, &str)]) {
+        let mut cmd = self.command("sj-poller", "sj-poller");
+        cmd.arg("--once").envs(extra_env.iter().copied());
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    fn start_workers(&mut self, n: usize) {
+        for _ in 0..n {
+            let log =
+                std::fs::File::create(self.exports.path().join(format!("worker-{}.log", self.workers.len())))
+                    .unwrap();
+            let child =
+                self.command("sj-worker", "sj-worker").stdout(Stdio::null()).stderr(log).spawn().unwrap();
+            self.workers.push(child);
+        }
+    }
+
+    /// Log lines of all workers (JSON) containing every one of `parts`.
+    fn worker_log_lines(&self, parts: &[&str]) -> usize {
+        (0..self.workers.len())
+            .map(|i| {
+                std::fs::read_to_string(self.exports.path().join(format!("worker-{i}.log")))
+                    .unwrap_or_default()
+            })
+            .map(|log| log.lines().filter(|l| parts.iter().all(|p| l.contains(p))).count())
+            .sum()
+    }
+
+    async fn quotes(&self) -> Vec<Value> {
+        admin(&self.sandbox, "/_admin/jobber/quotes").await
+    }
+
+    /// Waits (up to a generous bound: this is no timing assertion) until `done` holds.
+    async fn wait_until<F: std::future::Future<Output = bool>>(
+        &self,
+        what: &str,
+        mut done: impl FnMut() -> F,
+    ) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+        while !done().await {
+            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn stop(mut self) {
+        for worker in &mut self.workers {
+            let _ = worker.kill();
+            let _ = worker.wait();
+        }
+        self.sandbox.shutdown().await;
+        self.ns.remove().await;
+    }
+}
+
+async fn admin(sandbox: &sj_sandbox::Sandbox, path: &str) -> Vec<Value> {
+    reqwest::get(sandbox.url(path)).await.unwrap().json().await.unwrap()
+}
+
+fn sorted_totals(quotes: &[Value]) -> Vec<String> {
+    let mut totals: Vec<String> =
+        quotes.iter().map(|q| format!("{:.2}", q["amounts"]["total"].as_f64().unwrap())).collect();
+    totals.sort();
+    totals
+}
+
+#[tokio::test]
+async fn every_distinct_document_becomes_one_quote_and_the_rest_is_parked_with_a_reason() {
+    let mut bridge = Bridge::start("e2e").await;
+    for dir in ["saberis", "bad"] {
+        for entry in std::fs::read_dir(samples().join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            bridge.add(&path, path.file_name().unwrap().to_str().unwrap());
+        }
+    }
+    bridge.poll_once(&[]);
+    bridge.start_workers(3);
+    bridge.wait_until("three quotes", || async { bridge.quotes().await.len() >= 3 }).await;
+
+    // The kitchen came three times (XML, JSON, re-export): one quote. The nameless bath is parked.
+    let quotes = bridge.quotes().await;
+    assert_eq!(quotes.len(), 3);
+    assert_eq!(sorted_totals(&quotes), ["1299.00", "1847.25", "2911.85"]);
+    let mut lines: Vec<usize> = quotes.iter().map(|q| q["line_items"].as_array().unwrap().len()).collect();
+    lines.sort();
+    assert_eq!(lines, [1, 2, 5]);
+    let clients = admin(&bridge.sandbox, "/_admin/jobber/clients").await;
+    assert_eq!(clients.len(), 3, "one client per customer");
+    // Every quote carries its marker in the "Saberis reference" custom field.
+    for quote in &quotes {
+        let marker = quote["custom_fields"][0]["value"]["text"].as_str().unwrap();
+        assert!(marker.starts_with("SJ-") && marker.len() == 15, "{marker}");
+    }
+
+    bridge
+        .wait_until("the parked documents", || async {
+            bridge.ns.peek_count(&bridge.ns.topology.parked_queue()).await >= 4
+        })
+        .await;
+    let parked = bridge.ns.drain(&bridge.ns.topology.parked_queue()).await;
+    let mut kinds: Vec<String> = parked
+        .iter()
+        .map(|m| headers::text(m.delivery.properties.headers(), "sj-error-kind").unwrap())
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "mapping.no-customer-name",
+            "parse.invalid-value",
+            "parse.malformed-xml",
+            "sanity.price-above-limit"
+        ]
+    );
+    let bath = parked
+        .iter()
+        .find(|m| {
+            headers::text(m.delivery.properties.headers(), "sj-source").as_deref()
+                == Some("bath-gatineau.json")
+        })
+        .unwrap();
+    let reason = headers::text(bath.delivery.properties.headers(), "sj-error").unwrap();
+    assert!(reason.contains("7 Chemin du Lac"), "the reason names the address: {reason}");
+    bridge.stop().await;
+}
+
+#[tokio::test]
+async fn a_document_published_twice_or_forgotten_by_redis_is_not_written_twice() {
+    let mut bridge = Bridge::start("twice").await;
+    bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
+    bridge.poll_once(&[]);
+    bridge.start_workers(2);
+    bridge.wait_until("the quote", || async { bridge.quotes().await.len() == 1 }).await;
+
+    // The same content again, published despite being known (a poller without Redis would).
+    bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity-again.json");
+    bridge.poll_once(&[("SJ_POLLER__SKIP_PUBLISHED", "false")]);
+    bridge
+        .wait_until("the duplicate to be handled", || async {
+            bridge.worker_log_lines(&["already in Jobber"]) == 1
+        })
+        .await;
+
+    // Redis loses everything it knew (crosswalk, published hashes): Jobber still knows, by the
+    // quote's marker.
+    bridge.ns.forget_redis().await;
+    bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity-third.json");
+    bridge.poll_once(&[]);
+    bridge
+        .wait_until("the marker look-up", || async {
+            bridge.worker_log_lines(&["already in Jobber", "\"by_marker\":true"]) == 1
+        })
+        .await;
+    assert_eq!(bridge.quotes().await.len(), 1, "still exactly one quote");
+    assert_eq!(admin(&bridge.sandbox, "/_admin/jobber/clients").await.len(), 1, "still one client");
+    bridge.stop().await;
+}
+
+#[tokio::test]
+async fn jobber_failures_are_retried_until_the_quote_is_written() {
+    let mut bridge = Bridge::start("retry").await;
+    // The worker starts and reads the account's custom fields; then the next two GraphQL calls
+    // fail with 503 and one is THROTTLED: the document goes through the three retry tiers and is
+    // written after.
+    bridge.start_workers(1);
+    bridge
+        .wait_until("the worker to consume", || async {
+            bridge.worker_log_lines(&["sj-worker consuming"]) == 1
+        })
+        .await;
+    let faults =
+        serde_json::json!({"route": "/api/graphql", "fail_next": 2, "status": 503, "throttle_next": 1});
+    let response =
+        reqwest::Client::new().post(bridge.sandbox.url("/_admin/faults")).json(&faults).send().await.unwrap();
+    assert!(response.status().is_success());
+    bridge.add(&samples().join("saberis/laundry-cote-windows1252.xml"), "laundry.xml");
+    bridge.poll_once(&[]);
+    bridge.wait_until("the quote", || async { bridge.quotes().await.len() == 1 }).await;
+    assert_eq!(sorted_totals(&bridge.quotes().await), ["1847.25"]);
+    assert!(bridge.ns.queue_empty(&bridge.ns.topology.parked_queue()).await, "nothing parked");
+    assert_eq!(bridge.worker_log_lines(&["transient failure: retrying later"]), 3);
+    bridge.stop().await;
+}

@@ -1,0 +1,103 @@
+//! One delivery from `sj.quotes`, start to finish: read the message, write it to Jobber, then
+//! ack, or route the failure: a transient one to the next retry tier (`sj.quotes.retry.<delay>`,
+//! which sends it back after its delay), a permanent or exhausted one to the dead letters with
+//! the reason in headers. The original is acked only once the republish was confirmed, so a
+//! crash anywhere means a redelivery, never a loss.
+
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicNackOptions};
+use lapin::types::AMQPValue;
+use sj_shared::amqp::{header, headers, text, Publisher, Topology};
+use sj_shared::message::QuoteRequest;
+
+use crate::write::{Failure, Writer, Written};
+
+pub struct Handler<'a> {
+    pub writer: &'a Writer,
+    pub publisher: &'a Publisher,
+    pub topology: &'a Topology,
+}
+
+impl Handler<'_> {
+    pub async fn handle(&self, delivery: Delivery) {
+        let source =
+            headers::text(&delivery.properties.headers().clone(), header::SOURCE).unwrap_or_default();
+        let outcome = match QuoteRequest::from_json(&delivery.data) {
+            Ok(request) => self.writer.write(&request).await.map(|written| (request, written)),
+            Err(e) => Err(Failure::permanent("message.unreadable", e.to_string())),
+        };
+        match outcome {
+            Ok((request, written)) => {
+                match &written {
+                    Written::Created(r) => {
+                        tracing::info!(source = %request.source.id, quote = %r.quote_number,
+                        client = %r.client_id, total = %request.totals.selling, "quote created")
+                    }
+                    Written::AlreadyThere(r) => {
+                        tracing::info!(source = %request.source.id, quote = %r.quote_number,
+                        by_marker = r.found_by_marker, "already in Jobber: nothing written")
+                    }
+                }
+                ack(&delivery).await;
+            }
+            Err(failure) => self.route(&delivery, &source, failure).await,
+        }
+    }
+
+    async fn route(&self, delivery: &Delivery, source: &str, failure: Failure) {
+        let props = &delivery.properties;
+        let attempts = headers::integer(props.headers(), header::ATTEMPTS).unwrap_or(0).max(0) as usize;
+        let first_failure = headers::text(props.headers(), header::FIRST_FAILURE)
+            .unwrap_or_else(|| humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string());
+        let delays = &self.topology.retry_delays;
+        let (exchange, routing_key, what) = if failure.transient && attempts < delays.len() {
+            (String::new(), self.topology.retry_queue(delays[attempts]), "retry")
+        } else {
+            (self.topology.dead_exchange(), String::new(), "dead-letter")
+        };
+        let reason = if failure.transient && what == "dead-letter" {
+            format!("{} (gave up after {} attempts)", failure.reason, attempts + 1)
+        } else {
+            failure.reason.clone()
+        };
+        let added = [
+            (header::ATTEMPTS, AMQPValue::LongLongInt((attempts + 1) as i64)),
+            (header::FIRST_FAILURE, text(&first_failure)),
+            (header::ERROR_KIND, text(&failure.kind)),
+            (header::ERROR, text(&reason)),
+        ];
+        let published =
+            match self.publisher.republish(&exchange, &routing_key, &delivery.data, props, &added).await {
+                Ok(pending) => pending.confirmed().await,
+                Err(e) => Err(e),
+            };
+        match published {
+            Ok(()) => {
+                if what == "retry" {
+                    tracing::warn!(%source, kind = %failure.kind, reason = %reason, attempt = attempts + 1,
+                        queue = %routing_key, "transient failure: retrying later");
+                } else {
+                    tracing::error!(%source, kind = %failure.kind, reason = %reason, attempts = attempts + 1,
+                        "dead-lettered");
+                }
+                ack(delivery).await;
+            }
+            Err(e) => {
+                // Could not hand it on: give it back to the queue (a redelivery, never a loss).
+                tracing::error!(%source, error = %e, "could not republish a failed document; requeueing it");
+                let _ = delivery
+                    .acker
+                    .nack(BasicNackOptions { requeue: true, ..BasicNackOptions::default() })
+                    .await;
+            }
+        }
+    }
+}
+
+async fn ack(delivery: &Delivery) {
+    // An ack that fails (channel gone) means a redelivery, which the crosswalk makes harmless.
+    match delivery.acker.ack(BasicAckOptions::default()).await {
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "ack failed; the message will be redelivered"),
+    }
+}

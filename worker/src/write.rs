@@ -1,0 +1,211 @@
+//! Writing one document to Jobber exactly once.
+//!
+//! 1. The crosswalk (Redis) says the document was written: done.
+//! 2. Take the document's intent lease (Redis): no two workers write the same document at once
+//!    (the poller may publish a document twice; a redelivery may overlap a slow first attempt).
+//! 3. Resolve the client and property (under a per-customer lock: one client per customer).
+//! 4. Look the document's marker up among the client's quotes in Jobber: a quote from an earlier
+//!    attempt that crashed after writing (or whose crosswalk Redis lost) is found, not doubled.
+//! 5. Create the quote, marker included, in one mutation; record the crosswalk.
+//!
+//! Jobber is the truth; Redis only coordinates and remembers.
+
+use std::time::Duration;
+
+use sj_shared::config::{UnnamedCustomer, WorkerSettings};
+use sj_shared::jobber::ops::JobberAddress;
+use sj_shared::jobber::{JobberClient, JobberError};
+use sj_shared::message::QuoteRequest;
+use sj_shared::store::{Crosswalk, QuoteRecord, RedisLock, StoreError};
+
+use crate::quote;
+
+/// How a document ended.
+#[derive(Debug)]
+pub enum Written {
+    /// This attempt created the quote.
+    Created(QuoteRecord),
+    /// The quote already existed (crosswalk, or its marker in Jobber).
+    AlreadyThere(QuoteRecord),
+}
+
+/// Why it did not, and whether a later attempt can do better.
+#[derive(Debug)]
+pub struct Failure {
+    pub kind: String,
+    pub reason: String,
+    pub transient: bool,
+}
+
+impl Failure {
+    pub fn transient(kind: &str, reason: impl Into<String>) -> Self {
+        Self { kind: kind.to_owned(), reason: reason.into(), transient: true }
+    }
+
+    pub fn permanent(kind: &str, reason: impl Into<String>) -> Self {
+        Self { kind: kind.to_owned(), reason: reason.into(), transient: false }
+    }
+}
+
+impl From<JobberError> for Failure {
+    fn from(e: JobberError) -> Self {
+        Self { kind: e.kind.as_str().to_owned(), reason: e.message.clone(), transient: e.is_transient() }
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::transient("redis.unavailable", e.to_string())
+    }
+}
+
+pub struct Writer {
+    pub jobber: JobberClient,
+    pub crosswalk: Crosswalk,
+    pub settings: WorkerSettings,
+    /// The quote custom field holding the marker, when the account has one.
+    pub marker_field: Option<String>,
+}
+
+impl Writer {
+    pub async fn write(&self, request: &QuoteRequest) -> Result<Written, Failure> {
+        let hash = &request.content_hash;
+        if let Some(record) = self.crosswalk.get(hash).await? {
+            return Ok(Written::AlreadyThere(record));
+        }
+        let pool = self.crosswalk.pool();
+        let intent_key = self.crosswalk.keys().key("intent", hash);
+        let Some(intent) = RedisLock::try_acquire(pool, &intent_key, self.settings.intent_lease.0).await?
+        else {
+            return Err(Failure::transient(
+                "worker.in-progress",
+                "another worker is writing this document (or crashed while writing it; its lease expires soon)",
+            ));
+        };
+        let result = self.write_holding_intent(request).await;
+        // Released on failure too: the next attempt looks the marker up in Jobber before writing.
+        intent.release(pool).await;
+        result
+    }
+
+    async fn write_holding_intent(&self, request: &QuoteRequest) -> Result<Written, Failure> {
+        let (client_id, property_id) = self.resolve_client(request).await?;
+        let marker = quote::marker(&request.content_hash);
+        let existing = self.jobber.client_quotes(&client_id).await?;
+        let title_marker = quote::title_marker(&marker);
+        if let Some(found) =
+            existing.iter().find(|q| q.markers.contains(&marker) || q.title.ends_with(&title_marker))
+        {
+            let record = QuoteRecord {
+                quote_id: found.id.clone(),
+                quote_number: found.quote_number.clone(),
+                client_id,
+                found_by_marker: true,
+            };
+            self.remember(&request.content_hash, &record).await;
+            return Ok(Written::AlreadyThere(record));
+        }
+        let input = quote::build(request, &client_id, &property_id, &marker, self.marker_field.as_deref());
+        let created = self.jobber.create_quote(&input).await?;
+        let record = QuoteRecord {
+            quote_id: created.id,
+            quote_number: created.quote_number,
+            client_id,
+            found_by_marker: false,
+        };
+        self.remember(&request.content_hash, &record).await;
+        Ok(Written::Created(record))
+    }
+
+    /// A lost crosswalk costs only a marker look-up next time: log, don't fail.
+    async fn remember(&self, hash: &str, record: &QuoteRecord) {
+        if let Err(e) = self.crosswalk.record(hash, record).await {
+            tracing::warn!(%hash, error = %e, "could not record the crosswalk; the quote's marker covers it");
+        }
+    }
+
+    /// The Jobber client and property for the document's customer: found by name (a unique
+    /// exact match), else created with the document's address. Under a per-customer lock so
+    /// workers racing on one new customer create one client.
+    async fn resolve_client(&self, request: &QuoteRequest) -> Result<(String, String), Failure> {
+        let customer_address = JobberAddress::from(&request.customer.address);
+        let site = if request.shipping.is_empty() {
+            customer_address.clone()
+        } else {
+            JobberAddress::from(&request.shipping)
+        };
+        let name = match (&request.customer.name, self.settings.unnamed_customer) {
+            (Some(name), _) => name.clone(),
+            (None, UnnamedCustomer::CreateFromAddress) if !site.street1.is_empty() => one_line(&site),
+            (None, _) => {
+                return Err(Failure::permanent(
+                    "mapping.no-customer-name",
+                    format!(
+                        "the document has no customer name, so no Jobber client can be chosen for it (address: {}); \
+                         name the customer in Saberis and export again, or set worker.unnamed_customer = \
+                         \"create-from-address\"",
+                        if site.street1.is_empty() { "none".to_owned() } else { one_line(&site) }
+                    ),
+                ))
+            }
+        };
+        let pool = self.crosswalk.pool();
+        let lock_key = self.crosswalk.keys().key("lock", &format!("customer:{}", name.to_lowercase()));
+        let Some(lock) =
+            RedisLock::acquire(pool, &lock_key, Duration::from_secs(60), Duration::from_secs(30)).await?
+        else {
+            return Err(Failure::transient(
+                "worker.customer-busy",
+                format!("customer {name:?} is locked by another worker"),
+            ));
+        };
+        let result = self.find_or_create_client(&name, &customer_address, &site).await;
+        lock.release(pool).await;
+        result
+    }
+
+    async fn find_or_create_client(
+        &self,
+        name: &str,
+        billing: &JobberAddress,
+        site: &JobberAddress,
+    ) -> Result<(String, String), Failure> {
+        let found: Vec<_> = self
+            .jobber
+            .search_clients(name)
+            .await?
+            .into_iter()
+            .filter(|c| c.name.trim().eq_ignore_ascii_case(name.trim()))
+            .collect();
+        match found.as_slice() {
+            [] => {
+                let (client, property) = self.jobber.create_client(name, billing, site).await?;
+                tracing::info!(client = %client, customer = %name, "created the Jobber client");
+                Ok((client, property))
+            }
+            [client] => {
+                let property = match client.properties.iter().find(|p| p.address.same_place(site)) {
+                    Some(property) => property.id.clone(),
+                    None => self.jobber.create_property(&client.id, site).await?,
+                };
+                Ok((client.id.clone(), property))
+            }
+            several => Err(Failure::permanent(
+                "mapping.ambiguous-client",
+                format!(
+                    "{} Jobber clients are named {name:?}; the bridge will not guess which one",
+                    several.len()
+                ),
+            )),
+        }
+    }
+}
+
+fn one_line(a: &JobberAddress) -> String {
+    [&a.street1, &a.street2, &a.city, &a.province, &a.postal_code]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ")
+}
