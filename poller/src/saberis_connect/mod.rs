@@ -28,7 +28,7 @@ use anyhow::Context as _;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use sj_shared::amqp::{AmqpError, DeadLetter, Publisher};
 use sj_shared::config::PollerSettings;
-use sj_shared::message::{Source, SourceKind};
+use sj_shared::message::{QuoteRequest, Source, SourceKind};
 use sj_shared::saberis::{DocumentError, DocumentReader, Format};
 use sj_shared::store::PublishedDocuments;
 
@@ -81,6 +81,17 @@ pub struct SaberisConnectSource<'a> {
 struct InFlight {
     guid: String,
     hash: String,
+}
+
+/// What to do with one new document.
+enum Next {
+    Publish(Box<QuoteRequest>),
+    /// Same content as a document published earlier in this poll, not confirmed yet.
+    Twin,
+    /// Not published, but recorded as taken.
+    Skip(Skip),
+    /// Could not be fetched or kept: not recorded, so the next poll takes it again.
+    LeaveForNextPoll,
 }
 
 /// Why a document is not published: recorded as taken with this outcome.
@@ -177,53 +188,28 @@ impl SaberisConnectSource<'_> {
         // Redis failed (nothing more could be recorded).
         while report.incomplete.is_none() && !shutdown.requested() {
             let Some(guid) = remaining.next() else { break };
-            let bytes = match self.client.document(&guid, self.reader.limits.max_bytes).await {
-                Ok(bytes) => bytes,
-                Err(e) => {
-                    tracing::warn!(
-                        guid,
-                        error = format!("{e:#}"),
-                        "cannot fetch the document: left for the next poll"
-                    );
-                    report.failed += 1;
-                    continue;
+            match self.examine(&guid, &mut same_content).await? {
+                Next::LeaveForNextPoll => report.failed += 1,
+                Next::Twin => {} // recorded with the first one of its content
+                Next::Skip(skip) => {
+                    match &skip {
+                        Skip::Duplicate { .. } => report.duplicates += 1,
+                        Skip::Rejected { .. } => report.rejected += 1,
+                    }
+                    self.record_skip(&guid, &skip, report).await;
                 }
-            };
-            let source = Source::now(SourceKind::SaberisConnect, &guid);
-            let skip = match self.reader.quote_request(&bytes, Some(Format::Json), source, true) {
-                Err(error) => match self.reject(&guid, &bytes, &error.in_file(&guid)).await? {
-                    Some(kept_at) => Skip::Rejected { kept_at },
-                    None => {
-                        report.failed += 1;
-                        continue;
-                    }
-                },
-                Ok(request) => {
-                    if let Some(twins) = same_content.get_mut(&request.content_hash) {
-                        twins.push(guid);
-                        continue;
-                    }
-                    if let Some(first) = self.already_published(&request.content_hash).await {
-                        Skip::Duplicate { first }
-                    } else {
-                        let pending =
-                            self.publisher.publish_quote(&request).await.context("publishing to RabbitMQ")?;
-                        same_content.insert(request.content_hash.clone(), Vec::new());
-                        let item = InFlight { guid, hash: request.content_hash };
-                        in_flight.push(async move { (item, pending.confirmed().await) });
-                        if in_flight.len() >= self.settings.max_in_flight {
-                            let (item, confirmed) = in_flight.next().await.expect("not empty");
-                            self.finish(item, confirmed, &mut same_content, report).await?;
-                        }
-                        continue;
+                Next::Publish(request) => {
+                    let pending =
+                        self.publisher.publish_quote(&request).await.context("publishing to RabbitMQ")?;
+                    same_content.insert(request.content_hash.clone(), Vec::new());
+                    let item = InFlight { guid, hash: request.content_hash };
+                    in_flight.push(async move { (item, pending.confirmed().await) });
+                    if in_flight.len() >= self.settings.max_in_flight {
+                        let (item, confirmed) = in_flight.next().await.expect("not empty");
+                        self.finish(item, confirmed, &mut same_content, report).await?;
                     }
                 }
-            };
-            match &skip {
-                Skip::Duplicate { .. } => report.duplicates += 1,
-                Skip::Rejected { .. } => report.rejected += 1,
             }
-            self.record_skip(&guid, &skip, report).await;
         }
         while let Some((item, confirmed)) = in_flight.next().await {
             self.finish(item, confirmed, &mut same_content, report).await?;
@@ -231,6 +217,45 @@ impl SaberisConnectSource<'_> {
         // Documents not started (Redis failed, or shutdown): taken next time.
         report.failed += remaining.count();
         Ok(())
+    }
+
+    /// Fetches and reads one new document and decides what to do with it. A refused document is
+    /// kept and dead-lettered here; `Err` only when the broker failed.
+    async fn examine(
+        &self,
+        guid: &str,
+        same_content: &mut HashMap<String, Vec<String>>,
+    ) -> anyhow::Result<Next> {
+        let bytes = match self.client.document(guid, self.reader.limits.max_bytes).await {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                tracing::warn!(
+                    guid,
+                    error = format!("{e:#}"),
+                    "cannot fetch the document: left for the next poll"
+                );
+                return Ok(Next::LeaveForNextPoll);
+            }
+        };
+        let source = Source::now(SourceKind::SaberisConnect, guid);
+        let request = match self.reader.quote_request(&bytes, Some(Format::Json), source, true) {
+            Ok(request) => request,
+            Err(error) => {
+                return Ok(match self.reject(guid, &bytes, &error.in_file(guid)).await? {
+                    Some(kept_at) => Next::Skip(Skip::Rejected { kept_at }),
+                    None => Next::LeaveForNextPoll,
+                });
+            }
+        };
+        if let Some(twins) = same_content.get_mut(&request.content_hash) {
+            // Recorded once the first document of this content is confirmed.
+            twins.push(guid.to_owned());
+            return Ok(Next::Twin);
+        }
+        Ok(match self.already_published(&request.content_hash).await {
+            Some(first) => Next::Skip(Skip::Duplicate { first }),
+            None => Next::Publish(Box::new(request)),
+        })
     }
 
     /// After the broker's answer: record the hash and the GUID (and its same-content twins).
