@@ -1,23 +1,104 @@
 #!/usr/bin/env bash
-# The bridge on the local default, with the project's sample documents.
+# The bridge end to end on the local default, with the project's sample documents:
+# RabbitMQ and Redis (started when absent), sj-sandbox standing in for Jobber, sj-poller on a folder
+# seeded with samples/saberis and samples/bad, and two sj-workers. Ends by printing what became of
+# each document: the Jobber quote (number, client, total), or why it was archived or parked.
 #
-# Today (the pipeline is not built yet) this reads every sample Saberis document the way the
-# poller will, and prints what each becomes: the quote message's customer, lines, total and
-# content hash, or the one-line reason a document is refused. The full JSON messages are in
-# target/demo/messages.jsonl.
-#
-# Usage: deploy/local/demo.sh
+# Usage: deploy/local/demo.sh          (needs python3 to print the summary)
+# Everything it writes is under target/demo/ (exports, logs); the broker and Redis hold its state under
+# the namespace `demo`, emptied at the start of each run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo build --quiet --release -p sjctl
-mkdir -p target/demo
-sjctl=target/release/sjctl
-echo "== Saberis documents in samples/saberis and samples/bad, read and normalized =="
-status=0
-"$sjctl" parse --summary samples/saberis/* samples/bad/* || status=$?
-"$sjctl" parse samples/saberis/* > target/demo/messages.jsonl
+root=$PWD
+demo=$root/target/demo
+bin=$root/target/debug
+
+deploy/local/services.sh
+echo "== building the bridge (first run takes a few minutes) =="
+cargo build --quiet -p sj-sandbox -p sj-poller -p sj-worker
+
+rm -rf "$demo" && mkdir -p "$demo/exports/incoming" "$demo/logs"
+cp samples/saberis/* samples/bad/* "$demo/exports/incoming/"
+
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+# The sandbox picks a free port and says which on its first line.
+"$bin/sj-sandbox" --port 0 > "$demo/logs/sandbox.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do grep -q "listening on" "$demo/logs/sandbox.log" 2>/dev/null && break; sleep 0.1; done
+sandbox=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$demo/logs/sandbox.log" | head -1)
+[[ -n $sandbox ]] || { echo "sj-sandbox did not start:"; cat "$demo/logs/sandbox.log"; exit 1; }
+echo "== sj-sandbox (Jobber, SaberisConnect, Google Sheets) at $sandbox =="
+
+# A Jobber connection, as the OAuth authorization would give (sjctl jobber connect: issue #6).
+refresh_token=$(curl -fsS -X POST "$sandbox/_admin/oauth/grants" | python3 -c 'import json,sys; print(json.load(sys.stdin)["refresh_token"])')
+
+# A namespace of its own, emptied first, so every run starts from nothing.
+export SJ_NAMESPACE=demo
+for queue in $(rabbitmqctl list_queues -q name 2>/dev/null | grep '^demo\.' || true); do
+  rabbitmqctl delete_queue -q "$queue" >/dev/null
+done
+redis-cli -h 127.0.0.1 --scan --pattern 'demo:sj:*' | xargs -r redis-cli -h 127.0.0.1 del >/dev/null
+export SJ_LOG__FORMAT=json
+export SJ_POLLER__FOLDER__INCOMING=$demo/exports/incoming
+export SJ_POLLER__FOLDER__ARCHIVE=$demo/exports/archive
+export SJ_POLLER__FOLDER__REJECTED=$demo/exports/rejected
+export SJ_POLLER__FOLDER__SETTLE=100ms
+export SJ_JOBBER__API_URL=$sandbox
+export SJ_JOBBER__CLIENT_SECRET=sandbox-client-secret
+export SJ_JOBBER__REFRESH_TOKEN=$refresh_token
+
+echo "== sj-poller --once on $(ls "$demo/exports/incoming" | wc -l) documents =="
+"$bin/sj-poller" --once 2> "$demo/logs/poller.log" | tee "$demo/logs/poller.out"
+published=$(sed -n 's/^sj-poller: \([0-9]*\) published.*/\1/p' "$demo/logs/poller.out")
+
+echo "== two sj-workers writing to Jobber =="
+for n in 1 2; do
+  "$bin/sj-worker" 2> "$demo/logs/worker-$n.log" &
+  pids+=($!)
+done
+# Wait until every published document has an outcome (generous bound; the demo never hangs).
+for _ in $(seq 600); do
+  done_count=$(cat "$demo"/logs/worker-*.log | grep -cE '"message":"(quote created|already in Jobber: nothing written|dead-lettered)"' || true)
+  [[ $done_count -ge $published ]] && break
+  sleep 0.1
+done
+
 echo
-echo "== $(wc -l < target/demo/messages.jsonl) quote messages written to target/demo/messages.jsonl =="
-echo "(the three refusals above are expected: samples/bad holds a price slip, a bad quantity and a truncated file)"
-# Exit 2 means "some document was refused", which is what the bad samples are for.
-[[ $status -eq 0 || $status -eq 2 ]]
+echo "== what became of each document =="
+python3 - "$demo" "$sandbox" <<'PY'
+import glob, json, os, sys, urllib.request
+demo, sandbox = sys.argv[1], sys.argv[2]
+events = []
+for path in glob.glob(f"{demo}/logs/*.log"):
+    for line in open(path, encoding="utf-8", errors="replace"):
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            pass
+quotes = json.load(urllib.request.urlopen(f"{sandbox}/_admin/jobber/quotes"))
+clients = {c["id"]: c for c in json.load(urllib.request.urlopen(f"{sandbox}/_admin/jobber/clients"))}
+by_number = {str(q["quote_number"]): q for q in quotes}
+rows = []
+for e in events:
+    msg, f = e.get("message"), e.get("file") or e.get("source")
+    if msg == "quote created":
+        q = by_number.get(str(e.get("quote")), {})
+        client = clients.get(q.get("client_id"), {})
+        name = client.get("company_name") or client.get("name") or "?"
+        rows.append((f, f"Jobber quote #{e.get('quote')} for {name}: {len(q.get('line_items', []))} line{'s' if len(q.get('line_items', [])) != 1 else ''}, total {q.get('amounts', {}).get('total', 0):,.2f}"))
+    elif msg == "already in Jobber: nothing written":
+        rows.append((f, f"already in Jobber as quote #{e.get('quote')}: nothing written"))
+    elif msg and msg.startswith("same content as a document"):
+        rows.append((f, f"same order as {e.get('first_source')}: archived, not sent again"))
+    elif msg == "dead-lettered":
+        rows.append((f, f"PARKED ({e.get('kind')}): {e.get('reason')}"))
+    elif msg == "document refused":
+        rows.append((f, f"REJECTED: {e.get('error')}"))
+for f, what in sorted(rows):
+    print(f"  {f}\n      → {what}")
+print(f"\n{len(quotes)} quotes in Jobber, {len(clients)} clients. Logs: {demo}/logs; files: {demo}/exports (archive/, rejected/).")
+PY
+echo "Parked documents wait in the queue ${SJ_NAMESPACE}.sj.quotes.dead (RabbitMQ UI: http://127.0.0.1:15672, guest/guest)."
