@@ -48,6 +48,13 @@ pub struct FaultSpec {
     pub throttle_next: u32,
     /// Answer the next N requests with HTTP 429.
     pub too_many_next: u32,
+    /// Handle the next N requests (the work is done: a mutation writes), then lose the response:
+    /// after `hold_ms` (default: at once) the connection drops without an answer. The classic
+    /// "lost response" that makes a naive retry write twice.
+    pub lose_response_next: u32,
+    /// Apply this spec only to requests whose body contains this text (e.g. `quoteCreate`);
+    /// other requests on the route pass untouched.
+    pub body_contains: Option<String>,
 }
 
 /// Marks a GraphQL request the handler must answer THROTTLED (the body needs its cost).
@@ -63,6 +70,7 @@ enum Action {
     Reset,
     Throttle,
     TooMany,
+    LoseResponse(Duration),
 }
 
 struct RouteFaults {
@@ -117,11 +125,26 @@ impl Faults {
         self.routes.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
-    /// Decides the fate of one request on `route` (and its added latency).
-    fn decide(&self, route: &str) -> (Duration, Action) {
+    /// The text a request body must contain for `route`'s spec to apply, if the spec says so
+    /// (the middleware then reads the body first).
+    fn body_filter(&self, route: &str) -> Option<String> {
+        let routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
+        let key = if routes.contains_key(route) { route } else { "*" };
+        routes.get(key)?.spec.body_contains.clone()
+    }
+
+    /// Decides the fate of one request on `route` (and its added latency); `body` is the request
+    /// body when the spec filters on it.
+    fn decide(&self, route: &str, body: Option<&[u8]>) -> (Duration, Action) {
         let mut routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
         let key = if routes.contains_key(route) { route } else { "*" };
         let Some(faults) = routes.get_mut(key) else { return (Duration::ZERO, Action::Pass) };
+        if let (Some(needle), Some(body)) = (&faults.spec.body_contains, body) {
+            let matches = body.windows(needle.len().max(1)).any(|w| w == needle.as_bytes());
+            if !matches {
+                return (Duration::ZERO, Action::Pass);
+            }
+        }
         let spec = &mut faults.spec;
         let latency = Duration::from_millis(spec.latency_ms);
         let status =
@@ -136,6 +159,8 @@ impl Faults {
             Action::TooMany
         } else if take(&mut spec.throttle_next) {
             Action::Throttle
+        } else if take(&mut spec.lose_response_next) {
+            Action::LoseResponse(Duration::from_millis(spec.hold_ms.unwrap_or(0)))
         } else if spec.error_rate > 0.0 && next_random(&mut faults.rng) < spec.error_rate {
             Action::Error(status)
         } else {
@@ -234,7 +259,16 @@ pub async fn layer(State(shared): State<Arc<Shared>>, request: Request, next: Ne
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| "(unmatched)".to_string());
     shared.counters.request(&route);
-    let (latency, action) = shared.faults.decide(&route);
+    // A spec that filters on the body needs it read first (and put back for the handler).
+    let (request, body) = match shared.faults.body_filter(&route) {
+        Some(_) => {
+            let (parts, body) = request.into_parts();
+            let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024).await.unwrap_or_default();
+            (Request::from_parts(parts, Body::from(bytes.clone())), Some(bytes))
+        }
+        None => (request, None),
+    };
+    let (latency, action) = shared.faults.decide(&route, body.as_deref());
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
@@ -258,6 +292,15 @@ pub async fn layer(State(shared): State<Arc<Shared>>, request: Request, next: Ne
             shared.counters.too_many();
             too_many_response(&route)
         }
+        Action::LoseResponse(hold) => {
+            // The work is done; only the answer is lost.
+            drop(next.run(request).await);
+            tokio::select! {
+                _ = tokio::time::sleep(hold) => {}
+                _ = shared.shutting_down() => {}
+            }
+            broken_response()
+        }
         Action::Throttle => {
             let mut request = request;
             request.extensions_mut().insert(ForcedThrottle);
@@ -274,7 +317,7 @@ mod tests {
     fn counters_are_consumed_in_order_and_rate_is_reproducible() {
         let faults = Faults::default();
         faults.set(FaultSpec { route: "/x".into(), fail_next: 2, reset_next: 1, ..FaultSpec::default() });
-        let actions: Vec<Action> = (0..4).map(|_| faults.decide("/x").1).collect();
+        let actions: Vec<Action> = (0..4).map(|_| faults.decide("/x", None).1).collect();
         assert_eq!(actions[0], Action::Reset);
         assert_eq!(actions[1], Action::Error(StatusCode::SERVICE_UNAVAILABLE));
         assert_eq!(actions[2], Action::Error(StatusCode::SERVICE_UNAVAILABLE));
@@ -289,11 +332,31 @@ mod tests {
                 status: Some(502),
                 ..FaultSpec::default()
             });
-            (0..64).map(|_| f.decide("/y").1 != Action::Pass).collect::<Vec<_>>()
+            (0..64).map(|_| f.decide("/y", None).1 != Action::Pass).collect::<Vec<_>>()
         };
         let first = draw();
         assert_eq!(first, draw());
         let failures = first.iter().filter(|f| **f).count();
         assert!((16..=48).contains(&failures), "{failures}");
+    }
+
+    #[test]
+    fn a_body_filter_applies_the_spec_to_matching_requests_only() {
+        let faults = Faults::default();
+        faults.set(FaultSpec {
+            route: "/api/graphql".into(),
+            lose_response_next: 1,
+            hold_ms: Some(5),
+            body_contains: Some("quoteCreate".into()),
+            ..FaultSpec::default()
+        });
+        assert_eq!(faults.body_filter("/api/graphql").as_deref(), Some("quoteCreate"));
+        let other = faults.decide("/api/graphql", Some(br#"{"query":"query { clients { nodes { id } } }"}"#));
+        assert_eq!(other.1, Action::Pass);
+        let create =
+            faults.decide("/api/graphql", Some(br#"{"query":"mutation { quoteCreate(attributes: {}) }"}"#));
+        assert_eq!(create.1, Action::LoseResponse(Duration::from_millis(5)));
+        let again = faults.decide("/api/graphql", Some(br#"{"query":"mutation { quoteCreate }"}"#));
+        assert_eq!(again.1, Action::Pass, "consumed");
     }
 }

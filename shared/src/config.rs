@@ -486,6 +486,15 @@ impl Settings {
         if !connect.base_url.starts_with("http://") && !connect.base_url.starts_with("https://") {
             problems.push("poller.saberis_connect.base_url: must be an http:// or https:// URL".to_owned());
         }
+        let retry_total: Duration = self.amqp.retry_delays.iter().map(|d| d.0).sum();
+        if self.worker.intent_lease.0 >= retry_total {
+            problems.push(format!(
+                "worker.intent_lease: {} must be shorter than the retry tiers together ({}), or a document \
+                 held by a crashed worker is parked before its lease expires",
+                humantime::format_duration(self.worker.intent_lease.0),
+                humantime::format_duration(retry_total)
+            ));
+        }
         if self.worker.concurrency == 0 {
             problems.push("worker.concurrency: must be at least 1".to_owned());
         }

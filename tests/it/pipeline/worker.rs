@@ -42,6 +42,8 @@ impl Bridge {
             .env("SJ_POLLER__FOLDER__REJECTED", root.join("rejected"))
             .env("SJ_POLLER__FOLDER__SETTLE", "20ms")
             .env("SJ_AMQP__RETRY_DELAYS", r#"["1s","2s","3s"]"#)
+            // A dead worker's hold on a document expires fast (the default is minutes).
+            .env("SJ_WORKER__INTENT_LEASE", "2s")
             .env("SJ_JOBBER__API_URL", self.sandbox.base_url())
             .env("SJ_JOBBER__CLIENT_SECRET", "sandbox-client-secret")
             .env("SJ_JOBBER__REFRESH_TOKEN", &self.refresh_token);
@@ -234,5 +236,73 @@ async fn jobber_failures_are_retried_until_the_quote_is_written() {
     assert_eq!(sorted_totals(&bridge.quotes().await), ["1847.25"]);
     assert!(bridge.ns.queue_empty(&bridge.ns.topology.parked_queue()).await, "nothing parked");
     assert_eq!(bridge.worker_log_lines(&["transient failure: retrying later"]), 3);
+    bridge.stop().await;
+}
+
+async fn set_fault(sandbox: &sj_sandbox::Sandbox, spec: Value) {
+    let response =
+        reqwest::Client::new().post(sandbox.url("/_admin/faults")).json(&spec).send().await.unwrap();
+    assert!(response.status().is_success(), "fault accepted");
+}
+
+#[tokio::test]
+async fn a_lost_response_to_quote_create_does_not_make_a_second_quote() {
+    let mut bridge = Bridge::start("lost").await;
+    bridge.start_workers(1);
+    bridge
+        .wait_until("the worker to consume", || async {
+            bridge.worker_log_lines(&["sj-worker consuming"]) == 1
+        })
+        .await;
+    // Jobber writes the quote, but the answer never reaches the worker (connection dropped).
+    set_fault(
+        &bridge.sandbox,
+        serde_json::json!({"route": "/api/graphql", "body_contains": "quoteCreate", "lose_response_next": 1}),
+    )
+    .await;
+    bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
+    bridge.poll_once(&[]);
+    // The worker retries; before writing again it finds its marker on the quote Jobber made.
+    bridge
+        .wait_until("the marker look-up", || async {
+            bridge.worker_log_lines(&["already in Jobber", "\"by_marker\":true"]) == 1
+        })
+        .await;
+    assert_eq!(bridge.quotes().await.len(), 1);
+    assert_eq!(bridge.worker_log_lines(&["transient failure: retrying later", "jobber.unavailable"]), 1);
+    bridge.stop().await;
+}
+
+#[tokio::test]
+async fn a_worker_killed_after_the_jobber_write_and_before_the_ack_leaves_one_quote() {
+    let mut bridge = Bridge::start("sigkill").await;
+    bridge.start_workers(1);
+    bridge
+        .wait_until("the worker to consume", || async {
+            bridge.worker_log_lines(&["sj-worker consuming"]) == 1
+        })
+        .await;
+    // quoteCreate is done by Jobber, but its answer is held: the worker waits for it...
+    set_fault(
+        &bridge.sandbox,
+        serde_json::json!({"route": "/api/graphql", "body_contains": "quoteCreate", "lose_response_next": 1, "hold_ms": 60000}),
+    )
+    .await;
+    bridge.add(&samples().join("saberis/laundry-cote-windows1252.xml"), "laundry.xml");
+    bridge.poll_once(&[]);
+    bridge.wait_until("Jobber to have the quote", || async { bridge.quotes().await.len() == 1 }).await;
+    // ... and is killed there: no crosswalk, no ack, its intent lease left behind.
+    bridge.workers[0].kill().unwrap();
+    bridge.workers[0].wait().unwrap();
+    assert_eq!(bridge.worker_log_lines(&["quote created"]), 0, "the first worker never saw its answer");
+
+    // The broker redelivers to a new worker, which waits out the lease, then finds the marker.
+    bridge.start_workers(1);
+    bridge
+        .wait_until("the marker look-up", || async {
+            bridge.worker_log_lines(&["already in Jobber", "\"by_marker\":true"]) == 1
+        })
+        .await;
+    assert_eq!(bridge.quotes().await.len(), 1, "exactly one quote");
     bridge.stop().await;
 }
