@@ -2,15 +2,28 @@
 //! namespace (queues, exchanges and Redis keys), removed at the end.
 
 mod poller;
+mod restarts;
 mod saberis_connect;
 mod worker;
 
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::LazyLock;
+
+use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use lapin::options::{BasicGetOptions, ExchangeDeleteOptions, QueueDeleteOptions};
 use lapin::{Channel, Connection};
 use sj_shared::amqp::Topology;
 use sj_shared::config::{AmqpSettings, RedisSettings};
+
+/// Every test shares RabbitMQ and Redis; a test that restarts one of them runs alone.
+static SERVICES: LazyLock<RwLock<()>> = LazyLock::new(|| RwLock::new(()));
+
+#[allow(dead_code)] // held, never read
+enum ServicesGuard {
+    Shared(RwLockReadGuard<'static, ()>),
+    Exclusive(RwLockWriteGuard<'static, ()>),
+}
 
 /// A namespace of its own for one test, and the broker and Redis it lives on.
 pub struct Namespace {
@@ -18,17 +31,35 @@ pub struct Namespace {
     pub topology: Topology,
     pub connection: Connection,
     pub channel: Channel,
+    _services: ServicesGuard,
 }
 
 impl Namespace {
     pub async fn new(test: &str) -> Self {
+        let guard = ServicesGuard::Shared(SERVICES.read().await);
+        Self::open(test, guard).await
+    }
+
+    /// For a test that stops and starts RabbitMQ or Redis: no other test runs meanwhile.
+    pub async fn new_exclusive(test: &str) -> Self {
+        let guard = ServicesGuard::Exclusive(SERVICES.write().await);
+        Self::open(test, guard).await
+    }
+
+    /// A new connection and channel (after a broker restart).
+    pub async fn reconnect(&mut self) {
+        self.connection = sj_shared::amqp::connect(&AmqpSettings::default()).await.expect("RabbitMQ is back");
+        self.channel = self.connection.create_channel().await.expect("channel");
+    }
+
+    async fn open(test: &str, guard: ServicesGuard) -> Self {
         static N: AtomicU32 = AtomicU32::new(0);
         let name = format!("t{}-{}-{test}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
         let settings = AmqpSettings::default();
         let topology = settings.topology(&name);
         let connection = sj_shared::amqp::connect(&settings).await.expect("RabbitMQ on 127.0.0.1:5672");
         let channel = connection.create_channel().await.expect("channel");
-        Self { name, topology, connection, channel }
+        Self { name, topology, connection, channel, _services: guard }
     }
 
     /// Takes every message now in `queue` (acknowledging them).

@@ -13,17 +13,20 @@ use super::Namespace;
 use crate::support::{binary, samples};
 
 /// A sandbox, a folder of exports and the environment every bridge process of the test shares.
-struct Bridge {
-    ns: Namespace,
-    sandbox: sj_sandbox::Sandbox,
+pub(super) struct Bridge {
+    pub ns: Namespace,
+    pub sandbox: sj_sandbox::Sandbox,
     exports: tempfile::TempDir,
     refresh_token: String,
-    workers: Vec<Child>,
+    pub workers: Vec<Child>,
 }
 
 impl Bridge {
-    async fn start(test: &str) -> Self {
-        let ns = Namespace::new(test).await;
+    pub async fn start(test: &str) -> Self {
+        Self::start_in(Namespace::new(test).await).await
+    }
+
+    pub async fn start_in(ns: Namespace) -> Self {
         let sandbox = sj_sandbox::spawn(sj_sandbox::Config::default()).await.expect("sandbox");
         let refresh_token = sandbox.issue_tokens().refresh_token;
         let exports = tempfile::tempdir().unwrap();
@@ -50,18 +53,18 @@ impl Bridge {
         cmd
     }
 
-    fn add(&self, from: &Path, as_name: &str) {
+    pub fn add(&self, from: &Path, as_name: &str) {
         std::fs::copy(from, self.exports.path().join("incoming").join(as_name)).unwrap();
     }
 
-    fn poll_once(&self, extra_env: &[(&str, &str)]) {
+    pub fn poll_once(&self, extra_env: &[(&str, &str)]) {
         let mut cmd = self.command("sj-poller", "sj-poller");
         cmd.arg("--once").envs(extra_env.iter().copied());
         let out = cmd.output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     }
 
-    fn start_workers(&mut self, n: usize) {
+    pub fn start_workers(&mut self, n: usize) {
         for _ in 0..n {
             let log =
                 std::fs::File::create(self.exports.path().join(format!("worker-{}.log", self.workers.len())))
@@ -73,7 +76,7 @@ impl Bridge {
     }
 
     /// Log lines of all workers (JSON) containing every one of `parts`.
-    fn worker_log_lines(&self, parts: &[&str]) -> usize {
+    pub fn worker_log_lines(&self, parts: &[&str]) -> usize {
         (0..self.workers.len())
             .map(|i| {
                 std::fs::read_to_string(self.exports.path().join(format!("worker-{i}.log")))
@@ -83,12 +86,12 @@ impl Bridge {
             .sum()
     }
 
-    async fn quotes(&self) -> Vec<Value> {
+    pub async fn quotes(&self) -> Vec<Value> {
         admin(&self.sandbox, "/_admin/jobber/quotes").await
     }
 
     /// Waits (up to a generous bound: this is no timing assertion) until `done` holds.
-    async fn wait_until<F: std::future::Future<Output = bool>>(
+    pub async fn wait_until<F: std::future::Future<Output = bool>>(
         &self,
         what: &str,
         mut done: impl FnMut() -> F,
@@ -100,7 +103,7 @@ impl Bridge {
         }
     }
 
-    async fn stop(mut self) {
+    pub async fn stop(mut self) {
         for worker in &mut self.workers {
             let _ = worker.kill();
             let _ = worker.wait();
@@ -110,7 +113,7 @@ impl Bridge {
     }
 }
 
-async fn admin(sandbox: &sj_sandbox::Sandbox, path: &str) -> Vec<Value> {
+pub(super) async fn admin(sandbox: &sj_sandbox::Sandbox, path: &str) -> Vec<Value> {
     reqwest::get(sandbox.url(path)).await.unwrap().json().await.unwrap()
 }
 
@@ -239,7 +242,7 @@ async fn jobber_failures_are_retried_until_the_quote_is_written() {
     bridge.stop().await;
 }
 
-async fn set_fault(sandbox: &sj_sandbox::Sandbox, spec: Value) {
+pub(super) async fn set_fault(sandbox: &sj_sandbox::Sandbox, spec: Value) {
     let response =
         reqwest::Client::new().post(sandbox.url("/_admin/faults")).json(&spec).send().await.unwrap();
     assert!(response.status().is_success(), "fault accepted");
