@@ -19,6 +19,8 @@ pub(super) struct Bridge {
     exports: tempfile::TempDir,
     refresh_token: String,
     pub workers: Vec<Child>,
+    /// Settings of this test for every process it starts.
+    env: Vec<(String, String)>,
 }
 
 impl Bridge {
@@ -31,7 +33,7 @@ impl Bridge {
         let refresh_token = sandbox.issue_tokens().refresh_token;
         let exports = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(exports.path().join("incoming")).unwrap();
-        Self { ns, sandbox, exports, refresh_token, workers: Vec::new() }
+        Self { ns, sandbox, exports, refresh_token, workers: Vec::new(), env: Vec::new() }
     }
 
     fn command(&self, package: &str, name: &str) -> Command {
@@ -49,8 +51,13 @@ impl Bridge {
             .env("SJ_WORKER__INTENT_LEASE", "2s")
             .env("SJ_JOBBER__API_URL", self.sandbox.base_url())
             .env("SJ_JOBBER__CLIENT_SECRET", "sandbox-client-secret")
-            .env("SJ_JOBBER__REFRESH_TOKEN", &self.refresh_token);
+            .env("SJ_JOBBER__REFRESH_TOKEN", &self.refresh_token)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         cmd
+    }
+
+    pub fn exports_incoming(&self) -> std::path::PathBuf {
+        self.exports.path().join("incoming")
     }
 
     pub fn add(&self, from: &Path, as_name: &str) {
@@ -307,5 +314,80 @@ async fn a_worker_killed_after_the_jobber_write_and_before_the_ack_leaves_one_qu
         })
         .await;
     assert_eq!(bridge.quotes().await.len(), 1, "exactly one quote");
+    bridge.stop().await;
+}
+
+#[tokio::test]
+async fn workers_racing_on_one_new_customer_create_one_client() {
+    let mut bridge = Bridge::start("race").await;
+    // Six orders of one new customer (the kitchen with six PO numbers: six distinct documents).
+    let kitchen = std::fs::read_to_string(samples().join("saberis/kitchen-harbour-lane.xml")).unwrap();
+    for n in 1..=6 {
+        let order = kitchen.replace("PO-2231", &format!("PO-30{n:02}"));
+        std::fs::write(bridge.exports_incoming().join(format!("kitchen-{n}.xml")), order).unwrap();
+    }
+    bridge.poll_once(&[]);
+    bridge.start_workers(3);
+    bridge.wait_until("six quotes", || async { bridge.quotes().await.len() >= 6 }).await;
+    let clients = admin(&bridge.sandbox, "/_admin/jobber/clients").await;
+    assert_eq!(clients.len(), 1, "one client for one customer: {clients:?}");
+    let properties = admin(&bridge.sandbox, "/_admin/jobber/properties").await;
+    assert_eq!(properties.len(), 1, "one property for one site");
+    assert_eq!(bridge.quotes().await.len(), 6);
+    bridge.stop().await;
+}
+
+#[tokio::test]
+async fn the_real_fixtures_become_one_quote_each_with_the_documents_totals() {
+    let Some(fixtures) =
+        crate::support::real_fixtures("the_real_fixtures_become_one_quote_each_with_the_documents_totals")
+    else {
+        return;
+    };
+    let mut bridge = Bridge::start("fixtures").await;
+    // Both forms of every document: the XML and JSON twins are one order each.
+    let mut expected = std::collections::BTreeMap::new();
+    let reader = sj_shared::saberis::DocumentReader::default();
+    for dir in ["xml", "connect-json"] {
+        for entry in std::fs::read_dir(fixtures.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            let name = format!("{dir}-{}", path.file_name().unwrap().to_str().unwrap());
+            bridge.add(&path, &name);
+            let bytes = reader.read_file(&path).unwrap();
+            let source = sj_shared::message::Source::now(sj_shared::message::SourceKind::File, &name);
+            let request = reader.quote_request(&bytes, None, source, false).unwrap();
+            let has_customer = request.customer.name.is_some()
+                || !request.shipping.is_empty()
+                || !request.customer.address.is_empty();
+            if has_customer {
+                expected.insert(
+                    request.content_hash.clone(),
+                    (request.totals.selling.to_string(), request.totals.product_lines as usize),
+                );
+            }
+        }
+    }
+    // The dealer accepts the catalog slips here and names address-only customers after the address.
+    assert!(expected.len() >= 6, "the fixtures hold at least six distinct orders: {}", expected.len());
+    bridge.env.push(("SJ_SANITY__MAX_UNIT_PRICE".into(), "off".into()));
+    bridge.env.push(("SJ_WORKER__UNNAMED_CUSTOMER".into(), "create-from-address".into()));
+    bridge.poll_once(&[]);
+    bridge.start_workers(3);
+    bridge.wait_until("a quote per order", || async { bridge.quotes().await.len() >= expected.len() }).await;
+    let quotes = bridge.quotes().await;
+    assert_eq!(quotes.len(), expected.len());
+    let mut got: Vec<(String, usize)> = quotes
+        .iter()
+        .map(|q| {
+            (
+                format!("{:.2}", q["amounts"]["total"].as_f64().unwrap()),
+                q["line_items"].as_array().unwrap().len(),
+            )
+        })
+        .collect();
+    let mut want: Vec<(String, usize)> = expected.into_values().collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "totals and line counts equal the documents'");
     bridge.stop().await;
 }
