@@ -368,7 +368,11 @@ async fn the_real_fixtures_become_one_quote_each_with_the_documents_totals() {
         }
     }
     // The dealer accepts the catalog slips here and names address-only customers after the address.
-    assert!(expected.len() >= 6, "the fixtures hold at least six distinct orders: {}", expected.len());
+    assert!(
+        expected.len() >= 5,
+        "the fixtures hold at least five orders with a customer: {}",
+        expected.len()
+    );
     bridge.env.push(("SJ_SANITY__MAX_UNIT_PRICE".into(), "off".into()));
     bridge.env.push(("SJ_WORKER__UNNAMED_CUSTOMER".into(), "create-from-address".into()));
     bridge.poll_once(&[]);
@@ -389,5 +393,11 @@ async fn the_real_fixtures_become_one_quote_each_with_the_documents_totals() {
     got.sort();
     want.sort();
     assert_eq!(got, want, "totals and line counts equal the documents'");
+    // The orders without any customer detail (three in the fixtures) are parked, not guessed.
+    bridge
+        .wait_until("the customerless orders to be parked", || async {
+            bridge.ns.peek_count(&bridge.ns.topology.parked_queue()).await >= 3
+        })
+        .await;
     bridge.stop().await;
 }
