@@ -36,6 +36,76 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub poller: PollerSettings,
     pub worker: WorkerSettings,
+    pub alerts: AlertSettings,
+}
+
+/// `[alerts]`: the alerter's email digests of dead letters.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertSettings {
+    pub smtp: SmtpSettings,
+    /// Sender address.
+    pub from: String,
+    /// Recipients (operators).
+    pub to: Vec<String>,
+    /// Failures arriving within this window go out as one email.
+    pub window: HumanDuration,
+    /// At most this many documents per email.
+    pub max_per_mail: usize,
+    /// The RabbitMQ management UI, for links in the emails.
+    pub rabbitmq_ui_url: String,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        Self {
+            smtp: SmtpSettings::default(),
+            from: "sj-bridge@localhost".to_owned(),
+            to: vec!["operators@localhost".to_owned()],
+            window: secs(60),
+            max_per_mail: 50,
+            rabbitmq_ui_url: "http://127.0.0.1:15672".to_owned(),
+        }
+    }
+}
+
+/// `[alerts.smtp]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    /// `none`, `starttls` or `tls` (implicit TLS, usually port 465).
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    /// Secret: `SJ_ALERTS__SMTP__PASSWORD` or `password_file`.
+    #[serde(skip_serializing)]
+    pub password: Option<Secret>,
+    pub password_file: Option<PathBuf>,
+    /// Timeout of one SMTP exchange.
+    pub timeout: HumanDuration,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".to_owned(),
+            port: 25,
+            tls: SmtpTls::None,
+            username: None,
+            password: None,
+            password_file: None,
+            timeout: secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    None,
+    Starttls,
+    Tls,
 }
 
 /// `[worker]`: how workers write quotes to Jobber.
@@ -297,8 +367,12 @@ impl Default for JobberSettings {
 }
 
 /// Keys that hold secrets: refused in the TOML file.
-const SECRET_KEYS: &[&str] =
-    &["jobber.client_secret", "jobber.refresh_token", "poller.saberis_connect.auth_token"];
+const SECRET_KEYS: &[&str] = &[
+    "jobber.client_secret",
+    "jobber.refresh_token",
+    "poller.saberis_connect.auth_token",
+    "alerts.smtp.password",
+];
 
 /// A secret value. `Debug` and `Display` print a placeholder; [`Secret::expose`] is the one way
 /// to the value, so every use is easy to find.
@@ -396,6 +470,8 @@ impl Settings {
             settings.jobber.refresh_token_file.as_deref(),
             "jobber.refresh_token",
         )?;
+        let smtp = &mut settings.alerts.smtp;
+        resolve_secret_file(&mut smtp.password, smtp.password_file.as_deref(), "alerts.smtp.password")?;
         let connect = &mut settings.poller.saberis_connect;
         resolve_secret_file(
             &mut connect.auth_token,
@@ -494,6 +570,12 @@ impl Settings {
                 humantime::format_duration(self.worker.intent_lease.0),
                 humantime::format_duration(retry_total)
             ));
+        }
+        if self.alerts.to.is_empty() {
+            problems.push("alerts.to: at least one recipient is needed".to_owned());
+        }
+        if self.alerts.max_per_mail == 0 {
+            problems.push("alerts.max_per_mail: must be at least 1".to_owned());
         }
         if self.worker.concurrency == 0 {
             problems.push("worker.concurrency: must be at least 1".to_owned());
