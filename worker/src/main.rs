@@ -16,7 +16,7 @@ use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use sj_shared::amqp::{self, Publisher};
 use sj_shared::config::Settings;
-use sj_shared::jobber::{JobberClient, TokenStore};
+use sj_shared::jobber::{CostBudget, JobberClient, TokenStore};
 use sj_shared::store::{self, Crosswalk, Keys};
 
 use consume::Handler;
@@ -85,7 +85,8 @@ async fn run(settings: &Settings) -> anyhow::Result<()> {
         settings.jobber.client_secret.clone(),
         settings.jobber.refresh_token.clone(),
     );
-    let jobber = JobberClient::new(&settings.jobber, http, tokens);
+    let budget = CostBudget::new(pool.clone(), &keys);
+    let jobber = JobberClient::new(&settings.jobber, http, tokens, budget);
     let topology = settings.amqp.topology(&settings.namespace);
     let mut shutdown = Box::pin(shutdown_signal());
 

@@ -1,17 +1,12 @@
 //! One GraphQL request to Jobber: the bearer token (refreshed once on 401), the version header,
 //! and every way the answer can say no (HTTP status, `errors`, THROTTLED), classified.
 
-use std::time::Duration;
-
 use serde_json::{json, Value};
 
+use super::budget::CostBudget;
 use super::tokens::without_url;
 use super::{JobberError, JobberErrorKind, TokenStore};
 use crate::config::JobberSettings;
-
-/// Below this share of the cost bucket, requests wait for it to refill a little (Jobber's own
-/// guidance: slow down before the bucket runs dry rather than meet THROTTLED).
-const LOW_BUDGET: f64 = 0.3;
 
 #[derive(Clone)]
 pub struct JobberClient {
@@ -19,18 +14,23 @@ pub struct JobberClient {
     graphql_url: String,
     version: String,
     tokens: TokenStore,
-    /// The last `throttleStatus` seen (currently available, maximum, restore rate per second).
-    budget: std::sync::Arc<std::sync::Mutex<Option<(f64, f64, f64)>>>,
+    /// Jobber's cost bucket and request count, shared with every other process.
+    budget: CostBudget,
 }
 
 impl JobberClient {
-    pub fn new(settings: &JobberSettings, http: reqwest::Client, tokens: TokenStore) -> Self {
+    pub fn new(
+        settings: &JobberSettings,
+        http: reqwest::Client,
+        tokens: TokenStore,
+        budget: CostBudget,
+    ) -> Self {
         Self {
             http,
             graphql_url: format!("{}/api/graphql", settings.api_url.trim_end_matches('/')),
             version: settings.graphql_version.clone(),
             tokens,
-            budget: Default::default(),
+            budget,
         }
     }
 
@@ -40,7 +40,7 @@ impl JobberClient {
 
     /// Runs a query or mutation and returns its `data`.
     pub async fn execute(&self, query: &str, variables: Value) -> Result<Value, JobberError> {
-        self.wait_for_budget().await;
+        self.budget.before_request().await;
         let body = json!({"query": query, "variables": variables});
         let token = self.tokens.access_token().await?;
         let (status, reply) = self.post(&token, &body).await?;
@@ -75,7 +75,7 @@ impl JobberClient {
                 ))
             }
         }
-        self.note_budget(&reply);
+        self.note_budget(&reply).await;
         if let Some(errors) = reply.get("errors").and_then(Value::as_array).filter(|e| !e.is_empty()) {
             let throttled = errors
                 .iter()
@@ -110,23 +110,13 @@ impl JobberClient {
         Ok((status, value))
     }
 
-    fn note_budget(&self, reply: &Value) {
+    async fn note_budget(&self, reply: &Value) {
         let Some(status) = reply.pointer("/extensions/cost/throttleStatus") else { return };
         let number = |name: &str| status.get(name).and_then(Value::as_f64);
         if let (Some(available), Some(max), Some(rate)) =
             (number("currentlyAvailable"), number("maximumAvailable"), number("restoreRate"))
         {
-            *self.budget.lock().expect("budget lock") = Some((available, max, rate));
-        }
-    }
-
-    /// When the last response left the bucket low, waits until it is back above the threshold.
-    async fn wait_for_budget(&self) {
-        let Some((available, max, rate)) = *self.budget.lock().expect("budget lock") else { return };
-        if rate > 0.0 && available < max * LOW_BUDGET {
-            let wait = Duration::from_secs_f64(((max * LOW_BUDGET - available) / rate).min(10.0));
-            tracing::debug!(wait_ms = wait.as_millis() as u64, available, "Jobber cost budget low: waiting");
-            tokio::time::sleep(wait).await;
+            self.budget.report(available, max, rate).await;
         }
     }
 }

@@ -5,10 +5,12 @@
 //! 429, THROTTLED, an expired or revoked connection) or permanent (Jobber refused the request:
 //! userErrors, GraphQL errors). The worker only reads the class.
 
+mod budget;
 mod client;
 pub mod ops;
 mod tokens;
 
+pub use budget::{CostBudget, REQUEST_LIMIT, REQUEST_WINDOW};
 pub use client::JobberClient;
 pub use tokens::{TokenSet, TokenStore};
 

@@ -1,6 +1,7 @@
 //! The pipeline against the real RabbitMQ and Redis on 127.0.0.1, each test in its own
 //! namespace (queues, exchanges and Redis keys), removed at the end.
 
+mod budget;
 mod poller;
 mod restarts;
 mod saberis_connect;
