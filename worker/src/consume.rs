@@ -7,8 +7,9 @@
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::types::AMQPValue;
-use sj_shared::amqp::{header, headers, text, Publisher, Topology};
+use sj_shared::amqp::{header, headers, text, trace_id, Publisher, Topology};
 use sj_shared::message::QuoteRequest;
+use tracing::Instrument as _;
 
 use crate::write::{Failure, Writer, Written};
 
@@ -19,9 +20,17 @@ pub struct Handler<'a> {
 }
 
 impl Handler<'_> {
+    /// Handles one delivery inside a span carrying the document's trace id (from the
+    /// `traceparent` the poller set), so every log line of every attempt can be followed.
     pub async fn handle(&self, delivery: Delivery) {
-        let source =
-            headers::text(&delivery.properties.headers().clone(), header::SOURCE).unwrap_or_default();
+        let traceparent =
+            headers::text(delivery.properties.headers(), header::TRACEPARENT).unwrap_or_default();
+        let span = tracing::info_span!("document", trace_id = trace_id(&traceparent).unwrap_or("none"));
+        self.handle_traced(delivery).instrument(span).await
+    }
+
+    async fn handle_traced(&self, delivery: Delivery) {
+        let source = headers::text(delivery.properties.headers(), header::SOURCE).unwrap_or_default();
         let outcome = match QuoteRequest::from_json(&delivery.data) {
             Ok(request) => self.writer.write(&request).await.map(|written| (request, written)),
             Err(e) => Err(Failure::permanent("message.unreadable", e.to_string())),

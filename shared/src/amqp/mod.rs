@@ -5,7 +5,7 @@ mod topology;
 
 use std::time::Duration;
 
-pub use publish::{headers, text, DeadLetter, PendingConfirm, Publisher};
+pub use publish::{headers, new_traceparent, text, trace_id, DeadLetter, PendingConfirm, Publisher};
 pub use topology::{Topology, QUOTE_ROUTING_KEY};
 
 use crate::config::AmqpSettings;
@@ -13,6 +13,8 @@ use crate::config::AmqpSettings;
 /// Header names the bridge sets on its messages (its own, since RabbitMQ ≥ 3.13 ignores `x-`
 /// headers sent by clients).
 pub mod header {
+    /// W3C trace context: one trace per document, from the poller through every attempt.
+    pub const TRACEPARENT: &str = "traceparent";
     /// Where the document came from (file name or SaberisConnect GUID).
     pub const SOURCE: &str = "sj-source";
     /// How many times an operator replayed the message from the dead letters.

@@ -101,6 +101,7 @@ impl Publisher {
         let mut table = FieldTable::default();
         table.insert(header::SOURCE.into(), text(&request.source.id));
         table.insert(header::REPLAY_COUNT.into(), AMQPValue::LongLongInt(0));
+        table.insert(header::TRACEPARENT.into(), text(&new_traceparent(&request.content_hash)));
         let properties = BasicProperties::default()
             .with_message_id(ShortString::from(request.content_hash.as_str()))
             .with_content_type("application/json".into())
@@ -123,6 +124,7 @@ impl Publisher {
         );
         table.insert(header::ATTEMPTS.into(), AMQPValue::LongLongInt(1));
         table.insert(header::FIRST_FAILURE.into(), text(&letter.failed_at));
+        table.insert(header::TRACEPARENT.into(), text(&new_traceparent(&letter.source.id)));
         let properties = BasicProperties::default()
             .with_content_type("application/json".into())
             .with_type(DeadLetter::SCHEMA.into())
@@ -165,6 +167,32 @@ impl Publisher {
     }
 }
 
+/// A W3C `traceparent` starting a new trace for one document: the poller is where its journey
+/// begins; every later step (worker attempts, retries, the dead letter) carries it on.
+pub fn new_traceparent(seed: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let digest = Sha256::new()
+        .chain_update(seed)
+        .chain_update(nanos.to_le_bytes())
+        .chain_update(std::process::id().to_le_bytes())
+        .finalize();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("00-{}-{}-01", &hex[..32], &hex[32..48])
+}
+
+/// The trace id of a `traceparent` header, if well-formed.
+pub fn trace_id(traceparent: &str) -> Option<&str> {
+    let mut parts = traceparent.split('-');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("00"), Some(trace), Some(span), Some(_)) if trace.len() == 32 && span.len() == 16 => {
+            Some(trace)
+        }
+        _ => None,
+    }
+}
+
 /// A text header value.
 pub fn text(value: &str) -> AMQPValue {
     AMQPValue::LongString(LongString::from(value))
@@ -192,5 +220,21 @@ pub mod headers {
             AMQPValue::LongUInt(n) => Some(i64::from(*n)),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traceparents_are_w3c_and_new_each_time() {
+        let a = new_traceparent("sha256:ab");
+        let b = new_traceparent("sha256:ab");
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 55);
+        assert!(a.starts_with("00-") && a.ends_with("-01"));
+        assert_eq!(trace_id(&a), Some(&a[3..35]));
+        assert_eq!(trace_id("garbage"), None);
     }
 }

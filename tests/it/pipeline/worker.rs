@@ -83,14 +83,21 @@ impl Bridge {
     }
 
     /// Log lines of all workers (JSON) containing every one of `parts`.
-    pub fn worker_log_lines(&self, parts: &[&str]) -> usize {
+    pub fn worker_log(&self, parts: &[&str]) -> Vec<Value> {
         (0..self.workers.len())
-            .map(|i| {
-                std::fs::read_to_string(self.exports.path().join(format!("worker-{i}.log")))
-                    .unwrap_or_default()
+            .flat_map(|i| {
+                let path = self.exports.path().join(format!("worker-{i}.log"));
+                let log = std::fs::read_to_string(path).unwrap_or_default();
+                log.lines()
+                    .filter(|l| parts.iter().all(|p| l.contains(p)))
+                    .filter_map(|l| serde_json::from_str(l).ok())
+                    .collect::<Vec<Value>>()
             })
-            .map(|log| log.lines().filter(|l| parts.iter().all(|p| l.contains(p))).count())
-            .sum()
+            .collect()
+    }
+
+    pub fn worker_log_lines(&self, parts: &[&str]) -> usize {
+        self.worker_log(parts).len()
     }
 
     pub async fn quotes(&self) -> Vec<Value> {
@@ -279,7 +286,13 @@ async fn a_lost_response_to_quote_create_does_not_make_a_second_quote() {
         })
         .await;
     assert_eq!(bridge.quotes().await.len(), 1);
-    assert_eq!(bridge.worker_log_lines(&["transient failure: retrying later", "jobber.unavailable"]), 1);
+    let retried = bridge.worker_log(&["transient failure: retrying later", "jobber.unavailable"]);
+    assert_eq!(retried.len(), 1);
+    // Both attempts log under the trace the poller started for the document.
+    let found = bridge.worker_log(&["already in Jobber"]);
+    let trace = |line: &Value| line["span"]["trace_id"].as_str().unwrap_or("none").to_owned();
+    assert_eq!(trace(&retried[0]).len(), 32, "{}", retried[0]);
+    assert_eq!(trace(&retried[0]), trace(&found[0]));
     bridge.stop().await;
 }
 
@@ -399,5 +412,40 @@ async fn the_real_fixtures_become_one_quote_each_with_the_documents_totals() {
             bridge.ns.peek_count(&bridge.ns.topology.parked_queue()).await >= 3
         })
         .await;
+    bridge.stop().await;
+}
+
+#[tokio::test]
+async fn sigterm_lets_the_document_in_hand_finish_then_exits_cleanly() {
+    let mut bridge = Bridge::start("sigterm").await;
+    bridge.start_workers(1);
+    bridge
+        .wait_until("the worker to consume", || async {
+            bridge.worker_log_lines(&["sj-worker consuming"]) == 1
+        })
+        .await;
+    // Jobber answers slowly: the document is in the worker's hands for a few seconds.
+    set_fault(&bridge.sandbox, serde_json::json!({"route": "/api/graphql", "latency_ms": 700})).await;
+    bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
+    bridge.poll_once(&[]);
+    let graphql_calls = || async {
+        let counters: Value =
+            reqwest::get(bridge.sandbox.url("/_admin/counters")).await.unwrap().json().await.unwrap();
+        counters["requests"]["/api/graphql"].as_u64().unwrap_or(0)
+    };
+    let before = graphql_calls().await;
+    bridge.wait_until("the document to be in hand", || async { graphql_calls().await > before }).await;
+
+    let pid = bridge.workers[0].id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = tokio::task::spawn_blocking({
+        let mut worker = bridge.workers.remove(0);
+        move || worker.wait().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(status.success(), "a clean exit after SIGTERM: {status:?}");
+    assert_eq!(bridge.quotes().await.len(), 1, "the document in hand was finished");
+    assert!(bridge.ns.queue_empty(&bridge.ns.topology.quotes_queue()).await, "and acknowledged");
     bridge.stop().await;
 }
