@@ -274,6 +274,29 @@ fn failed<T: Default>(set: impl FnOnce(&mut T, Vec<MutationErrors>), error: Muta
 }
 
 /// Runs `change` on one quote of the account, or reports it missing at `path`.
+/// Appends line items built by `make` (product or text lines) to the end of a quote; returns
+/// the quote's number and the new items.
+fn append_line_items<A>(
+    session: &Session,
+    quote_id: &EncodedId,
+    items: &[A],
+    make: fn(&mut Store, i64, i32, &A) -> LineItemRecord,
+) -> Result<(u64, Vec<LineItemRecord>), MutationErrors> {
+    let account_id = session.account_id;
+    with_quote(session, quote_id, "quoteId", |store, number, now| {
+        let start = store.accounts[&account_id].quotes[&number].line_items.len() as i32;
+        let created: Vec<LineItemRecord> =
+            items.iter().enumerate().map(|(i, li)| make(store, now, start + i as i32 + 1, li)).collect();
+        account_mut(store, account_id)
+            .quotes
+            .get_mut(&number)
+            .expect("checked")
+            .line_items
+            .extend(created.clone());
+        Ok((number, created))
+    })
+}
+
 fn with_quote<T>(
     session: &Session,
     id: &EncodedId,
@@ -669,21 +692,7 @@ impl Mutation {
     ) -> QuoteCreateLineItemsPayload {
         let session = Session::of(ctx);
         let account_id = session.account_id;
-        let result = with_quote(session, &quote_id, "quoteId", |store, number, now| {
-            let start = store.accounts[&account_id].quotes[&number].line_items.len() as i32;
-            let created: Vec<LineItemRecord> = line_items
-                .iter()
-                .enumerate()
-                .map(|(i, li)| new_line_item(store, now, start + i as i32 + 1, li))
-                .collect();
-            account_mut(store, account_id)
-                .quotes
-                .get_mut(&number)
-                .expect("checked")
-                .line_items
-                .extend(created.clone());
-            Ok((number, created))
-        });
+        let result = append_line_items(session, &quote_id, &line_items, new_line_item);
         match result {
             Ok((number, created)) => QuoteCreateLineItemsPayload {
                 created_line_items: Some(created.into_iter().map(QuoteLineItem).collect()),
@@ -703,21 +712,7 @@ impl Mutation {
     ) -> QuoteCreateTextLineItemsPayload {
         let session = Session::of(ctx);
         let account_id = session.account_id;
-        let result = with_quote(session, &quote_id, "quoteId", |store, number, now| {
-            let start = store.accounts[&account_id].quotes[&number].line_items.len() as i32;
-            let created: Vec<LineItemRecord> = line_items
-                .iter()
-                .enumerate()
-                .map(|(i, li)| new_text_line_item(store, now, start + i as i32 + 1, li))
-                .collect();
-            account_mut(store, account_id)
-                .quotes
-                .get_mut(&number)
-                .expect("checked")
-                .line_items
-                .extend(created.clone());
-            Ok((number, created))
-        });
+        let result = append_line_items(session, &quote_id, &line_items, new_text_line_item);
         match result {
             Ok((number, created)) => QuoteCreateTextLineItemsPayload {
                 created_line_items: Some(created.into_iter().map(QuoteLineItem).collect()),
