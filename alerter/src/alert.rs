@@ -1,0 +1,222 @@
+//! One dead letter, read into what an operator needs to know about it: which document, what went
+//! wrong, how often, and whether it was rejected by the poller or parked by a worker (or by the
+//! broker). Whatever the message looks like, reading it never fails: an alert about a message we
+//! cannot read is still an alert.
+
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::BasicProperties;
+use sj_shared::amqp::{header, headers, DeadLetter};
+use sj_shared::message::QuoteRequest;
+
+/// What became of the document, which decides what the operator can do about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Disposition {
+    /// The poller refused the source document: the file is in `rejected/`, no quote message
+    /// exists, so there is nothing to replay; the fix is a corrected file.
+    Rejected,
+    /// A quote message that could not be written: parked in `sj.quotes.dead`, replayable.
+    Parked,
+}
+
+impl Disposition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rejected => "rejected",
+            Self::Parked => "parked",
+        }
+    }
+}
+
+/// The identity of a failing document: the same document failing again is the same key. The
+/// content hash tells two different documents that came under one file name apart (and is
+/// absent for documents that never parsed).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AlertKey {
+    pub source: String,
+    pub content_hash: Option<String>,
+}
+
+/// One dead letter, as the email shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    pub key: AlertKey,
+    pub disposition: Disposition,
+    /// The message id (the content hash, for quote messages), what `sjctl dlq replay --id` takes.
+    pub message_id: Option<String>,
+    /// The customer's name, or what else names them (PO, number), when the message says.
+    pub customer: Option<String>,
+    /// The error kind (`parse.invalid-value`, `mapping.no-customer-name`…).
+    pub kind: String,
+    /// The one-line reason.
+    pub reason: String,
+    /// Further problems beyond the first (a rejected document may have several).
+    pub more_problems: Vec<String>,
+    /// Attempts made before giving up.
+    pub attempts: i64,
+    /// When it first failed (RFC 3339, as the header carries it).
+    pub first_failure: Option<String>,
+    /// Where a rejected file was kept (`rejected/kitchen.xml`).
+    pub kept_at: Option<String>,
+}
+
+impl Alert {
+    /// The family of the error kind (`parse`, `mapping`…), for the subject line.
+    pub fn family(&self) -> &str {
+        self.kind.split('.').next().unwrap_or(&self.kind)
+    }
+
+    /// Reads a delivery from `sj.alerts`: a rejected-document record from the poller, a quote
+    /// message dead-lettered by a worker (reasons in `sj-*` headers), or one the broker
+    /// dead-lettered on its own (delivery limit: only `x-death` says why).
+    pub fn from_delivery(body: &[u8], properties: &BasicProperties) -> Self {
+        let table = properties.headers();
+        let message_id = properties.message_id().as_ref().map(|id| id.to_string());
+        let header_source = headers::text(table, header::SOURCE);
+        let attempts = headers::integer(table, header::ATTEMPTS);
+        let first_failure = headers::text(table, header::FIRST_FAILURE);
+        let is_rejected = properties.kind().as_ref().is_some_and(|t| t.as_str() == DeadLetter::SCHEMA);
+
+        if is_rejected {
+            if let Ok(letter) = serde_json::from_slice::<DeadLetter>(body) {
+                let mut problems = letter.problems.into_iter();
+                let reason = problems.next().unwrap_or_else(|| letter.kind.clone());
+                return Self {
+                    key: AlertKey { source: letter.source.id, content_hash: None },
+                    disposition: Disposition::Rejected,
+                    message_id,
+                    customer: None,
+                    kind: letter.kind,
+                    reason,
+                    more_problems: problems.collect(),
+                    attempts: attempts.unwrap_or(1),
+                    first_failure: first_failure.or(Some(letter.failed_at)),
+                    kept_at: Some(letter.kept_at),
+                };
+            }
+        }
+
+        let request = QuoteRequest::from_json(body).ok();
+        let (kind, reason) =
+            match (headers::text(table, header::ERROR_KIND), headers::text(table, header::ERROR)) {
+                (Some(kind), reason) => (kind, reason.unwrap_or_default()),
+                (None, _) => broker_reason(table),
+            };
+        let source = header_source
+            .or_else(|| request.as_ref().map(|r| r.source.id.clone()))
+            .or_else(|| message_id.clone())
+            .unwrap_or_else(|| "(unknown source)".to_owned());
+        let customer = request.as_ref().and_then(|r| {
+            let c = &r.customer;
+            c.name
+                .clone()
+                .or_else(|| c.po_number.as_ref().map(|po| format!("(no name; PO {po})")))
+                .or_else(|| c.number.as_ref().map(|n| format!("(no name; customer number {n})")))
+        });
+        let content_hash = request.as_ref().map(|r| r.content_hash.clone()).or_else(|| message_id.clone());
+        let attempts =
+            attempts.or_else(|| headers::integer(table, "x-delivery-count").map(|n| n + 1)).unwrap_or(1);
+        Self {
+            key: AlertKey { source, content_hash },
+            disposition: Disposition::Parked,
+            message_id,
+            customer,
+            kind,
+            reason,
+            more_problems: Vec::new(),
+            attempts,
+            first_failure,
+            kept_at: None,
+        }
+    }
+}
+
+/// Why the broker itself dead-lettered a message, from the newest `x-death` entry.
+fn broker_reason(table: &Option<FieldTable>) -> (String, String) {
+    let newest = table.as_ref().and_then(|t| match t.inner().get("x-death") {
+        Some(AMQPValue::FieldArray(deaths)) => match deaths.as_slice().first() {
+            Some(AMQPValue::FieldTable(death)) => Some(death.clone()),
+            _ => None,
+        },
+        _ => None,
+    });
+    let Some(death) = newest else {
+        return ("unknown".to_owned(), "dead-lettered without a reason (no sj-error header)".to_owned());
+    };
+    let death = Some(death);
+    let reason = headers::text(&death, "reason").unwrap_or_else(|| "unknown".to_owned());
+    let queue = headers::text(&death, "queue").unwrap_or_else(|| "its queue".to_owned());
+    match reason.as_str() {
+        "delivery_limit" => (
+            "amqp.delivery-limit".to_owned(),
+            format!("the broker dead-lettered it from {queue} after too many deliveries: a worker stopped or crashed on it each time"),
+        ),
+        other => (format!("amqp.{}", other.replace('_', "-")), format!("the broker dead-lettered it from {queue} ({other})")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lapin::types::{FieldArray, LongString, ShortString};
+    use sj_shared::amqp::text;
+    use sj_shared::message::{Source, SourceKind};
+
+    fn props(kind: &str, table: FieldTable) -> BasicProperties {
+        BasicProperties::default().with_type(ShortString::from(kind)).with_headers(table)
+    }
+
+    #[test]
+    fn a_rejected_document_names_its_file_and_every_problem() {
+        let letter = DeadLetter {
+            schema: DeadLetter::SCHEMA.to_owned(),
+            source: Source::now(SourceKind::Folder, "price-slip.xml"),
+            kept_at: "rejected/price-slip.xml".to_owned(),
+            kind: "sanity.price-above-limit".to_owned(),
+            problems: vec!["sanity.price-above-limit: too dear".to_owned(), "parse.x: y".to_owned()],
+            failed_at: "2026-01-02T03:04:05Z".to_owned(),
+        };
+        let mut table = FieldTable::default();
+        table.insert(header::ATTEMPTS.into(), AMQPValue::LongLongInt(1));
+        let alert =
+            Alert::from_delivery(&serde_json::to_vec(&letter).unwrap(), &props(DeadLetter::SCHEMA, table));
+        assert_eq!(alert.disposition, Disposition::Rejected);
+        assert_eq!(alert.key, AlertKey { source: "price-slip.xml".to_owned(), content_hash: None });
+        assert_eq!(alert.reason, "sanity.price-above-limit: too dear");
+        assert_eq!(alert.more_problems, ["parse.x: y"]);
+        assert_eq!(alert.first_failure.as_deref(), Some("2026-01-02T03:04:05Z"));
+        assert_eq!(alert.family(), "sanity");
+    }
+
+    #[test]
+    fn a_parked_message_without_a_readable_body_is_still_an_alert() {
+        let mut table = FieldTable::default();
+        table.insert(header::SOURCE.into(), text("odd.json"));
+        table.insert(header::ERROR_KIND.into(), text("message.unreadable"));
+        table.insert(header::ERROR.into(), text("unknown schema"));
+        table.insert(header::ATTEMPTS.into(), AMQPValue::LongLongInt(1));
+        let properties = props("sj.quote-request.v9", table).with_message_id("sha256:ab".into());
+        let alert = Alert::from_delivery(b"{\"schema\":\"sj.quote-request.v9\"}", &properties);
+        assert_eq!(alert.disposition, Disposition::Parked);
+        assert_eq!(alert.key.source, "odd.json");
+        assert_eq!(alert.key.content_hash.as_deref(), Some("sha256:ab"));
+        assert_eq!((alert.kind.as_str(), alert.reason.as_str()), ("message.unreadable", "unknown schema"));
+    }
+
+    #[test]
+    fn a_message_the_broker_dead_lettered_says_so() {
+        let mut death = FieldTable::default();
+        death.insert("reason".into(), AMQPValue::LongString(LongString::from("delivery_limit")));
+        death.insert("queue".into(), AMQPValue::LongString(LongString::from("sj.quotes")));
+        let mut table = FieldTable::default();
+        table.insert(
+            "x-death".into(),
+            AMQPValue::FieldArray(FieldArray::from(vec![AMQPValue::FieldTable(death)])),
+        );
+        table.insert("x-delivery-count".into(), AMQPValue::LongLongInt(5));
+        let alert = Alert::from_delivery(b"not json", &props("sj.quote-request.v1", table));
+        assert_eq!(alert.kind, "amqp.delivery-limit");
+        assert!(alert.reason.contains("sj.quotes"), "{}", alert.reason);
+        assert_eq!(alert.attempts, 6);
+        assert_eq!(alert.key.source, "(unknown source)");
+    }
+}

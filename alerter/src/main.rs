@@ -1,0 +1,292 @@
+//! `sj-alerter`: consumes the dead letters' copy in `sj.alerts` and emails operators a digest of
+//! the documents that need a person (README, "Alerts (sj-alerter)").
+//!
+//! No alert is lost: a delivery is acked only once the SMTP server accepted the email that tells
+//! of it. While the server is away the deliveries stay unacked in this process and the email is
+//! tried again with backoff; if this process dies they return to the queue and the next one
+//! sends them. Delivery is therefore at least once: a crash between the server's acceptance and
+//! the acks means the same alert is emailed twice.
+
+mod alert;
+mod digest;
+mod mail;
+
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString};
+use sj_shared::amqp::{self, Publisher, Topology};
+use sj_shared::config::Settings;
+use tokio::time::Instant;
+
+use alert::Alert;
+use digest::{Digest, Digests};
+use mail::{Context, Mailer, SendError};
+
+/// The first wait after the mail server failed; it doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// The header that says why an alert was parked instead of emailed.
+const ALERT_ERROR_HEADER: &str = "sj-alert-error";
+
+#[derive(clap::Parser)]
+#[command(
+    name = "sj-alerter",
+    version,
+    about = "Email operators a digest of the documents that need attention.",
+    long_about = "Email operators a digest of the documents that need attention.\n\n\
+        Consumes the sj.alerts queue (a copy of every dead letter) and sends one email per window \
+        of failures (alerts.window, at most alerts.max_per_mail documents each), acking the \
+        messages only once the SMTP server accepted it. Stops cleanly on SIGTERM/SIGINT. \
+        Settings: --config FILE or $SJ_CONFIG, then SJ_* variables (README)."
+)]
+struct Cli {
+    /// The configuration file (TOML). Defaults to $SJ_CONFIG, else built-in defaults.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Load and validate the configuration, print it (secrets hidden) and exit.
+    #[arg(long)]
+    check_config: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = <Cli as clap::Parser>::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("sj-alerter: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    // Addresses and credentials are configuration too: refuse them at start, not at the first alert.
+    let mailer = match Mailer::new(&settings.alerts) {
+        Ok(mailer) => mailer,
+        Err(e) => {
+            eprintln!("sj-alerter: invalid configuration:\n  {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if cli.check_config {
+        println!("{settings:#?}");
+        return ExitCode::SUCCESS;
+    }
+    sj_shared::telemetry::init(&settings.log);
+    match run(&settings, &mailer).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "sj-alerter stopped");
+            eprintln!("sj-alerter: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Consumes until SIGTERM/SIGINT, reconnecting whenever the broker goes away.
+async fn run(settings: &Settings, mailer: &Mailer) -> anyhow::Result<()> {
+    let topology = settings.amqp.topology(&settings.namespace);
+    let vhost = settings.amqp.url.rsplit_once('/').map(|(_, v)| v).unwrap_or_default();
+    let context = Context::new(&settings.alerts, &settings.namespace, vhost, &topology.parked_queue());
+    let mut shutdown = Box::pin(shutdown_signal());
+    loop {
+        match consume(settings, &topology, mailer, &context, &mut shutdown).await {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                // Every delivery held goes back to the queue with the connection: nothing is lost.
+                tracing::error!(error = format!("{e:#}"), "lost the broker; reconnecting in 2 s");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                    _ = &mut shutdown => return Ok(()),
+                }
+            }
+        }
+    }
+}
+
+/// Where alerts the mail server refused for good are parked: beside `sj.alerts`, so an operator
+/// finds them in the UI (the documents themselves are in `sj.quotes.dead` in any case).
+fn undeliverable_queue(topology: &Topology) -> String {
+    format!("{}.undeliverable", topology.alerts_queue())
+}
+
+type Sending = Pin<Box<dyn std::future::Future<Output = (Digest<Delivery>, Result<(), SendError>)>>>;
+
+/// One connection's life: consume, digest, email, ack. Ok at shutdown, Err when the connection
+/// failed (the caller reconnects; unacked deliveries come back).
+async fn consume(
+    settings: &Settings,
+    topology: &Topology,
+    mailer: &Mailer,
+    context: &Context,
+    shutdown: &mut (impl std::future::Future<Output = ()> + Unpin),
+) -> anyhow::Result<()> {
+    let alerts = &settings.alerts;
+    let connection = amqp::connect(&settings.amqp).await?;
+    let publisher = Publisher::open(&connection, topology.clone()).await?;
+    topology.declare(publisher.channel()).await?;
+    let mut quorum = FieldTable::default();
+    quorum.insert("x-queue-type".into(), AMQPValue::LongString(LongString::from("quorum")));
+    publisher
+        .channel()
+        .queue_declare(
+            undeliverable_queue(topology).as_str().into(),
+            QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() },
+            quorum,
+        )
+        .await?;
+
+    let channel = connection.create_channel().await?;
+    // Room for a full digest while the previous one waits for the mail server; beyond that the
+    // broker keeps the rest, which is as safe.
+    let prefetch = u16::try_from(alerts.max_per_mail.saturating_mul(2)).unwrap_or(u16::MAX);
+    channel.basic_qos(prefetch, BasicQosOptions::default()).await?;
+    let consumer_tag = format!("sj-alerter-{}", std::process::id());
+    let mut consumer = channel
+        .basic_consume(
+            topology.alerts_queue().as_str().into(),
+            consumer_tag.as_str().into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    tracing::info!(queue = %topology.alerts_queue(), endpoint = %settings.amqp.endpoint(),
+        smtp = %format!("{}:{}", alerts.smtp.host, alerts.smtp.port), window = ?alerts.window.0,
+        max_per_mail = alerts.max_per_mail, "sj-alerter consuming");
+
+    let mut digests: Digests<Delivery> = Digests::new(alerts.window.0, alerts.max_per_mail);
+    let mut sending: Option<Sending> = None;
+    let mut backoff = FIRST_BACKOFF;
+    let mut retry_at: Option<Instant> = None;
+    loop {
+        if sending.is_none() && retry_at.is_none() {
+            if let Some(digest) = digests.take_ready() {
+                let email = mail::render(&digest, context);
+                let mailer = mailer.clone();
+                sending = Some(Box::pin(async move {
+                    let result = mailer.send(&email).await;
+                    (digest, result)
+                }));
+            }
+        }
+        let now = Instant::now();
+        let close_at = digests.next_close().map(Instant::from_std);
+        tokio::select! {
+            delivery = consumer.next() => match delivery {
+                Some(Ok(delivery)) => {
+                    let alert = Alert::from_delivery(&delivery.data, &delivery.properties);
+                    tracing::info!(source = %alert.key.source, kind = %alert.kind, reason = %alert.reason,
+                        redelivered = delivery.redelivered, "alert received");
+                    digests.add(alert, delivery, now.into_std());
+                }
+                Some(Err(e)) => return Err(e.into()),
+                None => anyhow::bail!("the consumer stream ended (cancelled by the broker?)"),
+            },
+            _ = tokio::time::sleep_until(close_at.unwrap_or(now)), if close_at.is_some() => {
+                digests.close_due(Instant::now().into_std());
+            }
+            _ = tokio::time::sleep_until(retry_at.unwrap_or(now)), if retry_at.is_some() => {
+                retry_at = None;
+            }
+            (digest, result) = async { sending.as_mut().expect("guarded").await }, if sending.is_some() => {
+                sending = None;
+                match result {
+                    Ok(()) => {
+                        backoff = FIRST_BACKOFF;
+                        emailed(digest).await;
+                    }
+                    Err(SendError::Transient(e)) => {
+                        tracing::warn!(error = %e, retry_in = ?backoff, held = digests.held() + digest.entries().len(),
+                            "the mail server is not taking the email; alerts wait, unacked");
+                        digests.put_back(vec![digest]);
+                        retry_at = Some(Instant::now() + backoff);
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                    }
+                    Err(SendError::Permanent(e)) if digest.entries().len() > 1 => {
+                        // One document may be what the server refuses: try each alone.
+                        tracing::warn!(error = %e, documents = digest.entries().len(),
+                            "the mail server refused the digest; sending one email per document");
+                        digests.put_back(digest.split());
+                    }
+                    Err(SendError::Permanent(e)) => park(&publisher, topology, digest, &e).await?,
+                }
+            }
+            _ = &mut *shutdown => {
+                tracing::info!(held = digests.held(), "stopping: alerts not yet emailed return to the queue");
+                let _ = channel.basic_cancel(consumer_tag.as_str().into(), BasicCancelOptions::default()).await;
+                // An email already handed to the server finishes, so its alerts are not sent twice.
+                if let Some(sending) = sending.take() {
+                    if let (digest, Ok(())) = sending.await {
+                        emailed(digest).await;
+                    }
+                }
+                let _ = connection.close(200, "sj-alerter stopping".into()).await;
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// The server accepted the email: ack every message it told of.
+async fn emailed(digest: Digest<Delivery>) {
+    let documents = digest.entries().len();
+    let sources: Vec<&str> = digest.entries().iter().map(|e| e.alert.key.source.as_str()).collect();
+    tracing::info!(documents, sources = ?sources, "digest emailed");
+    for delivery in digest.into_tokens() {
+        ack(&delivery).await;
+    }
+}
+
+/// The server refused this one document's email for good: retrying would block every later alert
+/// behind it, so it is logged in full and parked in `sj.alerts.undeliverable` with the reason, and
+/// the original acked once the park copy was confirmed.
+async fn park(
+    publisher: &Publisher,
+    topology: &Topology,
+    digest: Digest<Delivery>,
+    error: &str,
+) -> anyhow::Result<()> {
+    let queue = undeliverable_queue(topology);
+    for entry in digest.entries() {
+        let a = &entry.alert;
+        tracing::error!(source = %a.key.source, kind = %a.kind, reason = %a.reason, smtp_error = %error,
+            %queue, "the mail server refused this alert for good; parked, not emailed");
+    }
+    for delivery in digest.into_tokens() {
+        let reason = [(ALERT_ERROR_HEADER, sj_shared::amqp::text(error))];
+        publisher
+            .republish("", &queue, &delivery.data, &delivery.properties, &reason)
+            .await?
+            .confirmed()
+            .await?;
+        ack(&delivery).await;
+    }
+    Ok(())
+}
+
+async fn ack(delivery: &Delivery) {
+    // A lost ack means a redelivery and a second email: at least once, never lost.
+    match delivery.acker.ack(BasicAckOptions::default()).await {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!("ack not taken (channel gone): the alert will come again"),
+        Err(e) => tracing::warn!(error = %e, "ack failed: the alert will come again"),
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let mut term =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
