@@ -71,6 +71,16 @@ impl Bridge {
         assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     }
 
+    /// Starts one worker and waits until it consumes (so faults set next hit documents, not start-up).
+    pub async fn start_consuming_worker(&mut self) {
+        let consuming = self.worker_log_lines(&["sj-worker consuming"]);
+        self.start_workers(1);
+        self.wait_until("the worker to consume", || async {
+            self.worker_log_lines(&["sj-worker consuming"]) > consuming
+        })
+        .await;
+    }
+
     pub fn start_workers(&mut self, n: usize) {
         for _ in 0..n {
             let log =
@@ -236,17 +246,12 @@ async fn jobber_failures_are_retried_until_the_quote_is_written() {
     // The worker starts and reads the account's custom fields; then the next two GraphQL calls
     // fail with 503 and one is THROTTLED: the document goes through the three retry tiers and is
     // written after.
-    bridge.start_workers(1);
-    bridge
-        .wait_until("the worker to consume", || async {
-            bridge.worker_log_lines(&["sj-worker consuming"]) == 1
-        })
-        .await;
-    let faults =
-        serde_json::json!({"route": "/api/graphql", "fail_next": 2, "status": 503, "throttle_next": 1});
-    let response =
-        reqwest::Client::new().post(bridge.sandbox.url("/_admin/faults")).json(&faults).send().await.unwrap();
-    assert!(response.status().is_success());
+    bridge.start_consuming_worker().await;
+    set_fault(
+        &bridge.sandbox,
+        serde_json::json!({"route": "/api/graphql", "fail_next": 2, "status": 503, "throttle_next": 1}),
+    )
+    .await;
     bridge.add(&samples().join("saberis/laundry-cote-windows1252.xml"), "laundry.xml");
     bridge.poll_once(&[]);
     bridge.wait_until("the quote", || async { bridge.quotes().await.len() == 1 }).await;
@@ -265,12 +270,7 @@ pub(super) async fn set_fault(sandbox: &sj_sandbox::Sandbox, spec: Value) {
 #[tokio::test]
 async fn a_lost_response_to_quote_create_does_not_make_a_second_quote() {
     let mut bridge = Bridge::start("lost").await;
-    bridge.start_workers(1);
-    bridge
-        .wait_until("the worker to consume", || async {
-            bridge.worker_log_lines(&["sj-worker consuming"]) == 1
-        })
-        .await;
+    bridge.start_consuming_worker().await;
     // Jobber writes the quote, but the answer never reaches the worker (connection dropped).
     set_fault(
         &bridge.sandbox,
@@ -299,12 +299,7 @@ async fn a_lost_response_to_quote_create_does_not_make_a_second_quote() {
 #[tokio::test]
 async fn a_worker_killed_after_the_jobber_write_and_before_the_ack_leaves_one_quote() {
     let mut bridge = Bridge::start("sigkill").await;
-    bridge.start_workers(1);
-    bridge
-        .wait_until("the worker to consume", || async {
-            bridge.worker_log_lines(&["sj-worker consuming"]) == 1
-        })
-        .await;
+    bridge.start_consuming_worker().await;
     // quoteCreate is done by Jobber, but its answer is held: the worker waits for it...
     set_fault(
         &bridge.sandbox,
@@ -418,12 +413,7 @@ async fn the_real_fixtures_become_one_quote_each_with_the_documents_totals() {
 #[tokio::test]
 async fn sigterm_lets_the_document_in_hand_finish_then_exits_cleanly() {
     let mut bridge = Bridge::start("sigterm").await;
-    bridge.start_workers(1);
-    bridge
-        .wait_until("the worker to consume", || async {
-            bridge.worker_log_lines(&["sj-worker consuming"]) == 1
-        })
-        .await;
+    bridge.start_consuming_worker().await;
     // Jobber answers slowly: the document is in the worker's hands for a few seconds.
     set_fault(&bridge.sandbox, serde_json::json!({"route": "/api/graphql", "latency_ms": 700})).await;
     bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
