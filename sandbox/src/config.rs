@@ -22,8 +22,11 @@ pub const SANDBOX_SHEETS_PRIVATE_KEY_PEM: &str =
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// TCP port on 127.0.0.1; 0 picks a free one.
+    /// TCP port; 0 picks a free one.
     pub port: u16,
+    /// Address to listen on: 127.0.0.1 unless set (`0.0.0.0` in a container, so the bridge's other
+    /// containers reach it).
+    pub bind: Option<std::net::IpAddr>,
     /// Where all data (clients, quotes, grants, documents, sheets…) is kept between runs, as JSON.
     /// `None`: in memory only.
     pub state_file: Option<PathBuf>,

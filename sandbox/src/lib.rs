@@ -60,7 +60,8 @@ fn initial_store(config: &Config) -> anyhow::Result<Store> {
 /// Starts a sandbox on 127.0.0.1:`config.port` (0 picks a free port).
 pub async fn spawn(config: Config) -> anyhow::Result<Sandbox> {
     let store = initial_store(&config)?;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
+    let ip = config.bind.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+    let listener = tokio::net::TcpListener::bind((ip, config.port)).await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
     let shared = Arc::new(Shared::new(config, store, stopped.clone()));

@@ -45,6 +45,9 @@ struct ServeArgs {
     /// Port on 127.0.0.1; 0 picks a free one. [default: 0]
     #[arg(long, global = true)]
     port: Option<u16>,
+    /// Address to listen on [default: 127.0.0.1]; 0.0.0.0 inside a container.
+    #[arg(long, global = true, value_name = "IP")]
+    bind: Option<std::net::IpAddr>,
     /// TOML settings file.
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -68,6 +71,9 @@ fn load_config(args: &ServeArgs) -> anyhow::Result<Config> {
         .merge(Env::prefixed("SJ_SANDBOX_").split("__").ignore(&["url"]))
         .extract()
         .context("invalid sj-sandbox settings")?;
+    if let Some(bind) = args.bind {
+        config.bind = Some(bind);
+    }
     if let Some(port) = args.port {
         config.port = port;
     }
@@ -123,6 +129,7 @@ async fn main() -> anyhow::Result<()> {
             // Flags may come before or after `serve`.
             let merged = ServeArgs {
                 port: args.port.or(cli.serve.port),
+                bind: args.bind.or(cli.serve.bind),
                 config: args.config.or(cli.serve.config),
                 state: args.state.or(cli.serve.state),
                 saberis_docs: args.saberis_docs.or(cli.serve.saberis_docs),
