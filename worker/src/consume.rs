@@ -35,6 +35,19 @@ impl Handler<'_> {
             Ok(request) => self.writer.write(&request).await.map(|written| (request, written)),
             Err(e) => Err(Failure::permanent("message.unreadable", e.to_string())),
         };
+        if self.writer.jobber.is_dry_run() {
+            // Nothing changes in a dry run: not Jobber, not the queues. The delivery stays unacked
+            // with this worker until it stops, then returns to the queue.
+            match &outcome {
+                Ok((request, Written::AlreadyThere(r))) => tracing::info!(source = %request.source.id,
+                    quote = %r.quote_number, "dry run: already in Jobber"),
+                Ok((request, _)) => tracing::info!(source = %request.source.id,
+                    "dry run: shown, not written; the message returns to the queue when this worker stops"),
+                Err(failure) => tracing::warn!(%source, kind = %failure.kind, reason = %failure.reason,
+                    transient = failure.transient, "dry run: this document would fail"),
+            }
+            return;
+        }
         match outcome {
             Ok((request, written)) => {
                 match &written {
@@ -46,6 +59,7 @@ impl Handler<'_> {
                         tracing::info!(source = %request.source.id, quote = %r.quote_number,
                         by_marker = r.found_by_marker, "already in Jobber: nothing written")
                     }
+                    Written::DryRun => unreachable!("dry runs return above"),
                 }
                 ack(&delivery).await;
             }

@@ -42,6 +42,12 @@ struct Cli {
     /// Load and validate the configuration, print it (secrets hidden) and exit.
     #[arg(long)]
     check_config: bool,
+
+    /// Do everything up to the Jobber writes, which are logged (the exact GraphQL document and
+    /// variables) instead of sent. Messages are not acknowledged: up to `amqp.prefetch` documents
+    /// are shown, and they return to the queue when the worker stops.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[tokio::main]
@@ -59,7 +65,7 @@ async fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     sj_shared::telemetry::init(&settings.log);
-    match run(&settings).await {
+    match run(&settings, cli.dry_run).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "sj-worker stopped");
@@ -69,7 +75,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(settings: &Settings) -> anyhow::Result<()> {
+async fn run(settings: &Settings, dry_run: bool) -> anyhow::Result<()> {
     let pool = store::pool(&settings.redis)?;
     let keys = Keys::new(&settings.namespace);
     let http = reqwest::Client::builder()
@@ -87,6 +93,7 @@ async fn run(settings: &Settings) -> anyhow::Result<()> {
     );
     let budget = CostBudget::new(pool.clone(), &keys);
     let jobber = JobberClient::new(&settings.jobber, http, tokens, budget);
+    let jobber = if dry_run { jobber.dry_run() } else { jobber };
     let topology = settings.amqp.topology(&settings.namespace);
     let mut shutdown = Box::pin(shutdown_signal());
 

@@ -27,6 +27,8 @@ pub enum Written {
     Created(QuoteRecord),
     /// The quote already existed (crosswalk, or its marker in Jobber).
     AlreadyThere(QuoteRecord),
+    /// `--dry-run`: the writes were logged, not sent.
+    DryRun,
 }
 
 /// Why it did not, and whether a later attempt can do better.
@@ -107,6 +109,9 @@ impl Writer {
         }
         let input = quote::build(request, &client_id, &property_id, &marker, self.marker_field.as_deref());
         let created = self.jobber.create_quote(&input).await?;
+        if self.jobber.is_dry_run() {
+            return Ok(Written::DryRun);
+        }
         let record = QuoteRecord {
             quote_id: created.id,
             quote_number: created.quote_number,

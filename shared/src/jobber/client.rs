@@ -16,6 +16,8 @@ pub struct JobberClient {
     tokens: TokenStore,
     /// Jobber's cost bucket and request count, shared with every other process.
     budget: CostBudget,
+    /// Log mutations instead of sending them (`sj-worker --dry-run`); queries still run.
+    dry_run: bool,
 }
 
 impl JobberClient {
@@ -31,7 +33,26 @@ impl JobberClient {
             version: settings.graphql_version.clone(),
             tokens,
             budget,
+            dry_run: false,
         }
+    }
+
+    /// A client that logs every mutation (the exact document and variables) instead of sending it.
+    pub fn dry_run(mut self) -> Self {
+        self.dry_run = true;
+        self
+    }
+
+    pub fn is_dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    /// In a dry run, logs the mutation and returns true: the caller must not send it.
+    pub(crate) fn withhold(&self, mutation: &str, variables: &Value) -> bool {
+        if self.dry_run {
+            tracing::info!(document = mutation, variables = %variables, "dry run: mutation not sent");
+        }
+        self.dry_run
     }
 
     pub fn tokens(&self) -> &TokenStore {

@@ -102,6 +102,33 @@ pub struct QuoteInput {
 
 const USER_ERRORS: &str = "userErrors { message path }";
 
+/// Stand-in ids of what a dry run would have created.
+pub const DRY_RUN_CLIENT: &str = "dry-run-client";
+pub const DRY_RUN_PROPERTY: &str = "dry-run-property";
+
+/// A quote node as Jobber returns it (quote numbers may come as strings or numbers).
+fn quote_summary(node: &Value) -> QuoteSummary {
+    let text = |name: &str| node.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+    QuoteSummary {
+        id: text("id"),
+        quote_number: node
+            .get("quoteNumber")
+            .map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))
+            .unwrap_or_default(),
+        title: text("title"),
+        markers: node
+            .get("customFields")
+            .and_then(Value::as_array)
+            .map(|fields| {
+                fields
+                    .iter()
+                    .filter_map(|f| f.get("valueText").and_then(Value::as_str).map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
 /// Fails on non-empty `userErrors` at `data.<field>.userErrors`.
 fn payload(data: &Value, field: &str) -> Result<Value, JobberError> {
     let payload = data.get(field).cloned().unwrap_or(Value::Null);
@@ -172,7 +199,11 @@ impl JobberClient {
             "companyName": name, "isCompany": true,
             "billingAddress": billing, "properties": [{"address": property}],
         });
-        let data = self.execute(&query, json!({"input": input})).await?;
+        let variables = json!({ "input": input });
+        if self.withhold(&query, &variables) {
+            return Ok((DRY_RUN_CLIENT.to_owned(), DRY_RUN_PROPERTY.to_owned()));
+        }
+        let data = self.execute(&query, variables).await?;
         let payload = payload(&data, "clientCreate")?;
         let client_id: String = field(&payload, "/client/id")?;
         let property_id: String = field(&payload, "/client/properties/0/id")?;
@@ -189,40 +220,25 @@ impl JobberClient {
             "mutation CreateProperty($client: EncodedId!, $input: PropertyCreateInput!) {{ \
              propertyCreate(clientId: $client, input: $input) {{ properties {{ id }} {USER_ERRORS} }} }}"
         );
-        let data = self
-            .execute(&query, json!({"client": client_id, "input": {"properties": [{"address": address}]}}))
-            .await?;
+        let variables = json!({"client": client_id, "input": {"properties": [{"address": address}]}});
+        if self.withhold(&query, &variables) {
+            return Ok(DRY_RUN_PROPERTY.to_owned());
+        }
+        let data = self.execute(&query, variables).await?;
         let payload = payload(&data, "propertyCreate")?;
         field(&payload, "/properties/0/id")
     }
 
     /// A client's quotes, with titles and text custom field values (where markers live).
     pub async fn client_quotes(&self, client_id: &str) -> Result<Vec<QuoteSummary>, JobberError> {
+        if client_id == DRY_RUN_CLIENT {
+            return Ok(Vec::new()); // a client the dry run did not create has no quotes
+        }
         let query = "query ClientQuotes($client: EncodedId!) { quotes(filter: {clientId: $client}, first: 100) { \
                      nodes { id quoteNumber title customFields { ... on CustomFieldText { label valueText } } } } }";
         let data = self.execute(query, json!({"client": client_id})).await?;
         let nodes: Vec<Value> = field(&data, "/quotes/nodes")?;
-        Ok(nodes
-            .iter()
-            .map(|n| QuoteSummary {
-                id: n.get("id").and_then(Value::as_str).unwrap_or_default().to_owned(),
-                quote_number: n
-                    .get("quoteNumber")
-                    .map(|v| v.as_str().map(str::to_owned).unwrap_or(v.to_string()))
-                    .unwrap_or_default(),
-                title: n.get("title").and_then(Value::as_str).unwrap_or_default().to_owned(),
-                markers: n
-                    .get("customFields")
-                    .and_then(Value::as_array)
-                    .map(|fields| {
-                        fields
-                            .iter()
-                            .filter_map(|f| f.get("valueText").and_then(Value::as_str).map(str::to_owned))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            })
-            .collect())
+        Ok(nodes.iter().map(quote_summary).collect())
     }
 
     /// Creates a quote with its line items in one mutation; returns it.
@@ -231,17 +247,20 @@ impl JobberClient {
             "mutation CreateQuote($attributes: QuoteCreateAttributes!) {{ quoteCreate(attributes: $attributes) {{ \
              quote {{ id quoteNumber title }} {USER_ERRORS} }} }}"
         );
-        let data = self.execute(&query, json!({"attributes": input})).await?;
+        let variables = json!({ "attributes": input });
+        if self.withhold(&query, &variables) {
+            let title = input.title.clone();
+            return Ok(QuoteSummary {
+                id: "dry-run-quote".into(),
+                quote_number: "(dry run)".into(),
+                title,
+                markers: vec![],
+            });
+        }
+        let data = self.execute(&query, variables).await?;
         let payload = payload(&data, "quoteCreate")?;
         let quote = payload.get("quote").cloned().unwrap_or(Value::Null);
-        Ok(QuoteSummary {
-            id: field(&quote, "/id")?,
-            quote_number: quote
-                .get("quoteNumber")
-                .map(|v| v.as_str().map(str::to_owned).unwrap_or(v.to_string()))
-                .unwrap_or_default(),
-            title: quote.get("title").and_then(Value::as_str).unwrap_or_default().to_owned(),
-            markers: Vec::new(),
-        })
+        let _: String = field(&quote, "/id")?; // a created quote has an id
+        Ok(quote_summary(&quote))
     }
 }

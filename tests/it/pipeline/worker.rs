@@ -83,15 +83,23 @@ impl Bridge {
 
     pub fn start_workers(&mut self, n: usize) {
         for _ in 0..n {
-            let log =
-                std::fs::File::create(self.exports.path().join(format!("worker-{}.log", self.workers.len())))
-                    .unwrap();
-            let child =
-                self.command("sj-worker", "sj-worker").stdout(Stdio::null()).stderr(log).spawn().unwrap();
-            self.workers.push(child);
+            self.start_worker_with(&[]);
         }
     }
 
+    pub fn start_worker_with(&mut self, args: &[&str]) {
+        let log =
+            std::fs::File::create(self.exports.path().join(format!("worker-{}.log", self.workers.len())))
+                .unwrap();
+        let child = self
+            .command("sj-worker", "sj-worker")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.workers.push(child);
+    }
     /// Log lines of all workers (JSON) containing every one of `parts`.
     pub fn worker_log(&self, parts: &[&str]) -> Vec<Value> {
         (0..self.workers.len())
@@ -437,5 +445,36 @@ async fn sigterm_lets_the_document_in_hand_finish_then_exits_cleanly() {
     assert!(status.success(), "a clean exit after SIGTERM: {status:?}");
     assert_eq!(bridge.quotes().await.len(), 1, "the document in hand was finished");
     assert!(bridge.ns.queue_empty(&bridge.ns.topology.quotes_queue()).await, "and acknowledged");
+    bridge.stop().await;
+}
+
+#[tokio::test]
+async fn a_dry_run_shows_the_exact_writes_and_changes_nothing() {
+    let mut bridge = Bridge::start("dry-run").await;
+    bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
+    bridge.poll_once(&[]);
+    bridge.start_worker_with(&["--dry-run"]);
+    bridge
+        .wait_until("the dry run", || async {
+            bridge.worker_log_lines(&["dry run: shown, not written"]) == 1
+        })
+        .await;
+
+    let mutations = bridge.worker_log(&["dry run: mutation not sent"]);
+    let documents: Vec<&str> = mutations.iter().map(|l| l["document"].as_str().unwrap()).collect();
+    assert!(documents[0].starts_with("mutation CreateClient"), "{documents:?}");
+    assert!(documents[1].starts_with("mutation CreateQuote"), "{documents:?}");
+    let variables: Value = serde_json::from_str(mutations[1]["variables"].as_str().unwrap()).unwrap();
+    let line = &variables["attributes"]["lineItems"][0];
+    assert_eq!((line["name"].as_str(), line["unitPrice"].as_f64()), (Some("VAN48"), Some(1299.0)));
+    assert_eq!(line["saveToProductsAndServices"], Value::Bool(false));
+
+    assert!(bridge.quotes().await.is_empty(), "no quote written");
+    assert!(admin(&bridge.sandbox, "/_admin/jobber/clients").await.is_empty(), "no client written");
+    // Stopped, the worker gives the message back to the queue.
+    let pid = bridge.workers[0].id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let _ = bridge.workers[0].wait();
+    assert_eq!(bridge.ns.peek_count(&bridge.ns.topology.quotes_queue()).await, 1);
     bridge.stop().await;
 }
