@@ -2,6 +2,7 @@
 //!
 //! Each module covers one part of the product; helpers shared by several live in `support`.
 
+mod alerter;
 mod parser;
 mod pipeline;
 mod sandbox;
