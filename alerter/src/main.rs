@@ -94,7 +94,7 @@ async fn main() -> ExitCode {
 /// Consumes until SIGTERM/SIGINT, reconnecting whenever the broker goes away.
 async fn run(settings: &Settings, mailer: &Mailer) -> anyhow::Result<()> {
     let topology = settings.amqp.topology(&settings.namespace);
-    let vhost = settings.amqp.url.rsplit_once('/').map(|(_, v)| v).unwrap_or_default();
+    let vhost = mail::vhost_of(&settings.amqp.url);
     let context = Context::new(&settings.alerts, &settings.namespace, vhost, &topology.parked_queue());
     let mut shutdown = Box::pin(shutdown_signal());
     loop {
