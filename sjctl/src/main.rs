@@ -3,6 +3,7 @@
 //! Exit codes: 0 success; 1 usage or configuration error; 2 the command ran but found a
 //! problem (a document that does not parse, a check that fails).
 
+mod dlq;
 mod parse;
 
 use std::path::PathBuf;
@@ -32,6 +33,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Parse(parse::Args),
+    /// Parked dead letters: list, show, replay, purge.
+    #[command(subcommand)]
+    Dlq(dlq::Command),
 }
 
 fn main() -> ExitCode {
@@ -53,5 +57,6 @@ fn main() -> ExitCode {
     sj_shared::telemetry::init(&settings.log);
     match cli.command {
         Command::Parse(args) => parse::run(&settings, &args),
+        Command::Dlq(command) => dlq::run(&settings, command),
     }
 }

@@ -5,7 +5,7 @@ mod budget;
 mod poller;
 mod restarts;
 mod saberis_connect;
-mod worker;
+pub(crate) mod worker;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::LazyLock;

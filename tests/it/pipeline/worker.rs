@@ -13,14 +13,14 @@ use super::Namespace;
 use crate::support::{binary, samples};
 
 /// A sandbox, a folder of exports and the environment every bridge process of the test shares.
-pub(super) struct Bridge {
+pub(crate) struct Bridge {
     pub ns: Namespace,
     pub sandbox: sj_sandbox::Sandbox,
     exports: tempfile::TempDir,
     refresh_token: String,
     pub workers: Vec<Child>,
     /// Settings of this test for every process it starts.
-    env: Vec<(String, String)>,
+    pub env: Vec<(String, String)>,
 }
 
 impl Bridge {
@@ -36,7 +36,7 @@ impl Bridge {
         Self { ns, sandbox, exports, refresh_token, workers: Vec::new(), env: Vec::new() }
     }
 
-    fn command(&self, package: &str, name: &str) -> Command {
+    pub fn command(&self, package: &str, name: &str) -> Command {
         let root = self.exports.path();
         let mut cmd = Command::new(binary(package, name));
         cmd.env_remove("SJ_CONFIG")
@@ -145,7 +145,7 @@ impl Bridge {
     }
 }
 
-pub(super) async fn admin(sandbox: &sj_sandbox::Sandbox, path: &str) -> Vec<Value> {
+pub(crate) async fn admin(sandbox: &sj_sandbox::Sandbox, path: &str) -> Vec<Value> {
     reqwest::get(sandbox.url(path)).await.unwrap().json().await.unwrap()
 }
 
@@ -269,7 +269,7 @@ async fn jobber_failures_are_retried_until_the_quote_is_written() {
     bridge.stop().await;
 }
 
-pub(super) async fn set_fault(sandbox: &sj_sandbox::Sandbox, spec: Value) {
+pub(crate) async fn set_fault(sandbox: &sj_sandbox::Sandbox, spec: Value) {
     let response =
         reqwest::Client::new().post(sandbox.url("/_admin/faults")).json(&spec).send().await.unwrap();
     assert!(response.status().is_success(), "fault accepted");

@@ -1,3 +1,4 @@
 //! `sjctl`, run as a user runs it: arguments, stdout, stderr, exit codes.
 
+mod dlq;
 mod parse;

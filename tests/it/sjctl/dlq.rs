@@ -1,0 +1,91 @@
+//! `sjctl dlq` on real dead letters: a document the worker parked and one the poller refused.
+
+use std::io::Write;
+use std::process::{Output, Stdio};
+
+use serde_json::Value;
+
+use crate::pipeline::worker::{admin, Bridge};
+use crate::support::samples;
+
+fn sjctl(bridge: &Bridge, args: &[&str], stdin: &str) -> Output {
+    let mut child = bridge
+        .command("sjctl", "sjctl")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+#[tokio::test]
+async fn list_show_replay_after_the_fix_and_purge() {
+    let mut bridge = Bridge::start("dlq").await;
+    bridge.add(&samples().join("saberis/bath-gatineau.json"), "bath.json");
+    bridge.add(&samples().join("bad/price-slip.xml"), "price-slip.xml");
+    bridge.poll_once(&[]);
+    bridge.start_consuming_worker().await;
+    let parked_queue = bridge.ns.topology.parked_queue();
+    bridge
+        .wait_until("two parked documents", || async { bridge.ns.peek_count(&parked_queue).await == 2 })
+        .await;
+
+    // list: both, with what an operator needs; and listing takes nothing away.
+    let out = sjctl(&bridge, &["dlq", "list", "--json"], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let listed: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let find =
+        |kind: &str| listed.iter().find(|p| p["kind"].as_str().unwrap().starts_with(kind)).unwrap().clone();
+    let bath = find("mapping.no-customer-name");
+    let slip = find("sanity.price-above-limit");
+    assert_eq!(bath["what"], "quote-request");
+    assert_eq!(bath["source"], "bath.json");
+    assert_eq!(bath["customer"], "(no name) 7 Chemin du Lac");
+    assert_eq!(slip["what"], "rejected-document");
+    assert!(slip["reason"].as_str().unwrap().contains("1612400.00"));
+    assert_eq!(bridge.ns.peek_count(&parked_queue).await, 2, "list takes nothing");
+    let table = text(&sjctl(&bridge, &["dlq", "list"], ""));
+    assert!(table.contains("bath.json") && table.contains("2 parked"), "{table}");
+
+    // show: the whole message.
+    let out = sjctl(&bridge, &["dlq", "show", slip["id"].as_str().unwrap(), "--json"], "");
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(shown["body"]["kept_at"].as_str().unwrap().ends_with("price-slip.xml"), "{shown}");
+
+    // A refused file cannot be replayed: fix the file.
+    let out = sjctl(&bridge, &["dlq", "replay", "--id", slip["id"].as_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("put it back in incoming/"), "{}", text(&out));
+
+    // The fix for the nameless customer: workers now name such clients after the address.
+    bridge.workers[0].kill().unwrap();
+    bridge.workers[0].wait().unwrap();
+    bridge.env.push(("SJ_WORKER__UNNAMED_CUSTOMER".into(), "create-from-address".into()));
+    bridge.start_consuming_worker().await;
+    let out = sjctl(&bridge, &["dlq", "replay", "--all", "--kind", "mapping", "--dry-run"], "");
+    assert!(text(&out).contains("would replay"), "{}", text(&out));
+    assert_eq!(bridge.ns.peek_count(&parked_queue).await, 2, "a dry run changes nothing");
+    let out = sjctl(&bridge, &["dlq", "replay", "--all", "--kind", "mapping"], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    bridge.wait_until("the replayed quote", || async { bridge.quotes().await.len() == 1 }).await;
+    let clients = admin(&bridge.sandbox, "/_admin/jobber/clients").await;
+    assert!(clients[0].to_string().contains("7 Chemin du Lac"), "{clients:?}");
+    assert_eq!(bridge.ns.peek_count(&parked_queue).await, 1, "only the refused file is left");
+    assert_eq!(bridge.worker_log_lines(&["quote created", "bath.json"]), 1);
+
+    // purge asks first.
+    let out = sjctl(&bridge, &["dlq", "purge", "--id", slip["id"].as_str().unwrap()], "n\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(bridge.ns.peek_count(&parked_queue).await, 1);
+    let out = sjctl(&bridge, &["dlq", "purge", "--id", slip["id"].as_str().unwrap(), "--yes"], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(bridge.ns.peek_count(&parked_queue).await, 0);
+    bridge.stop().await;
+}
