@@ -41,8 +41,12 @@ pub struct AlertKey {
 pub struct Alert {
     pub key: AlertKey,
     pub disposition: Disposition,
-    /// The message id (the content hash, for quote messages), what `sjctl dlq replay --id` takes.
+    /// The message id (the content hash, for quote messages).
     pub message_id: Option<String>,
+    /// The id `sjctl dlq list` shows for the parked copy, what `sjctl dlq replay/purge --id`
+    /// take: 12 hex digits of the content hash, else of the SHA-256 of the body (both copies of a
+    /// dead letter have the same body).
+    pub parked_id: String,
     /// The customer's name, or what else names them (PO, number), when the message says.
     pub customer: Option<String>,
     /// The error kind (`parse.invalid-value`, `mapping.no-customer-name`…).
@@ -74,6 +78,7 @@ impl Alert {
         let header_source = headers::text(table, header::SOURCE);
         let attempts = headers::integer(table, header::ATTEMPTS);
         let first_failure = headers::text(table, header::FIRST_FAILURE);
+        let parked_id = parked_id(message_id.as_deref(), body);
         let is_rejected = properties.kind().as_ref().is_some_and(|t| t.as_str() == DeadLetter::SCHEMA);
 
         if is_rejected {
@@ -84,6 +89,7 @@ impl Alert {
                     key: AlertKey { source: letter.source.id, content_hash: None },
                     disposition: Disposition::Rejected,
                     message_id,
+                    parked_id,
                     customer: None,
                     kind: letter.kind,
                     reason,
@@ -119,6 +125,7 @@ impl Alert {
             key: AlertKey { source, content_hash },
             disposition: Disposition::Parked,
             message_id,
+            parked_id,
             customer,
             kind,
             reason,
@@ -127,6 +134,15 @@ impl Alert {
             first_failure,
             kept_at: None,
         }
+    }
+}
+
+/// The short id `sjctl dlq` gives a parked message.
+fn parked_id(message_id: Option<&str>, body: &[u8]) -> String {
+    use sha2::{Digest as _, Sha256};
+    match message_id {
+        Some(id) => id.trim_start_matches("sha256:").chars().take(12).collect(),
+        None => Sha256::digest(body).iter().take(6).map(|b| format!("{b:02x}")).collect(),
     }
 }
 
@@ -147,10 +163,10 @@ fn broker_reason(table: &Option<FieldTable>) -> (String, String) {
     let queue = headers::text(&death, "queue").unwrap_or_else(|| "its queue".to_owned());
     match reason.as_str() {
         "delivery_limit" => (
-            "amqp.delivery-limit".to_owned(),
+            "broker.delivery_limit".to_owned(),
             format!("the broker dead-lettered it from {queue} after too many deliveries: a worker stopped or crashed on it each time"),
         ),
-        other => (format!("amqp.{}", other.replace('_', "-")), format!("the broker dead-lettered it from {queue} ({other})")),
+        other => (format!("broker.{other}"), format!("the broker dead-lettered it from {queue} ({other})")),
     }
 }
 
@@ -199,6 +215,7 @@ mod tests {
         assert_eq!(alert.disposition, Disposition::Parked);
         assert_eq!(alert.key.source, "odd.json");
         assert_eq!(alert.key.content_hash.as_deref(), Some("sha256:ab"));
+        assert_eq!(alert.parked_id, "ab");
         assert_eq!((alert.kind.as_str(), alert.reason.as_str()), ("message.unreadable", "unknown schema"));
     }
 
@@ -214,7 +231,7 @@ mod tests {
         );
         table.insert("x-delivery-count".into(), AMQPValue::LongLongInt(5));
         let alert = Alert::from_delivery(b"not json", &props("sj.quote-request.v1", table));
-        assert_eq!(alert.kind, "amqp.delivery-limit");
+        assert_eq!(alert.kind, "broker.delivery_limit");
         assert!(alert.reason.contains("sj.quotes"), "{}", alert.reason);
         assert_eq!(alert.attempts, 6);
         assert_eq!(alert.key.source, "(unknown source)");

@@ -125,6 +125,7 @@ mod tests {
             key: AlertKey { source: source.to_owned(), content_hash: Some(format!("sha256:{source}")) },
             disposition: Disposition::Parked,
             message_id: None,
+            parked_id: source.to_owned(),
             customer: None,
             kind: "mapping.no-customer-name".to_owned(),
             reason: "no name".to_owned(),

@@ -26,7 +26,7 @@ const FIX_HINTS: &[(&str, &str)] = &[
     ("message.", "The message could not be read (damaged, or from another version of the bridge): re-export the document."),
     ("redis.", "Redis stayed unavailable through every retry: check it, then replay."),
     ("worker.", "The document stayed busy through every retry: check the workers' logs, then replay."),
-    ("amqp.delivery-limit", "A worker stopped or crashed on it every time: read the workers' logs around the first failure, then replay."),
+    ("broker.delivery_limit", "A worker stopped or crashed on it every time: read the workers' logs around the first failure, then replay."),
 ];
 
 const DEFAULT_HINT: &str = "Read the reason, fix the cause, then replay.";
@@ -125,15 +125,14 @@ fn facts<T>(entry: &Entry<T>, context: &Context) -> Vec<(&'static str, String)> 
     facts.push(("What to do", fix_hint(&alert.kind).to_owned()));
     match alert.disposition {
         Disposition::Parked => {
-            let id = alert.message_id.as_deref().unwrap_or(&alert.key.source);
-            facts.push(("Replay", format!("sjctl dlq replay --id {id}")));
+            facts.push(("Replay", format!("sjctl dlq replay --id {}", alert.parked_id)));
         }
         Disposition::Rejected => {
             // Never a quote message: nothing to replay. The record beside the parked messages
             // only informs; it can go once the file is fixed.
             facts.push((
                 "Then",
-                format!("sjctl dlq purge --id {}  (its record among the dead letters)", alert.key.source),
+                format!("sjctl dlq purge --id {}  (its record among the dead letters)", alert.parked_id),
             ));
         }
     }
@@ -296,6 +295,7 @@ mod tests {
             key: AlertKey { source: source.to_owned(), content_hash: None },
             disposition,
             message_id: (disposition == Disposition::Parked).then(|| format!("sha256:{source}")),
+            parked_id: format!("id-{source}"),
             customer: (disposition == Disposition::Parked).then(|| "Harbour Lane <Builders>".to_owned()),
             kind: kind.to_owned(),
             reason: format!("{kind}: it went wrong"),
@@ -369,13 +369,13 @@ mod tests {
         assert!(text.contains("File kept at:  rejected/price-slip.xml"), "{text}");
         assert!(text.contains("2. bath.json: PARKED"), "{text}");
         assert!(text.contains("Customer:      Harbour Lane <Builders>"), "{text}");
-        assert!(text.contains("Replay:        sjctl dlq replay --id sha256:bath.json"), "{text}");
+        assert!(text.contains("Replay:        sjctl dlq replay --id id-bath.json"), "{text}");
         assert!(text.contains("First failure: 2026-01-02T03:04:05Z"), "{text}");
         assert!(text.contains("http://mq:15672/#/queues/%2f/sj.quotes.dead"), "{text}");
         assert!(!text.contains("failed 1 times"));
         let html = &mail.html;
         assert!(html.contains("Harbour Lane &lt;Builders&gt;"), "escaped: {html}");
-        assert!(html.contains("<code>sjctl dlq replay --id sha256:bath.json</code>"), "{html}");
+        assert!(html.contains("<code>sjctl dlq replay --id id-bath.json</code>"), "{html}");
         assert!(html.contains("<a href=\"http://mq:15672/#/queues/%2f/sj.quotes.dead\">"), "{html}");
     }
 

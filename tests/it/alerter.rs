@@ -302,7 +302,10 @@ async fn failures_in_one_window_make_one_email_and_a_repeat_is_counted_once() {
     assert_eq!(text.matches("kitchen-harbour-lane.json: PARKED").count(), 1, "counted, not repeated: {text}");
     assert!(text.contains("Attempts:      2 (failed 2 times since the last email)"), "{text}");
     assert!(text.contains("Customer:      Harbour Lane Builders"), "{text}");
-    assert!(text.contains(&format!("sjctl dlq replay --id {}", harbour.content_hash)), "{text}");
+    // The id `sjctl dlq list` shows: 12 hex digits of the content hash.
+    let id = harbour.content_hash.trim_start_matches("sha256:")[..12].to_owned();
+    let replay = format!("Replay:        sjctl dlq replay --id {id}");
+    assert!(text.lines().any(|l| l.trim() == replay), "{text}");
     assert!(text.contains("add a mapping"), "the fix hint: {text}");
     assert!(text.contains("truncated.xml: REJECTED") && text.contains("one.json: REJECTED"), "{text}");
     assert!(text.contains("put it back in incoming/"), "{text}");
