@@ -18,10 +18,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use lapin::message::Delivery;
-use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, QueueDeclareOptions,
-};
-use lapin::types::{AMQPValue, FieldTable, LongString};
+use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
+use lapin::types::FieldTable;
 use sj_shared::amqp::{self, Publisher, Topology};
 use sj_shared::config::Settings;
 use tokio::time::Instant;
@@ -112,12 +110,6 @@ async fn run(settings: &Settings, mailer: &Mailer) -> anyhow::Result<()> {
     }
 }
 
-/// Where alerts the mail server refused for good are parked: beside `sj.alerts`, so an operator
-/// finds them in the UI (the documents themselves are in `sj.quotes.dead` in any case).
-fn undeliverable_queue(topology: &Topology) -> String {
-    format!("{}.undeliverable", topology.alerts_queue())
-}
-
 type Sending = Pin<Box<dyn std::future::Future<Output = (Digest<Delivery>, Result<(), SendError>)>>>;
 
 /// One connection's life: consume, digest, email, ack. Ok at shutdown, Err when the connection
@@ -133,16 +125,6 @@ async fn consume(
     let connection = amqp::connect(&settings.amqp).await?;
     let publisher = Publisher::open(&connection, topology.clone()).await?;
     topology.declare(publisher.channel()).await?;
-    let mut quorum = FieldTable::default();
-    quorum.insert("x-queue-type".into(), AMQPValue::LongString(LongString::from("quorum")));
-    publisher
-        .channel()
-        .queue_declare(
-            undeliverable_queue(topology).as_str().into(),
-            QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() },
-            quorum,
-        )
-        .await?;
 
     let channel = connection.create_channel().await?;
     // Room for a full digest while the previous one waits for the mail server; beyond that the
@@ -254,7 +236,7 @@ async fn park(
     digest: Digest<Delivery>,
     error: &str,
 ) -> anyhow::Result<()> {
-    let queue = undeliverable_queue(topology);
+    let queue = topology.undeliverable_alerts_queue();
     for entry in digest.entries() {
         let a = &entry.alert;
         tracing::error!(source = %a.key.source, kind = %a.kind, reason = %a.reason, smtp_error = %error,

@@ -7,4 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 deploy/local/services.sh
+# Test namespaces (t<pid>-<n>-<test>) left in the broker by an interrupted run: each is a set of
+# quorum queues, and hundreds of them slow the broker down.
+for queue in $(rabbitmqctl list_queues -q name 2>/dev/null | grep -E '^t[0-9]+-[0-9]+-' || true); do
+  rabbitmqctl delete_queue -q "$queue" >/dev/null 2>&1 || true
+done
 exec cargo test --workspace --locked "$@"

@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use lapin::options::QueueDeleteOptions;
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::BasicProperties;
 use serde_json::Value;
@@ -377,7 +376,7 @@ async fn an_email_the_server_refuses_for_good_is_parked_not_retried() {
     let mut sink = Sink::new();
     sink.start().await;
     let publisher = publisher(&ns).await;
-    let undeliverable = format!("{}.undeliverable", ns.topology.alerts_queue());
+    let undeliverable = ns.topology.undeliverable_alerts_queue();
     reject(&publisher, "a.xml", "parse.malformed-xml", "not XML").await;
     reject(&publisher, "b.xml", "parse.malformed-xml", "not XML").await;
     let alerter = Alerter::start(&ns, &sink, &[("SJ_ALERTS__TO", r#"["refused@example.com"]"#)]);
@@ -395,6 +394,5 @@ async fn an_email_the_server_refuses_for_good_is_parked_not_retried() {
     let parked = ns.drain(&undeliverable).await;
     let reason = sj_shared::amqp::headers::text(parked[0].delivery.properties.headers(), "sj-alert-error");
     assert!(reason.is_some_and(|r| r.contains("550")), "the server's answer travels with it");
-    let _ = ns.channel.queue_delete(undeliverable.as_str().into(), QueueDeleteOptions::default()).await;
     ns.remove().await;
 }

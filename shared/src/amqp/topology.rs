@@ -6,7 +6,7 @@
 //! exchange sj.quotes (direct) ──"quote"──▶ sj.quotes (quorum; delivery limit; DLX sj.dead, at-least-once)
 //! sj.quotes.retry.<delay> (quorum; message TTL; DLX sj.quotes)  ← workers republish transient failures
 //! exchange sj.dead (fanout) ──▶ sj.quotes.dead (parked; no consumer)
-//!                           └─▶ sj.alerts (the alerter)
+//!                           └─▶ sj.alerts (the alerter) ··▶ sj.alerts.undeliverable (mail refused)
 //! ```
 //!
 //! Queue arguments rather than policies: a process that declares the topology needs no access
@@ -75,6 +75,11 @@ impl Topology {
     /// What the alerter consumes.
     pub fn alerts_queue(&self) -> String {
         self.name("sj.alerts")
+    }
+
+    /// Alerts the mail server refused for good, parked by the alerter (with the server's answer).
+    pub fn undeliverable_alerts_queue(&self) -> String {
+        self.name("sj.alerts.undeliverable")
     }
 
     /// Declares everything; safe to run any number of times from any process.
@@ -165,7 +170,8 @@ impl Topology {
             ));
         }
         queues.push((self.parked_queue(), vec![quorum.clone()]));
-        queues.push((self.alerts_queue(), vec![quorum]));
+        queues.push((self.alerts_queue(), vec![quorum.clone()]));
+        queues.push((self.undeliverable_alerts_queue(), vec![quorum]));
         queues
     }
 

@@ -32,6 +32,8 @@ pub struct Namespace {
     pub topology: Topology,
     pub connection: Connection,
     pub channel: Channel,
+    /// Set by [`Namespace::remove`]; otherwise (a failed assertion) `Drop` cleans up.
+    removed: bool,
     _services: ServicesGuard,
 }
 
@@ -60,7 +62,7 @@ impl Namespace {
         let topology = settings.topology(&name);
         let connection = sj_shared::amqp::connect(&settings).await.expect("RabbitMQ on 127.0.0.1:5672");
         let channel = connection.create_channel().await.expect("channel");
-        Self { name, topology, connection, channel, _services: guard }
+        Self { name, topology, connection, channel, removed: false, _services: guard }
     }
 
     /// Takes every message now in `queue` (acknowledging them).
@@ -89,30 +91,64 @@ impl Namespace {
 
     /// Deletes every Redis key of the namespace, as a Redis restart without persistence would.
     pub async fn forget_redis(&self) {
-        let client = redis::Client::open(RedisSettings::default().url).expect("redis url");
-        let mut conn = client.get_multiplexed_async_connection().await.expect("Redis on 127.0.0.1:6379");
-        let keys: Vec<String> =
-            redis::cmd("KEYS").arg(format!("{}:*", self.name)).query_async(&mut conn).await.expect("KEYS");
-        if !keys.is_empty() {
-            let _: () = redis::cmd("DEL").arg(keys).query_async(&mut conn).await.expect("DEL");
-        }
+        forget_redis(&self.name).await;
     }
 
     /// Deletes the namespace's queues, exchanges and Redis keys.
-    pub async fn remove(self) {
-        let t = &self.topology;
-        let mut queues = vec![t.quotes_queue(), t.parked_queue(), t.alerts_queue()];
+    pub async fn remove(mut self) {
+        self.removed = true;
+        delete_namespace(&self.name, &self.topology).await;
+        let _ = self.connection.close(200, "test done".into()).await;
+    }
+}
+
+impl Drop for Namespace {
+    /// A test that failed before `remove` still leaves nothing behind: leftover quorum queues
+    /// pile up in the broker run after run and slow it down.
+    fn drop(&mut self) {
+        if self.removed {
+            return;
+        }
+        let (name, topology) = (self.name.clone(), self.topology.clone());
+        let cleanup = std::thread::spawn(move || {
+            let runtime =
+                tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            runtime.block_on(delete_namespace(&name, &topology));
+        });
+        let _ = cleanup.join();
+    }
+}
+
+async fn delete_namespace(name: &str, t: &Topology) {
+    let Ok(connection) = sj_shared::amqp::connect(&AmqpSettings {
+        connect_timeout: sj_shared::config::HumanDuration(std::time::Duration::from_secs(5)),
+        ..AmqpSettings::default()
+    })
+    .await
+    else {
+        return;
+    };
+    if let Ok(channel) = connection.create_channel().await {
+        let mut queues =
+            vec![t.quotes_queue(), t.parked_queue(), t.alerts_queue(), t.undeliverable_alerts_queue()];
         queues.extend(t.retry_delays.iter().map(|d| t.retry_queue(*d)));
         for queue in queues {
-            let _ = self.channel.queue_delete(queue.as_str().into(), QueueDeleteOptions::default()).await;
+            let _ = channel.queue_delete(queue.as_str().into(), QueueDeleteOptions::default()).await;
         }
         for exchange in [t.quotes_exchange(), t.dead_exchange()] {
-            let _ = self
-                .channel
-                .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
-                .await;
+            let _ = channel.exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default()).await;
         }
-        self.forget_redis().await;
-        let _ = self.connection.close(200, "test done".into()).await;
+    }
+    let _ = connection.close(200, "test cleanup".into()).await;
+    forget_redis(name).await;
+}
+
+async fn forget_redis(name: &str) {
+    let Ok(client) = redis::Client::open(RedisSettings::default().url) else { return };
+    let Ok(mut conn) = client.get_multiplexed_async_connection().await else { return };
+    let keys: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{name}:*")).query_async(&mut conn).await.unwrap_or_default();
+    if !keys.is_empty() {
+        let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
     }
 }
