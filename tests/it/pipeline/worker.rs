@@ -28,7 +28,11 @@ impl Bridge {
         Self::start_in(Namespace::new(test).await).await
     }
 
-    pub async fn start_in(ns: Namespace) -> Self {
+    pub async fn start_in(mut ns: Namespace) -> Self {
+        // Short retry tiers, so retries happen within a test; the namespace knows them too, to
+        // find (and remove) their queues.
+        let delays = [1, 2, 3].map(Duration::from_secs).to_vec();
+        ns.topology = sj_shared::amqp::Topology::new(&ns.name, ns.topology.delivery_limit, delays);
         let sandbox = sj_sandbox::spawn(sj_sandbox::Config::default()).await.expect("sandbox");
         let refresh_token = sandbox.issue_tokens().refresh_token;
         let exports = tempfile::tempdir().unwrap();
