@@ -55,6 +55,11 @@ pub struct FaultSpec {
     /// Apply this spec only to requests whose body contains this text (e.g. `quoteCreate`);
     /// other requests on the route pass untouched.
     pub body_contains: Option<String>,
+    /// Jobber GraphQL only: answer the next N requests, unhandled, with HTTP 200 and a
+    /// `userErrors` entry on the operation's first field, as Jobber reports a business rule.
+    pub user_error_next: u32,
+    /// The message of those user errors.
+    pub user_error_message: Option<String>,
 }
 
 /// Marks a GraphQL request the handler must answer THROTTLED (the body needs its cost).
@@ -71,6 +76,7 @@ enum Action {
     Throttle,
     TooMany,
     LoseResponse(Duration),
+    UserError(String),
 }
 
 struct RouteFaults {
@@ -125,12 +131,11 @@ impl Faults {
         self.routes.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
-    /// The text a request body must contain for `route`'s spec to apply, if the spec says so
-    /// (the middleware then reads the body first).
-    fn body_filter(&self, route: &str) -> Option<String> {
+    /// Whether the middleware must read the request body before deciding.
+    fn needs_body(&self, route: &str) -> bool {
         let routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
         let key = if routes.contains_key(route) { route } else { "*" };
-        routes.get(key)?.spec.body_contains.clone()
+        routes.get(key).is_some_and(|f| f.spec.body_contains.is_some() || f.spec.user_error_next > 0)
     }
 
     /// Decides the fate of one request on `route` (and its added latency); `body` is the request
@@ -159,6 +164,10 @@ impl Faults {
             Action::TooMany
         } else if take(&mut spec.throttle_next) {
             Action::Throttle
+        } else if take(&mut spec.user_error_next) {
+            Action::UserError(
+                spec.user_error_message.clone().unwrap_or_else(|| "Sandbox: injected user error".into()),
+            )
         } else if take(&mut spec.lose_response_next) {
             Action::LoseResponse(Duration::from_millis(spec.hold_ms.unwrap_or(0)))
         } else if spec.error_rate > 0.0 && next_random(&mut faults.rng) < spec.error_rate {
@@ -251,6 +260,18 @@ fn too_many_response(route: &str) -> Response {
     }
 }
 
+/// The response key of the first field of a GraphQL request's operation (`quoteCreate`).
+fn first_field(body: &[u8]) -> Option<String> {
+    use async_graphql::parser::types::Selection;
+    let request: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let document = async_graphql::parser::parse_query(request.get("query")?.as_str()?).ok()?;
+    let (_, operation) = document.operations.iter().next()?;
+    operation.node.selection_set.node.items.iter().find_map(|selection| match &selection.node {
+        Selection::Field(field) => Some(field.node.response_key().node.to_string()),
+        _ => None,
+    })
+}
+
 /// The middleware: count, then apply the route's faults.
 pub async fn layer(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     let route = request
@@ -260,13 +281,13 @@ pub async fn layer(State(shared): State<Arc<Shared>>, request: Request, next: Ne
         .unwrap_or_else(|| "(unmatched)".to_string());
     shared.counters.request(&route);
     // A spec that filters on the body needs it read first (and put back for the handler).
-    let (request, body) = match shared.faults.body_filter(&route) {
-        Some(_) => {
+    let (request, body) = match shared.faults.needs_body(&route) {
+        true => {
             let (parts, body) = request.into_parts();
             let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024).await.unwrap_or_default();
             (Request::from_parts(parts, Body::from(bytes.clone())), Some(bytes))
         }
-        None => (request, None),
+        false => (request, None),
     };
     let (latency, action) = shared.faults.decide(&route, body.as_deref());
     if !latency.is_zero() {
@@ -291,6 +312,11 @@ pub async fn layer(State(shared): State<Arc<Shared>>, request: Request, next: Ne
         Action::TooMany => {
             shared.counters.too_many();
             too_many_response(&route)
+        }
+        Action::UserError(message) => {
+            let field = body.as_deref().and_then(first_field).unwrap_or_else(|| "mutation".to_owned());
+            let reply = serde_json::json!({"data": {field: {"userErrors": [{"message": message, "path": ["input"]}]}}});
+            (StatusCode::OK, [("content-type", "application/json")], reply.to_string()).into_response()
         }
         Action::LoseResponse(hold) => {
             // The work is done; only the answer is lost.
@@ -350,7 +376,8 @@ mod tests {
             body_contains: Some("quoteCreate".into()),
             ..FaultSpec::default()
         });
-        assert_eq!(faults.body_filter("/api/graphql").as_deref(), Some("quoteCreate"));
+        assert!(faults.needs_body("/api/graphql"));
+        assert!(!faults.needs_body("/other"));
         let other = faults.decide("/api/graphql", Some(br#"{"query":"query { clients { nodes { id } } }"}"#));
         assert_eq!(other.1, Action::Pass);
         let create =
@@ -358,5 +385,12 @@ mod tests {
         assert_eq!(create.1, Action::LoseResponse(Duration::from_millis(5)));
         let again = faults.decide("/api/graphql", Some(br#"{"query":"mutation { quoteCreate }"}"#));
         assert_eq!(again.1, Action::Pass, "consumed");
+    }
+
+    #[test]
+    fn user_errors_name_the_operations_first_field() {
+        let body = br#"{"query":"mutation CreateQuote($a: QuoteCreateAttributes!) { quoteCreate(attributes: $a) { quote { id } } }"}"#;
+        assert_eq!(first_field(body).as_deref(), Some("quoteCreate"));
+        assert_eq!(first_field(b"not json"), None);
     }
 }

@@ -482,3 +482,52 @@ async fn a_dry_run_shows_the_exact_writes_and_changes_nothing() {
     assert_eq!(bridge.ns.peek_count(&bridge.ns.topology.quotes_queue()).await, 1);
     bridge.stop().await;
 }
+
+#[tokio::test]
+async fn timeouts_and_an_expired_token_are_retried_until_the_quote_is_written() {
+    let mut bridge = Bridge::start("timeouts").await;
+    bridge.env.push(("SJ_JOBBER__REQUEST_TIMEOUT".into(), "1s".into()));
+    bridge.start_consuming_worker().await;
+    // Jobber holds the next two requests past the worker's timeout, and every access token dies.
+    set_fault(
+        &bridge.sandbox,
+        serde_json::json!({"route": "/api/graphql", "timeout_next": 2, "hold_ms": 3000}),
+    )
+    .await;
+    let response =
+        reqwest::Client::new().post(bridge.sandbox.url("/_admin/oauth/expire")).send().await.unwrap();
+    assert!(response.status().is_success());
+    bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
+    bridge.poll_once(&[]);
+    bridge.wait_until("the quote", || async { bridge.quotes().await.len() == 1 }).await;
+    assert!(bridge.worker_log_lines(&["transient failure: retrying later", "jobber.unavailable"]) >= 1);
+    assert!(bridge.worker_log_lines(&["Jobber tokens refreshed"]) >= 2, "the expired token was refreshed");
+    assert!(bridge.ns.queue_empty(&bridge.ns.topology.parked_queue()).await, "nothing parked");
+    bridge.stop().await;
+}
+
+#[tokio::test]
+async fn a_user_error_from_jobber_parks_the_document_with_jobbers_reason() {
+    let mut bridge = Bridge::start("user-error").await;
+    bridge.start_consuming_worker().await;
+    set_fault(
+        &bridge.sandbox,
+        serde_json::json!({"route": "/api/graphql", "body_contains": "quoteCreate", "user_error_next": 1,
+                           "user_error_message": "Line items unit price is too large"}),
+    )
+    .await;
+    bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
+    bridge.poll_once(&[]);
+    let parked_queue = bridge.ns.topology.parked_queue();
+    bridge
+        .wait_until("the parked document", || async { bridge.ns.peek_count(&parked_queue).await == 1 })
+        .await;
+    let parked = bridge.ns.drain(&parked_queue).await;
+    let h = parked[0].delivery.properties.headers();
+    assert_eq!(headers::text(h, "sj-error-kind").as_deref(), Some("jobber.user-error"));
+    let reason = headers::text(h, "sj-error").unwrap();
+    assert!(reason.contains("Line items unit price is too large"), "{reason}");
+    assert_eq!(headers::integer(h, "sj-attempts"), Some(1), "permanent: no retries");
+    assert!(bridge.quotes().await.is_empty());
+    bridge.stop().await;
+}
