@@ -5,6 +5,8 @@
 
 mod dlq;
 mod parse;
+mod status;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +38,10 @@ enum Command {
     /// Parked dead letters: list, show, replay, purge.
     #[command(subcommand)]
     Dlq(dlq::Command),
+    /// Check every dependency of this installation: one line each, ✓ or ✗ with the fix.
+    Verify(verify::Args),
+    /// Queue depths and consumers, Jobber's cost budget and token expiry.
+    Status(status::Args),
 }
 
 fn main() -> ExitCode {
@@ -58,5 +64,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Parse(args) => parse::run(&settings, &args),
         Command::Dlq(command) => dlq::run(&settings, command),
+        Command::Verify(args) => verify::run(&settings, &args),
+        Command::Status(args) => status::run(&settings, &args),
     }
 }

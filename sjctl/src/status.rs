@@ -1,0 +1,274 @@
+//! `sjctl status`: how the bridge is doing right now. Queue depths and consumers (AMQP passive
+//! declares, always available), unacknowledged messages and rates (RabbitMQ's management API,
+//! when reachable), Jobber's cost budget and the access token's expiry (Redis).
+//!
+//! Documents processed and failed in the last hour need the outcome history (`sjctl history`,
+//! issue #6), which the workers do not write yet: the line says so.
+
+use std::process::ExitCode;
+
+use serde::Serialize;
+use serde_json::Value;
+use sj_shared::config::Settings;
+use sj_shared::store::{self, Keys};
+
+use crate::verify::{self, connect_amqp, inspect_queue, queue_names, read_budget, Budget, CHECK_TIMEOUT};
+
+/// What `status` prints for documents processed and failed, until the history exists.
+const NOT_RECORDED: &str = "not recorded yet (issue #6: sjctl history)";
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Status {
+    rabbitmq: String,
+    /// `available`, or why the management API could not be used.
+    management_api: String,
+    queues: Vec<QueueStatus>,
+    jobber: JobberStatus,
+    documents_last_hour: &'static str,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct QueueStatus {
+    name: String,
+    /// False when the queue is not declared (then every count is absent).
+    exists: bool,
+    ready: Option<u32>,
+    consumers: Option<u32>,
+    /// From the management API only.
+    unacked: Option<u64>,
+    /// Messages per second published into / delivered from the queue (management API).
+    publish_rate: Option<f64>,
+    deliver_rate: Option<f64>,
+    /// Why the queue could not be inspected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct JobberStatus {
+    cost_budget: Option<Budget>,
+    /// Unix seconds.
+    token_expires_at: Option<u64>,
+    /// Human text: "in 55m (…)", "no tokens stored", or what went wrong.
+    token: String,
+    /// What went wrong reading the budget, if anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    budget_error: Option<String>,
+}
+
+pub fn run(settings: &Settings, args: &Args) -> ExitCode {
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+    let status = runtime.block_on(collect(settings));
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&status).expect("status serializes"));
+    } else {
+        print_text(&status);
+    }
+    // The command ran; a broker it cannot reach is a problem found (exit 2, as elsewhere).
+    if status.queues.iter().all(|q| q.error.is_some()) {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+async fn collect(settings: &Settings) -> Status {
+    let topology = settings.amqp.topology(&settings.namespace);
+    let names = queue_names(&topology);
+    let mut queues: Vec<QueueStatus> =
+        names.iter().map(|name| QueueStatus { name: name.clone(), ..QueueStatus::default() }).collect();
+
+    let rabbitmq = match connect_amqp(settings).await {
+        Ok(connection) => {
+            for queue in &mut queues {
+                match inspect_queue(&connection, &queue.name).await {
+                    Ok(Some(counts)) => {
+                        queue.exists = true;
+                        queue.ready = Some(counts.ready);
+                        queue.consumers = Some(counts.consumers);
+                    }
+                    Ok(None) => {}
+                    Err(e) => queue.error = Some(e),
+                }
+            }
+            let _ = connection.close(200, "sjctl status done".into()).await;
+            settings.amqp.endpoint()
+        }
+        Err(e) => {
+            for queue in &mut queues {
+                queue.error = Some("RabbitMQ not reachable".to_owned());
+            }
+            format!("{}: not reachable ({e})", settings.amqp.endpoint())
+        }
+    };
+
+    let management_api = match management(settings, &mut queues).await {
+        Ok(()) => "available".to_owned(),
+        Err(e) => format!("unavailable ({e}): no unacked counts or rates"),
+    };
+
+    Status {
+        rabbitmq,
+        management_api,
+        queues,
+        jobber: jobber(settings).await,
+        documents_last_hour: NOT_RECORDED,
+    }
+}
+
+/// Adds the management API's counts and rates to the queues it knows.
+async fn management(settings: &Settings, queues: &mut [QueueStatus]) -> Result<(), String> {
+    let (user, password, vhost) = amqp_credentials(&settings.amqp.url);
+    let base = settings.alerts.rabbitmq_ui_url.trim_end_matches('/');
+    let http = reqwest::Client::builder().timeout(CHECK_TIMEOUT).build().map_err(|e| e.to_string())?;
+    for queue in queues.iter_mut().filter(|q| q.exists) {
+        let url = format!("{base}/api/queues/{vhost}/{}", encode(&queue.name));
+        let response = http
+            .get(&url)
+            .basic_auth(&user, Some(&password))
+            .send()
+            .await
+            .map_err(|e| format!("{base}: {}", e.without_url()))?;
+        if !response.status().is_success() {
+            return Err(format!("{base} answered HTTP {}", response.status().as_u16()));
+        }
+        let body: Value = response.json().await.map_err(|e| format!("{base}: {}", e.without_url()))?;
+        queue.unacked = body.get("messages_unacknowledged").and_then(Value::as_u64);
+        let rate = |path: &str| body.pointer(path).and_then(Value::as_f64);
+        queue.publish_rate = rate("/message_stats/publish_details/rate").or(Some(0.0));
+        queue.deliver_rate = rate("/message_stats/deliver_get_details/rate").or(Some(0.0));
+    }
+    Ok(())
+}
+
+/// The user, password and (URL-encoded) vhost of an AMQP URL; RabbitMQ's defaults where absent.
+fn amqp_credentials(url: &str) -> (String, String, String) {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let (userinfo, host) = rest.rsplit_once('@').map_or((None, rest), |(u, h)| (Some(u), h));
+    let (user, password) = match userinfo.and_then(|u| u.split_once(':')) {
+        Some((user, password)) => (decode(user), decode(password)),
+        None => ("guest".to_owned(), "guest".to_owned()),
+    };
+    let vhost = match host.split_once('/') {
+        Some((_, vhost)) if !vhost.is_empty() => vhost.split('?').next().unwrap_or(vhost).to_owned(),
+        _ => "%2F".to_owned(),
+    };
+    (user, password, vhost)
+}
+
+/// Percent-decodes a URL's user or password (`%40` → `@`).
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Percent-encodes a queue name for a URL path (names are plain ASCII, but may hold anything).
+fn encode(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn jobber(settings: &Settings) -> JobberStatus {
+    let mut status = JobberStatus::default();
+    let pool = match store::pool(&settings.redis) {
+        Ok(pool) => pool,
+        Err(e) => {
+            status.token = format!("unknown: {e}");
+            status.budget_error = Some(e.to_string());
+            return status;
+        }
+    };
+    match read_budget(&pool, &Keys::new(&settings.namespace)).await {
+        Ok(budget) => status.cost_budget = budget,
+        Err(e) => status.budget_error = Some(format!("Redis: {e}")),
+    }
+    let http = reqwest::Client::new();
+    let tokens = verify::token_store(settings, pool, http);
+    status.token = match tokio::time::timeout(CHECK_TIMEOUT, tokens.load()).await {
+        Ok(Ok(Some(tokens))) => {
+            status.token_expires_at = Some(tokens.expires_at);
+            format!("expires {}", verify::expiry(&tokens))
+        }
+        Ok(Ok(None)) => "no tokens stored".to_owned(),
+        Ok(Err(e)) => format!("unknown: {e}"),
+        Err(_) => "unknown: Redis did not answer".to_owned(),
+    };
+    status
+}
+
+fn print_text(status: &Status) {
+    println!("RabbitMQ {}; management API {}", status.rabbitmq, status.management_api);
+    let count = |n: Option<u32>| n.map_or("-".to_owned(), |n| n.to_string());
+    println!(
+        "{:<44} {:>7} {:>7} {:>9} {:>9} {:>9}",
+        "queue", "ready", "unacked", "consumers", "in/s", "out/s"
+    );
+    for q in &status.queues {
+        if let Some(e) = &q.error {
+            println!("{:<44} {e}", q.name);
+            continue;
+        }
+        if !q.exists {
+            println!("{:<44} not declared", q.name);
+            continue;
+        }
+        let rate = |r: Option<f64>| r.map_or("-".to_owned(), |r| format!("{r:.1}"));
+        println!(
+            "{:<44} {:>7} {:>7} {:>9} {:>9} {:>9}",
+            q.name,
+            count(q.ready),
+            q.unacked.map_or("-".to_owned(), |n| n.to_string()),
+            count(q.consumers),
+            rate(q.publish_rate),
+            rate(q.deliver_rate),
+        );
+    }
+    println!("documents processed/failed, last hour: {}", status.documents_last_hour);
+    match (&status.jobber.cost_budget, &status.jobber.budget_error) {
+        (Some(budget), _) => println!("Jobber {budget}"),
+        (None, Some(e)) => println!("Jobber cost budget unknown: {e}"),
+        (None, None) => println!("Jobber cost budget: not reported (no request in the last hour)"),
+    }
+    println!("Jobber access token {}", status.jobber.token);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_and_vhost_come_from_the_amqp_url() {
+        let (user, password, vhost) = amqp_credentials("amqp://bridge:p%40ss@mq:5672/%2f");
+        assert_eq!((user.as_str(), password.as_str(), vhost.as_str()), ("bridge", "p@ss", "%2f"));
+        let (user, _, vhost) = amqp_credentials("amqp://mq:5672");
+        assert_eq!((user.as_str(), vhost.as_str()), ("guest", "%2F"));
+        assert_eq!(encode("t1.sj.quotes retry"), "t1.sj.quotes%20retry");
+    }
+}
