@@ -2,3 +2,5 @@
 
 mod dlq;
 mod parse;
+mod status;
+mod verify;

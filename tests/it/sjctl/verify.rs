@@ -1,0 +1,152 @@
+//! `sjctl verify` against the real services: all green for a working installation, and each
+//! broken dependency named with its fix while the other checks still run.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::Value;
+
+use crate::pipeline::worker::Bridge;
+use crate::support::root;
+
+/// Runs `sjctl verify`, without blocking the test's runtime (the sandbox answers from it).
+async fn verify(bridge: &Bridge, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = bridge.command("sjctl", "sjctl");
+    cmd.arg("verify").args(args).envs(env.iter().copied());
+    tokio::process::Command::from(cmd).output().await.unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A real SMTP server (tests/it/alerter/smtp_sink.py, aiosmtpd), killed when dropped.
+struct SmtpSink {
+    port: u16,
+    process: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl SmtpSink {
+    async fn start() -> Self {
+        let python: PathBuf =
+            std::env::var_os("SJ_TEST_PYTHON").map_or_else(|| "/usr/bin/python3".into(), Into::into);
+        let (port, dir) = (free_port(), tempfile::tempdir().unwrap());
+        let process = Command::new(python)
+            .arg(root().join("tests/it/alerter/smtp_sink.py"))
+            .arg(port.to_string())
+            .arg(dir.path().join("mail"))
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the SMTP sink");
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            assert!(tokio::time::Instant::now() < deadline, "the SMTP sink did not listen");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Self { port, process, _dir: dir }
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// The line of the check named `what` (each line starts with its mark, then the name).
+fn line<'a>(text: &'a str, what: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.get(l.find(' ').map_or(0, |i| i + 1)..).is_some_and(|rest| rest.starts_with(what)))
+        .unwrap_or_else(|| panic!("no {what} line in:\n{text}"))
+}
+
+#[tokio::test]
+async fn a_working_installation_is_all_green_and_a_dead_smtp_server_is_named() {
+    let sink = SmtpSink::start().await;
+    let mut bridge = Bridge::start("verify-ok").await;
+    bridge.env.push(("SJ_ALERTS__SMTP__PORT".into(), sink.port.to_string()));
+    bridge.start_consuming_worker().await;
+
+    let out = verify(&bridge, &[], &[]).await;
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    for what in [
+        "configuration",
+        "RabbitMQ reachable",
+        "RabbitMQ topology",
+        "dead-letter exchange",
+        "Redis reachable",
+        "Jobber",
+        "SMTP",
+    ] {
+        assert!(line(&text, what).starts_with('✓'), "{what}:\n{text}");
+    }
+    assert!(line(&text, "RabbitMQ reachable").contains("127.0.0.1:5672"), "{text}");
+    assert!(!text.contains("guest"), "credentials never printed:\n{text}");
+    let jobber = line(&text, "Jobber");
+    assert!(jobber.contains("cost budget") && jobber.contains("access token expires in"), "{jobber}");
+    assert_eq!(
+        line(&text, "SaberisConnect"),
+        "- SaberisConnect skipped (poller.saberis_connect.enabled = false)"
+    );
+
+    // --json: the same checks, machine-readable.
+    let out = verify(&bridge, &["--json"], &[]).await;
+    let checks: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(checks.len(), 8, "{checks:?}");
+    assert!(checks.iter().all(|c| c["outcome"] == "ok" || c["outcome"] == "skipped"), "{checks:?}");
+
+    // The SMTP server goes away: SMTP is ✗ with the fix, everything else still checked.
+    drop(sink);
+    let dead_port = free_port().to_string();
+    let out = verify(&bridge, &[], &[("SJ_ALERTS__SMTP__PORT", &dead_port)]).await;
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let smtp = line(&text, "SMTP");
+    assert!(smtp.starts_with("✗ SMTP: ") && smtp.contains(&dead_port), "{smtp}");
+    assert!(smtp.contains("— start the mail server, or fix alerts.smtp"), "{smtp}");
+    assert!(line(&text, "Redis reachable").starts_with('✓'), "{text}");
+    let out = verify(&bridge, &["--json"], &[("SJ_ALERTS__SMTP__PORT", &dead_port)]).await;
+    let checks: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let failed: Vec<&Value> = checks.iter().filter(|c| c["outcome"] == "failed").collect();
+    assert_eq!(failed.len(), 1, "{checks:?}");
+    assert_eq!(failed[0]["check"], "SMTP");
+    assert!(failed[0]["fix"].as_str().unwrap().contains("alerts.smtp"));
+    bridge.stop().await;
+}
+
+#[tokio::test]
+async fn a_broken_redis_url_and_an_undeclared_topology_are_told_apart() {
+    let bridge = Bridge::start("verify-broken").await;
+    // Nothing has run in this namespace: no topology yet.
+    let out = verify(&bridge, &[], &[]).await;
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(line(&text, "RabbitMQ reachable").starts_with('✓'), "{text}");
+    let topology = line(&text, "RabbitMQ topology");
+    assert!(topology.starts_with("✗ RabbitMQ topology: not declared"), "{topology}");
+    assert!(topology.contains("— start sj-worker or sj-poller once"), "{topology}");
+    assert!(line(&text, "dead-letter exchange").starts_with('✗'), "{text}");
+    assert!(line(&text, "Redis reachable").starts_with('✓'), "{text}");
+
+    // Once declared (the poller does it at start), the topology is fine; Redis is not.
+    bridge.poll_once(&[]);
+    let out = verify(&bridge, &[], &[("SJ_REDIS__URL", "redis://127.0.0.1:1/0")]).await;
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(line(&text, "RabbitMQ topology").starts_with('✓'), "{text}");
+    let redis = line(&text, "Redis reachable");
+    assert!(redis.starts_with("✗ Redis reachable: 127.0.0.1:1/0"), "{redis}");
+    assert!(redis.contains("— start Redis, or fix redis.url (SJ_REDIS__URL)"), "{redis}");
+    assert!(line(&text, "Jobber").starts_with("- Jobber skipped"), "{text}");
+    // The checks after it still ran.
+    line(&text, "SaberisConnect");
+    line(&text, "SMTP");
+    bridge.stop().await;
+}
