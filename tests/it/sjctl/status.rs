@@ -55,7 +55,7 @@ async fn queue_depths_then_consumers_budget_and_token() {
     // A worker consumes them: one consumer, the queue empties, Jobber's budget and token known.
     bridge.start_consuming_worker().await;
     bridge.wait_until("both quotes", || async { bridge.quotes().await.len() == 2 }).await;
-    let (out, running) = status(&bridge).await;
+    let (_, running) = status(&bridge).await;
     let q = queue(&running, &quotes);
     assert_eq!(q["consumers"], 1, "{running}");
     assert_eq!(q["ready"], 0, "{running}");
@@ -69,6 +69,5 @@ async fn queue_depths_then_consumers_budget_and_token() {
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains(&quotes) && text.contains("not recorded yet (issue #6: sjctl history)"), "{text}");
     assert!(text.contains("Jobber cost budget") && text.contains("access token expires in"), "{text}");
-    drop(out);
     bridge.stop().await;
 }

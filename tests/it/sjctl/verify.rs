@@ -148,5 +148,28 @@ async fn a_broken_redis_url_and_an_undeclared_topology_are_told_apart() {
     // The checks after it still ran.
     line(&text, "SaberisConnect");
     line(&text, "SMTP");
+
+    // SaberisConnect, when enabled: its auth token must give a session.
+    let base_url = bridge.sandbox.url("/saberis");
+    let enabled = [
+        ("SJ_POLLER__SABERIS_CONNECT__ENABLED", "true"),
+        ("SJ_POLLER__SABERIS_CONNECT__BASE_URL", base_url.as_str()),
+    ];
+    let with_token = |token: &'static str| {
+        let mut env = enabled.to_vec();
+        env.push(("SJ_POLLER__SABERIS_CONNECT__AUTH_TOKEN", token));
+        env
+    };
+    let out = verify(&bridge, &[], &with_token("sandbox-saberis-auth-token")).await;
+    let text = stdout(&out);
+    assert!(line(&text, "SaberisConnect").starts_with("✓ SaberisConnect"), "{text}");
+    let out = verify(&bridge, &[], &with_token("wrong-token")).await;
+    let text = stdout(&out);
+    let saberis = line(&text, "SaberisConnect");
+    assert!(
+        saberis.starts_with("✗ SaberisConnect: ") && saberis.contains("refused the auth token"),
+        "{saberis}"
+    );
+    assert!(saberis.contains("— set the auth token") && !saberis.contains("wrong-token"), "{saberis}");
     bridge.stop().await;
 }
