@@ -1,7 +1,8 @@
 //! `sjctl`: one command line for the operator of the bridge.
 //!
-//! Exit codes: 0 success; 1 usage or configuration error; 2 the command ran but found a
-//! problem (a document that does not parse, a check that fails).
+//! Exit codes: 0 success; 1 usage or configuration error, and `verify` when a check fails (as
+//! monitoring scripts expect of a health check); 2 the command ran but hit a problem (a document
+//! that does not parse, a dead letter that cannot be replayed, a broker that cannot be reached).
 
 mod dlq;
 mod parse;

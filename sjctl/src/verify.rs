@@ -29,7 +29,7 @@ use sj_shared::jobber::{CostBudget, JobberClient, TokenSet, TokenStore};
 use sj_shared::store::{self, Keys};
 
 /// How long one check may take (an unreachable host, a server that never answers).
-pub(crate) const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -8,3 +8,4 @@ mod pipeline;
 mod sandbox;
 mod sjctl;
 mod support;
+mod tls;
