@@ -22,6 +22,7 @@ use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, B
 use lapin::types::FieldTable;
 use sj_shared::amqp::{self, Publisher, Topology};
 use sj_shared::config::Settings;
+use sj_shared::process;
 use tokio::time::Instant;
 
 use alert::Alert;
@@ -59,34 +60,19 @@ struct Cli {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = <Cli as clap::Parser>::parse();
-    let settings = match Settings::load(cli.config.as_deref()) {
+    // Addresses and credentials are configuration too: refused at start (and by
+    // `--check-config`), not at the first alert.
+    let mut mailer = None;
+    let check = |settings: &Settings| {
+        mailer = Some(Mailer::new(&settings.alerts).map_err(|e| e.to_string())?);
+        Ok(())
+    };
+    let settings = match process::start("sj-alerter", cli.config.as_deref(), cli.check_config, check) {
         Ok(settings) => settings,
-        Err(e) => {
-            eprintln!("sj-alerter: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
-    // Addresses and credentials are configuration too: refuse them at start, not at the first alert.
-    let mailer = match Mailer::new(&settings.alerts) {
-        Ok(mailer) => mailer,
-        Err(e) => {
-            eprintln!("sj-alerter: invalid configuration:\n  {e}");
-            return ExitCode::from(1);
-        }
-    };
-    if cli.check_config {
-        println!("{settings:#?}");
-        return ExitCode::SUCCESS;
-    }
-    sj_shared::telemetry::init(&settings.log);
-    match run(&settings, &mailer).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "sj-alerter stopped");
-            eprintln!("sj-alerter: {e:#}");
-            ExitCode::from(2)
-        }
-    }
+    let mailer = mailer.expect("set by the check");
+    process::exit_code("sj-alerter", run(&settings, &mailer).await.map(|()| ExitCode::SUCCESS))
 }
 
 /// Consumes until SIGTERM/SIGINT, reconnecting whenever the broker goes away.
@@ -94,7 +80,7 @@ async fn run(settings: &Settings, mailer: &Mailer) -> anyhow::Result<()> {
     let topology = settings.amqp.topology(&settings.namespace);
     let vhost = mail::vhost_of(&settings.amqp.url);
     let context = Context::new(&settings.alerts, &settings.namespace, vhost, &topology.parked_queue());
-    let mut shutdown = Box::pin(shutdown_signal());
+    let mut shutdown = Box::pin(process::shutdown_signal());
     loop {
         match consume(settings, &topology, mailer, &context, &mut shutdown).await {
             Ok(()) => return Ok(()),
@@ -260,15 +246,5 @@ async fn ack(delivery: &Delivery) {
         Ok(true) => {}
         Ok(false) => tracing::warn!("ack not taken (channel gone): the alert will come again"),
         Err(e) => tracing::warn!(error = %e, "ack failed: the alert will come again"),
-    }
-}
-
-/// Resolves on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    let mut term =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
     }
 }

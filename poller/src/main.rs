@@ -16,6 +16,7 @@ use clap::Parser;
 use notify::Watcher as _;
 use sj_shared::amqp::{self, Publisher};
 use sj_shared::config::Settings;
+use sj_shared::process;
 use sj_shared::saberis::DocumentReader;
 use sj_shared::store::{self, Keys, PublishedDocuments};
 
@@ -58,26 +59,11 @@ struct Cli {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match Settings::load(cli.config.as_deref()) {
+    let settings = match process::start("sj-poller", cli.config.as_deref(), cli.check_config, |_| Ok(())) {
         Ok(settings) => settings,
-        Err(e) => {
-            eprintln!("sj-poller: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
-    if cli.check_config {
-        println!("{settings:#?}");
-        return ExitCode::SUCCESS;
-    }
-    sj_shared::telemetry::init(&settings.log);
-    match run(&settings, cli.once).await {
-        Ok(code) => code,
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "sj-poller stopped");
-            eprintln!("sj-poller: {e:#}");
-            ExitCode::from(2)
-        }
-    }
+    process::exit_code("sj-poller", run(&settings, cli.once).await)
 }
 
 async fn run(settings: &Settings, once: bool) -> anyhow::Result<ExitCode> {

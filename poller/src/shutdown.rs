@@ -11,12 +11,7 @@ impl Shutdown {
     pub fn listen() -> Self {
         let (tx, rx) = watch::channel(false);
         tokio::spawn(async move {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("SIGTERM handler");
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
+            sj_shared::process::shutdown_signal().await;
             tracing::info!("shutdown requested: finishing what is in flight");
             let _ = tx.send(true);
             // Keep the sender: receivers then always see `true`, never a closed channel.

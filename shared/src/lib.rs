@@ -12,6 +12,7 @@ pub mod amqp;
 pub mod config;
 pub mod jobber;
 pub mod message;
+pub mod process;
 pub mod saberis;
 pub mod store;
 pub mod telemetry;

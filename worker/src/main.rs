@@ -17,6 +17,7 @@ use lapin::types::FieldTable;
 use sj_shared::amqp::{self, Publisher};
 use sj_shared::config::Settings;
 use sj_shared::jobber::{CostBudget, JobberClient, TokenStore};
+use sj_shared::process;
 use sj_shared::store::{self, Crosswalk, Keys};
 
 use consume::Handler;
@@ -53,26 +54,11 @@ struct Cli {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match Settings::load(cli.config.as_deref()) {
+    let settings = match process::start("sj-worker", cli.config.as_deref(), cli.check_config, |_| Ok(())) {
         Ok(settings) => settings,
-        Err(e) => {
-            eprintln!("sj-worker: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
-    if cli.check_config {
-        println!("{settings:#?}");
-        return ExitCode::SUCCESS;
-    }
-    sj_shared::telemetry::init(&settings.log);
-    match run(&settings, cli.dry_run).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "sj-worker stopped");
-            eprintln!("sj-worker: {e:#}");
-            ExitCode::from(2)
-        }
-    }
+    process::exit_code("sj-worker", run(&settings, cli.dry_run).await.map(|()| ExitCode::SUCCESS))
 }
 
 async fn run(settings: &Settings, dry_run: bool) -> anyhow::Result<()> {
@@ -95,7 +81,7 @@ async fn run(settings: &Settings, dry_run: bool) -> anyhow::Result<()> {
     let jobber = JobberClient::new(&settings.jobber, http, tokens, budget);
     let jobber = if dry_run { jobber.dry_run() } else { jobber };
     let topology = settings.amqp.topology(&settings.namespace);
-    let mut shutdown = Box::pin(shutdown_signal());
+    let mut shutdown = Box::pin(process::shutdown_signal());
 
     let mut writer: Option<Writer> = None;
     loop {
@@ -186,15 +172,5 @@ async fn consume(
             let _ = connection.close(200, "sj-worker stopping".into()).await;
             Ok(())
         }
-    }
-}
-
-/// Resolves on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    let mut term =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
     }
 }

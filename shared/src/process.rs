@@ -1,0 +1,58 @@
+//! What every long-running binary of the bridge (`sj-poller`, `sj-worker`, `sj-alerter`) does the
+//! same way: load and check its settings (exit 1 with every problem named), `--check-config`, set
+//! up telemetry, turn the outcome into an exit code (2 when it stopped on an error), and hear
+//! SIGTERM and SIGINT.
+
+use std::fmt::Display;
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::config::Settings;
+
+/// The settings, or the exit code to leave with: 1 after printing why they cannot be used
+/// (including what `check` finds: a program's own checks of its settings), 0 after printing them
+/// for `--check-config` (secrets hidden). Telemetry is set up on the way.
+pub fn start(
+    program: &str,
+    config: Option<&Path>,
+    check_config: bool,
+    check: impl FnOnce(&Settings) -> Result<(), String>,
+) -> Result<Settings, ExitCode> {
+    let settings = Settings::load(config).map_err(|e| {
+        eprintln!("{program}: {e}");
+        ExitCode::from(1)
+    })?;
+    if let Err(problem) = check(&settings) {
+        eprintln!("{program}: invalid configuration:\n  {problem}");
+        return Err(ExitCode::from(1));
+    }
+    if check_config {
+        println!("{settings:#?}");
+        return Err(ExitCode::SUCCESS);
+    }
+    crate::telemetry::init(&settings.log);
+    Ok(settings)
+}
+
+/// The exit code of a run: its own when it ended, 2 (logged and printed, with the error's
+/// causes) when it stopped on an error.
+pub fn exit_code<E: Display>(program: &str, outcome: Result<ExitCode, E>) -> ExitCode {
+    match outcome {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "{program} stopped");
+            eprintln!("{program}: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Resolves on SIGTERM (what Docker, Kubernetes and systemd send) or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let mut term =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
