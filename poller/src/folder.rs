@@ -15,7 +15,7 @@ use sj_shared::amqp::{DeadLetter, Publisher};
 use sj_shared::config::{FolderSettings, PollerSettings};
 use sj_shared::message::{Source, SourceKind};
 use sj_shared::saberis::{DocumentError, DocumentReader};
-use sj_shared::store::PublishedDocuments;
+use sj_shared::store::{History, Outcome, PublishedDocuments};
 
 use crate::place;
 
@@ -46,6 +46,7 @@ pub struct FolderSource<'a> {
     pub reader: &'a DocumentReader,
     pub publisher: &'a Publisher,
     pub published: Option<&'a PublishedDocuments>,
+    pub history: Option<&'a History>,
 }
 
 /// A document read and normalized, waiting for the broker's confirmation.
@@ -164,6 +165,9 @@ impl FolderSource<'_> {
             .await
             .context("the broker did not confirm a dead letter")?;
         let moved = place::move_into(path, rejected)?;
+        if let Some(history) = self.history {
+            history.record(Outcome::Rejected, name, None, Some((&letter.kind, &error.reason))).await;
+        }
         tracing::warn!(file = %name, error = %error, moved = %moved.display(), reason = %reason_file.display(),
             "document refused");
         Ok(())

@@ -18,7 +18,7 @@ use sj_shared::amqp::{self, Publisher};
 use sj_shared::config::Settings;
 use sj_shared::process;
 use sj_shared::saberis::DocumentReader;
-use sj_shared::store::{self, Keys, PublishedDocuments};
+use sj_shared::store::{self, History, Keys, PublishedDocuments};
 
 use folder::{FolderSource, PassReport};
 use saberis_connect::{PollReport, SaberisConnectSource, SessionCache, TakenGuids};
@@ -80,6 +80,7 @@ async fn run(settings: &Settings, once: bool) -> anyhow::Result<ExitCode> {
     let reader = DocumentReader::new(settings.parser.clone(), settings.sanity.clone());
     let keys = Keys::new(&settings.namespace);
     let pool = store::pool(&settings.redis);
+    let history = pool.as_ref().ok().map(|pool| History::new(pool.clone(), &keys));
     let published = match &pool {
         Ok(pool) => Some(PublishedDocuments::new(pool.clone(), keys.clone())),
         Err(e) => {
@@ -117,6 +118,7 @@ async fn run(settings: &Settings, once: bool) -> anyhow::Result<ExitCode> {
             reader: &reader,
             publisher: &publisher,
             published: published.as_ref(),
+            history: history.as_ref(),
         });
         let connect_source = saberis_connect.as_ref().map(|(client, taken)| SaberisConnectSource {
             settings: &settings.poller,
@@ -125,6 +127,7 @@ async fn run(settings: &Settings, once: bool) -> anyhow::Result<ExitCode> {
             reader: &reader,
             publisher: &publisher,
             published: published.as_ref(),
+            history: history.as_ref(),
         });
 
         let result = if once {

@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use sj_shared::amqp::{self, header, headers, DeadLetter, Publisher, Topology, QUOTE_ROUTING_KEY};
 use sj_shared::config::Settings;
 use sj_shared::message::QuoteRequest;
+use sj_shared::store::{History, Outcome};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -123,7 +124,7 @@ async fn execute(settings: &Settings, command: Command) -> anyhow::Result<ExitCo
                     }
                 }
             };
-            replay(&connection, &topology, &chosen, dry_run).await?
+            replay(settings, &connection, &topology, &chosen, dry_run).await?
         }
         Command::Purge { ids, yes } => match select(&parked, &ids) {
             Ok(found) => purge(&found, yes).await?,
@@ -301,12 +302,16 @@ fn show(p: &Parked, json: bool) -> anyhow::Result<()> {
 }
 
 async fn replay(
+    settings: &Settings,
     connection: &lapin::Connection,
     topology: &Topology,
     chosen: &[&Parked],
     dry_run: bool,
 ) -> anyhow::Result<ExitCode> {
     let publisher = Publisher::open(connection, topology.clone()).await?;
+    let history = sj_shared::store::pool(&settings.redis)
+        .ok()
+        .map(|pool| History::new(pool, &sj_shared::store::Keys::new(&settings.namespace)));
     let mut code = ExitCode::SUCCESS;
     for p in chosen {
         if p.what == "rejected-document" {
@@ -342,6 +347,9 @@ async fn replay(
             .with_context(|| format!("the broker did not confirm the replay of {}", p.id))?;
         // Only now: the parked copy goes.
         p.message.delivery.acker.ack(BasicAckOptions::default()).await?;
+        if let Some(history) = &history {
+            history.record(Outcome::Replayed, &p.source, None, None).await;
+        }
         println!("replayed {} ({}) to {}", p.id, p.source, topology.quotes_queue());
     }
     Ok(code)

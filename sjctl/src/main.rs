@@ -5,6 +5,7 @@
 //! that does not parse, a dead letter that cannot be replayed, a broker that cannot be reached).
 
 mod dlq;
+mod history;
 mod parse;
 mod status;
 mod verify;
@@ -39,6 +40,9 @@ enum Command {
     /// Parked dead letters: list, show, replay, purge.
     #[command(subcommand)]
     Dlq(dlq::Command),
+    /// What became of recent documents (created, unchanged, retried, parked, rejected, replayed),
+    /// with totals.
+    History(history::Args),
     /// Check every dependency of this installation: one line each, ✓ or ✗ with the fix.
     Verify(verify::Args),
     /// Queue depths and consumers, Jobber's cost budget and token expiry.
@@ -65,6 +69,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Parse(args) => parse::run(&settings, &args),
         Command::Dlq(command) => dlq::run(&settings, command),
+        Command::History(args) => history::run(&settings, &args),
         Command::Verify(args) => verify::run(&settings, &args),
         Command::Status(args) => status::run(&settings, &args),
     }

@@ -14,9 +14,6 @@ use sj_shared::store::{self, Keys};
 
 use crate::verify::{self, connect_amqp, inspect_queue, queue_names, read_budget, Budget, CHECK_TIMEOUT};
 
-/// What `status` prints for documents processed and failed, until the history exists.
-const NOT_RECORDED: &str = "not recorded yet (issue #6: sjctl history)";
-
 #[derive(clap::Args)]
 pub struct Args {
     /// Print JSON instead of text.
@@ -31,7 +28,8 @@ struct Status {
     management_api: String,
     queues: Vec<QueueStatus>,
     jobber: JobberStatus,
-    documents_last_hour: &'static str,
+    /// Totals of the last hour from the history (or why it could not be read).
+    documents_last_hour: String,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -120,7 +118,14 @@ async fn collect(settings: &Settings) -> Status {
         management_api,
         queues,
         jobber: jobber(settings).await,
-        documents_last_hour: NOT_RECORDED,
+        documents_last_hour: match crate::history::read(settings, std::time::Duration::from_secs(3600)).await
+        {
+            Ok(entries) => crate::history::summary(
+                &sj_shared::store::Totals::of(&entries),
+                std::time::Duration::from_secs(3600),
+            ),
+            Err(e) => format!("unavailable (Redis: {e})"),
+        },
     }
 }
 

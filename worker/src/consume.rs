@@ -9,12 +9,14 @@ use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::types::AMQPValue;
 use sj_shared::amqp::{header, headers, text, trace_id, Publisher, Topology};
 use sj_shared::message::QuoteRequest;
+use sj_shared::store::{History, Outcome};
 use tracing::Instrument as _;
 
 use crate::write::{Failure, Writer, Written};
 
 pub struct Handler<'a> {
     pub writer: &'a Writer,
+    pub history: &'a History,
     pub publisher: &'a Publisher,
     pub topology: &'a Topology,
 }
@@ -53,11 +55,17 @@ impl Handler<'_> {
                 match &written {
                     Written::Created(r) => {
                         tracing::info!(source = %request.source.id, quote = %r.quote_number,
-                        client = %r.client_id, total = %request.totals.selling, "quote created")
+                        client = %r.client_id, total = %request.totals.selling, "quote created");
+                        self.history
+                            .record(Outcome::Created, &request.source.id, Some(&r.quote_number), None)
+                            .await;
                     }
                     Written::AlreadyThere(r) => {
                         tracing::info!(source = %request.source.id, quote = %r.quote_number,
-                        by_marker = r.found_by_marker, "already in Jobber: nothing written")
+                        by_marker = r.found_by_marker, "already in Jobber: nothing written");
+                        self.history
+                            .record(Outcome::Unchanged, &request.source.id, Some(&r.quote_number), None)
+                            .await;
                     }
                     Written::DryRun => unreachable!("dry runs return above"),
                 }
@@ -96,6 +104,8 @@ impl Handler<'_> {
             };
         match published {
             Ok(()) => {
+                let outcome = if what == "retry" { Outcome::Retried } else { Outcome::Parked };
+                self.history.record(outcome, source, None, Some((&failure.kind, &reason))).await;
                 if what == "retry" {
                     tracing::warn!(%source, kind = %failure.kind, reason = %reason, attempt = attempts + 1,
                         queue = %routing_key, "transient failure: retrying later");

@@ -18,7 +18,7 @@ use sj_shared::amqp::{self, Publisher};
 use sj_shared::config::Settings;
 use sj_shared::jobber::{CostBudget, JobberClient, TokenStore};
 use sj_shared::process;
-use sj_shared::store::{self, Crosswalk, Keys};
+use sj_shared::store::{self, Crosswalk, History, Keys};
 
 use consume::Handler;
 use write::Writer;
@@ -148,7 +148,8 @@ async fn consume(
     tracing::info!(queue = %topology.quotes_queue(), endpoint = %settings.amqp.endpoint(),
         concurrency = settings.worker.concurrency, "sj-worker consuming");
 
-    let handler = Handler { writer, publisher: &publisher, topology };
+    let history = History::new(writer.crosswalk.pool().clone(), writer.crosswalk.keys());
+    let handler = Handler { writer, history: &history, publisher: &publisher, topology };
     let deliveries = consumer.for_each_concurrent(settings.worker.concurrency, |delivery| {
         let handler = &handler;
         async move {

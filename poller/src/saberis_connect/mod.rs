@@ -30,7 +30,7 @@ use sj_shared::amqp::{AmqpError, DeadLetter, Publisher};
 use sj_shared::config::PollerSettings;
 use sj_shared::message::{QuoteRequest, Source, SourceKind};
 use sj_shared::saberis::{DocumentError, DocumentReader, Format};
-use sj_shared::store::PublishedDocuments;
+use sj_shared::store::{History, Outcome, PublishedDocuments};
 
 use crate::place;
 use crate::shutdown::Shutdown;
@@ -75,6 +75,7 @@ pub struct SaberisConnectSource<'a> {
     pub reader: &'a DocumentReader,
     pub publisher: &'a Publisher,
     pub published: Option<&'a PublishedDocuments>,
+    pub history: Option<&'a History>,
 }
 
 /// A document published, waiting for the broker's confirmation.
@@ -352,6 +353,9 @@ impl SaberisConnectSource<'_> {
             .context("the broker did not confirm a dead letter")?;
         tracing::warn!(guid, error = %error, kept = %kept_at.display(), reason = %reason_file.display(),
             "document refused");
+        if let Some(history) = self.history {
+            history.record(Outcome::Rejected, guid, None, Some((&letter.kind, &error.reason))).await;
+        }
         Ok(Some(kept_at))
     }
 }

@@ -1,10 +1,12 @@
 //! Redis: the bridge's coordinator and cache (never its source of truth; Jobber is). Every key
 //! carries the namespace, so installations and test runs share one Redis without meeting.
 
+mod history;
 mod lock;
 mod published;
 mod quotes;
 
+pub use history::{History, HistoryEntry, Outcome, Totals};
 pub use lock::RedisLock;
 pub use published::PublishedDocuments;
 pub use quotes::{Crosswalk, QuoteRecord};

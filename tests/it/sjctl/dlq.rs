@@ -82,6 +82,19 @@ async fn list_show_replay_after_the_fix_and_purge() {
     assert_eq!(bridge.ns.peek_count(&parked_queue).await, 1, "only the refused file is left");
     assert_eq!(bridge.worker_log_lines(&["quote created", "bath.json"]), 1);
 
+    // The history tells the story, with totals.
+    let out = sjctl(&bridge, &["history", "--json"], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let history: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let totals = &history["totals"];
+    assert_eq!((totals["created"].as_u64(), totals["replayed"].as_u64()), (Some(1), Some(1)), "{history}");
+    assert_eq!(totals["parked"].as_u64(), Some(2), "the refused file and the parked bath: {history}");
+    let outcomes: Vec<&str> =
+        history["entries"].as_array().unwrap().iter().map(|e| e["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes.iter().filter(|o| **o == "rejected").count(), 1, "{outcomes:?}");
+    let lines = text(&sjctl(&bridge, &["history", "--since", "1h"], ""));
+    assert!(lines.contains("created 1, updated 0, unchanged 0, parked 2"), "{lines}");
+
     // purge asks first.
     let out = sjctl(&bridge, &["dlq", "purge", "--id", slip["id"].as_str().unwrap()], "n\n");
     assert_eq!(out.status.code(), Some(1));

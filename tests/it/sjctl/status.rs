@@ -43,7 +43,11 @@ async fn queue_depths_then_consumers_budget_and_token() {
         "{waiting}"
     );
     assert_eq!(queue(&waiting, &bridge.ns.topology.parked_queue())["ready"], 0);
-    assert_eq!(waiting["documents_last_hour"], "not recorded yet (issue #6: sjctl history)");
+    // Nothing handled yet (no worker), so the last hour's history is all zeros.
+    assert_eq!(
+        waiting["documents_last_hour"],
+        "created 0, updated 0, unchanged 0, parked 0, errors 0 (replayed 0) in the last 1h"
+    );
     let api = waiting["management_api"].as_str().unwrap();
     if api == "available" {
         // The management API's counts lag a few seconds behind a new queue: absent or 0.
@@ -67,7 +71,7 @@ async fn queue_depths_then_consumers_budget_and_token() {
     cmd.arg("status");
     let text = tokio::process::Command::from(cmd).output().await.unwrap();
     let text = String::from_utf8_lossy(&text.stdout);
-    assert!(text.contains(&quotes) && text.contains("not recorded yet (issue #6: sjctl history)"), "{text}");
+    assert!(text.contains(&quotes) && text.contains("created 2, updated 0, unchanged 0, parked 0"), "{text}");
     assert!(text.contains("Jobber cost budget") && text.contains("access token expires in"), "{text}");
     bridge.stop().await;
 }
