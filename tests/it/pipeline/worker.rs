@@ -479,7 +479,12 @@ async fn a_dry_run_shows_the_exact_writes_and_changes_nothing() {
     let pid = bridge.workers[0].id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let _ = bridge.workers[0].wait();
-    assert_eq!(bridge.ns.peek_count(&bridge.ns.topology.quotes_queue()).await, 1);
+    let quotes_queue = bridge.ns.topology.quotes_queue();
+    bridge
+        .wait_until("the message back in the queue", || async {
+            bridge.ns.peek_count(&quotes_queue).await == 1
+        })
+        .await;
     bridge.stop().await;
 }
 

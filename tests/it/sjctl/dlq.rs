@@ -50,7 +50,10 @@ async fn list_show_replay_after_the_fix_and_purge() {
     assert_eq!(bath["customer"], "(no name) 7 Chemin du Lac");
     assert_eq!(slip["what"], "rejected-document");
     assert!(slip["reason"].as_str().unwrap().contains("1612400.00"));
-    assert_eq!(bridge.ns.peek_count(&parked_queue).await, 2, "list takes nothing");
+    // Given back or removed: a quorum queue's count shows it a moment later.
+    bridge
+        .wait_until("list to take nothing", || async { bridge.ns.peek_count(&parked_queue).await == 2 })
+        .await;
     let table = text(&sjctl(&bridge, &["dlq", "list"], ""));
     assert!(table.contains("bath.json") && table.contains("2 parked"), "{table}");
 
@@ -79,7 +82,10 @@ async fn list_show_replay_after_the_fix_and_purge() {
     bridge.wait_until("the replayed quote", || async { bridge.quotes().await.len() == 1 }).await;
     let clients = admin(&bridge.sandbox, "/_admin/jobber/clients").await;
     assert!(clients[0].to_string().contains("7 Chemin du Lac"), "{clients:?}");
-    assert_eq!(bridge.ns.peek_count(&parked_queue).await, 1, "only the refused file is left");
+    // Given back or removed: a quorum queue's count shows it a moment later.
+    bridge
+        .wait_until("only the refused file left", || async { bridge.ns.peek_count(&parked_queue).await == 1 })
+        .await;
     assert_eq!(bridge.worker_log_lines(&["quote created", "bath.json"]), 1);
 
     // The history tells the story, with totals.
@@ -98,9 +104,11 @@ async fn list_show_replay_after_the_fix_and_purge() {
     // purge asks first.
     let out = sjctl(&bridge, &["dlq", "purge", "--id", slip["id"].as_str().unwrap()], "n\n");
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(bridge.ns.peek_count(&parked_queue).await, 1);
+    // Given back or removed: a quorum queue's count shows it a moment later.
+    bridge.wait_until("the purge refused", || async { bridge.ns.peek_count(&parked_queue).await == 1 }).await;
     let out = sjctl(&bridge, &["dlq", "purge", "--id", slip["id"].as_str().unwrap(), "--yes"], "");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(bridge.ns.peek_count(&parked_queue).await, 0);
+    // Given back or removed: a quorum queue's count shows it a moment later.
+    bridge.wait_until("the purge done", || async { bridge.ns.peek_count(&parked_queue).await == 0 }).await;
     bridge.stop().await;
 }
