@@ -14,11 +14,12 @@ use crate::support::{binary, samples};
 
 /// A sandbox, a folder of exports and the environment every bridge process of the test shares.
 pub(crate) struct Bridge {
+    /// First, so that on a failed test the workers are gone before the namespace is removed.
+    pub workers: Workers,
     pub ns: Namespace,
     pub sandbox: sj_sandbox::Sandbox,
     exports: tempfile::TempDir,
     refresh_token: String,
-    pub workers: Vec<Child>,
     /// Settings of this test for every process it starts.
     pub env: Vec<(String, String)>,
 }
@@ -37,7 +38,7 @@ impl Bridge {
         let refresh_token = sandbox.issue_tokens().refresh_token;
         let exports = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(exports.path().join("incoming")).unwrap();
-        Self { ns, sandbox, exports, refresh_token, workers: Vec::new(), env: Vec::new() }
+        Self { workers: Workers::default(), ns, sandbox, exports, refresh_token, env: Vec::new() }
     }
 
     pub fn command(&self, package: &str, name: &str) -> Command {
@@ -140,12 +141,40 @@ impl Bridge {
     }
 
     pub async fn stop(mut self) {
-        for worker in &mut self.workers {
+        for worker in self.workers.iter_mut() {
             let _ = worker.kill();
             let _ = worker.wait();
         }
         self.sandbox.shutdown().await;
         self.ns.remove().await;
+    }
+}
+
+/// The workers a test started, killed when dropped: a test that failed before `stop` leaves no
+/// worker running (a live worker would declare its namespace's queues again after the namespace
+/// is removed).
+#[derive(Default)]
+pub(crate) struct Workers(Vec<Child>);
+
+impl std::ops::Deref for Workers {
+    type Target = Vec<Child>;
+    fn deref(&self) -> &Vec<Child> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Workers {
+    fn deref_mut(&mut self) -> &mut Vec<Child> {
+        &mut self.0
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for worker in &mut self.0 {
+            let _ = worker.kill();
+            let _ = worker.wait();
+        }
     }
 }
 
