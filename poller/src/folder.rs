@@ -41,6 +41,13 @@ impl std::ops::AddAssign for PassReport {
     }
 }
 
+/// What to do about a refused file, in its reason file.
+const SANITY_HINT: &str =
+    "The document was read fine but breaks a sanity rule: correct the order in Saberis and export \
+    it again, or change the rule ([sanity] in the configuration) and move this file back to incoming/.";
+const UNREADABLE_HINT: &str =
+    "The document could not be read: export it again from Saberis (or fix the file) and put it in incoming/.";
+
 pub struct FolderSource<'a> {
     pub settings: &'a PollerSettings,
     pub reader: &'a DocumentReader,
@@ -153,10 +160,12 @@ impl FolderSource<'_> {
 
     /// Writes the reason file, dead-letters a record (so the alert fires), then moves the file.
     async fn reject(&self, path: &Path, name: &str, error: &DocumentError) -> anyhow::Result<()> {
-        let rejected = &self.folder().rejected;
-        let reason_file = place::write_reason(rejected, name, &reason_text(error))?;
-        let kept_at = rejected.join(name).display().to_string();
-        let letter = DeadLetter::rejected(Source::now(SourceKind::Folder, name), kept_at, error);
+        // The place is chosen first, so the reason file and the dead letter name where it will be.
+        let target = place::free_target(&self.folder().rejected, name)?;
+        let reason_file =
+            place::write_reason(&target, &place::reason_text(error, SANITY_HINT, UNREADABLE_HINT))?;
+        let letter =
+            DeadLetter::rejected(Source::now(SourceKind::Folder, name), target.display().to_string(), error);
         self.publisher
             .publish_dead_letter(&letter)
             .await
@@ -164,11 +173,11 @@ impl FolderSource<'_> {
             .confirmed()
             .await
             .context("the broker did not confirm a dead letter")?;
-        let moved = place::move_into(path, rejected)?;
+        place::move_to(path, &target)?;
         if let Some(history) = self.history {
             history.record(Outcome::Rejected, name, None, Some((&letter.kind, &error.reason))).await;
         }
-        tracing::warn!(file = %name, error = %error, moved = %moved.display(), reason = %reason_file.display(),
+        tracing::warn!(file = %name, error = %error, moved = %target.display(), reason = %reason_file.display(),
             "document refused");
         Ok(())
     }
@@ -212,21 +221,4 @@ fn is_document(path: &Path) -> bool {
 
 fn file_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-}
-
-/// The content of `NAME.error.txt`: every problem, and what to do.
-fn reason_text(error: &DocumentError) -> String {
-    let mut text = String::new();
-    for problem in error.all() {
-        text.push_str(&problem.to_string());
-        text.push('\n');
-    }
-    text.push_str(if error.kind.is_sanity() {
-        "\nThe document was read fine but breaks a sanity rule: correct the order in Saberis and export it \
-         again, or change the rule ([sanity] in the configuration) and move this file back to incoming/.\n"
-    } else {
-        "\nThe document could not be read: export it again from Saberis (or fix the file) and put it in \
-         incoming/.\n"
-    });
-    text
 }

@@ -5,18 +5,30 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use sj_shared::saberis::DocumentError;
+
 /// Moves `file` into `dir` (created if needed) and returns where it went.
 pub fn move_into(file: &Path, dir: &Path) -> io::Result<PathBuf> {
+    let target = free_target(dir, &file.file_name().expect("a file has a name").to_string_lossy())?;
+    move_to(file, &target)?;
+    Ok(target)
+}
+
+/// Where a document named `name` can go in `dir` (created if needed) without overwriting another.
+pub fn free_target(dir: &Path, name: &str) -> io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
-    let target = free_name(dir, file.file_name().expect("a file has a name"));
-    match std::fs::rename(file, &target) {
-        Ok(()) => Ok(target),
+    Ok(free_name(dir, name.as_ref()))
+}
+
+/// Moves `file` to `target`.
+pub fn move_to(file: &Path, target: &Path) -> io::Result<()> {
+    match std::fs::rename(file, target) {
+        Ok(()) => Ok(()),
         // Another file system: copy, make sure it is on disk, then remove the original.
         Err(e) if e.kind() == io::ErrorKind::CrossesDevices => {
-            std::fs::copy(file, &target)?;
-            std::fs::File::open(&target)?.sync_all()?;
-            std::fs::remove_file(file)?;
-            Ok(target)
+            std::fs::copy(file, target)?;
+            std::fs::File::open(target)?.sync_all()?;
+            std::fs::remove_file(file)
         }
         Err(e) => Err(e),
     }
@@ -28,23 +40,36 @@ pub fn dated(archive: &Path) -> PathBuf {
     archive.join(&now[..10])
 }
 
-/// Writes the reason file for a refused document, `NAME.error.txt` in `dir`, and returns its path.
-pub fn write_reason(dir: &Path, file_name: &str, text: &str) -> io::Result<PathBuf> {
-    std::fs::create_dir_all(dir)?;
-    let path = free_name(dir, format!("{file_name}.error.txt").as_ref());
+/// Writes the reason file of a refused document kept at `target`: `TARGET.error.txt` beside it
+/// (rewritten, not multiplied, when a rejection is tried again).
+pub fn write_reason(target: &Path, text: &str) -> io::Result<PathBuf> {
+    let mut path = target.as_os_str().to_owned();
+    path.push(".error.txt");
+    let path = PathBuf::from(path);
     std::fs::write(&path, text)?;
     Ok(path)
 }
 
-/// Writes `bytes` as a new file `name` in `dir` (another name if taken), on disk before it
-/// returns: a refused SaberisConnect document is recorded as taken only once it is kept here.
-pub fn write_new(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
-    std::fs::create_dir_all(dir)?;
-    let path = free_name(dir, name.as_ref());
-    let mut file = std::fs::File::create_new(&path)?;
+/// Writes `bytes` at `target`, on disk before it returns: a refused SaberisConnect document is
+/// recorded as taken only once it is kept here.
+pub fn write_new(target: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = std::fs::File::create_new(target)?;
     io::Write::write_all(&mut file, bytes)?;
-    file.sync_all()?;
-    Ok(path)
+    file.sync_all()
+}
+
+/// The content of a reason file: every problem, then what to do (`sanity_hint` for a document
+/// that was read fine but breaks a sanity rule, `unreadable_hint` otherwise).
+pub fn reason_text(error: &DocumentError, sanity_hint: &str, unreadable_hint: &str) -> String {
+    let mut text = String::new();
+    for problem in error.all() {
+        text.push_str(&problem.to_string());
+        text.push('\n');
+    }
+    text.push('\n');
+    text.push_str(if error.kind.is_sanity() { sanity_hint } else { unreadable_hint });
+    text.push('\n');
+    text
 }
 
 fn free_name(dir: &Path, name: &std::ffi::OsStr) -> PathBuf {

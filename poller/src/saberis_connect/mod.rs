@@ -68,6 +68,13 @@ impl std::ops::AddAssign for PollReport {
     }
 }
 
+/// What to do about a refused document, in its reason file.
+const SANITY_HINT: &str = "The document came from SaberisConnect and was read fine but breaks a sanity rule: correct \
+    the order in Saberis and export it again, or change the rule ([sanity] in the configuration) and put this file \
+    in the watched folder's incoming/.";
+const UNREADABLE_HINT: &str =
+    "The document came from SaberisConnect and could not be read: export it again from Saberis.";
+
 pub struct SaberisConnectSource<'a> {
     pub settings: &'a PollerSettings,
     pub client: &'a Client,
@@ -331,9 +338,12 @@ impl SaberisConnectSource<'_> {
         error: &DocumentError,
     ) -> anyhow::Result<Option<PathBuf>> {
         let rejected = &self.settings.folder.rejected;
-        let name = format!("{guid}.json");
-        let kept = place::write_reason(rejected, &name, &reason_text(error))
-            .and_then(|reason| Ok((place::write_new(rejected, &name, bytes)?, reason)));
+        let text = place::reason_text(error, SANITY_HINT, UNREADABLE_HINT);
+        let kept = place::free_target(rejected, &format!("{guid}.json")).and_then(|target| {
+            let reason = place::write_reason(&target, &text)?;
+            place::write_new(&target, bytes)?;
+            Ok((target, reason))
+        });
         let (kept_at, reason_file) = match kept {
             Ok(kept) => kept,
             Err(e) => {
@@ -358,21 +368,4 @@ impl SaberisConnectSource<'_> {
         }
         Ok(Some(kept_at))
     }
-}
-
-/// The content of `GUID.json.error.txt`: every problem, and what to do.
-fn reason_text(error: &DocumentError) -> String {
-    let mut text = String::new();
-    for problem in error.all() {
-        text.push_str(&problem.to_string());
-        text.push('\n');
-    }
-    text.push_str(if error.kind.is_sanity() {
-        "\nThe document came from SaberisConnect and was read fine but breaks a sanity rule: correct the \
-         order in Saberis and export it again, or change the rule ([sanity] in the configuration) and \
-         put this file in the watched folder's incoming/.\n"
-    } else {
-        "\nThe document came from SaberisConnect and could not be read: export it again from Saberis.\n"
-    });
-    text
 }
