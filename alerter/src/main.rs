@@ -18,8 +18,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
-use lapin::types::FieldTable;
+use lapin::options::{BasicAckOptions, BasicCancelOptions};
 use sj_shared::amqp::{self, Publisher, Topology};
 use sj_shared::config::Settings;
 use sj_shared::process;
@@ -112,20 +111,11 @@ async fn consume(
     let publisher = Publisher::open(&connection, topology.clone()).await?;
     topology.declare(publisher.channel()).await?;
 
-    let channel = connection.create_channel().await?;
     // Room for a full digest while the previous one waits for the mail server; beyond that the
     // broker keeps the rest, which is as safe.
     let prefetch = u16::try_from(alerts.max_per_mail.saturating_mul(2)).unwrap_or(u16::MAX);
-    channel.basic_qos(prefetch, BasicQosOptions::default()).await?;
-    let consumer_tag = format!("sj-alerter-{}", std::process::id());
-    let mut consumer = channel
-        .basic_consume(
-            topology.alerts_queue().as_str().into(),
-            consumer_tag.as_str().into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
+    let (channel, mut consumer, consumer_tag) =
+        amqp::consume(&connection, &topology.alerts_queue(), prefetch, "sj-alerter").await?;
     tracing::info!(queue = %topology.alerts_queue(), endpoint = %settings.amqp.endpoint(),
         smtp = %format!("{}:{}", alerts.smtp.host, alerts.smtp.port), window = ?alerts.window.0,
         max_per_mail = alerts.max_per_mail, "sj-alerter consuming");

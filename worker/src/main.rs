@@ -12,8 +12,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Parser;
 use futures_util::StreamExt as _;
-use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
-use lapin::types::FieldTable;
+use lapin::options::BasicCancelOptions;
 use sj_shared::amqp::{self, Publisher};
 use sj_shared::config::Settings;
 use sj_shared::jobber::{CostBudget, JobberClient, TokenStore};
@@ -134,17 +133,8 @@ async fn consume(
     let publisher = Publisher::open(&connection, topology.clone()).await?;
     topology.declare(publisher.channel()).await?;
     topology.check_dead_letter_exchange(publisher.channel()).await?;
-    let channel = connection.create_channel().await?;
-    channel.basic_qos(settings.amqp.prefetch, BasicQosOptions::default()).await?;
-    let consumer_tag = format!("sj-worker-{}", std::process::id());
-    let consumer = channel
-        .basic_consume(
-            topology.quotes_queue().as_str().into(),
-            consumer_tag.as_str().into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
+    let (channel, consumer, consumer_tag) =
+        amqp::consume(&connection, &topology.quotes_queue(), settings.amqp.prefetch, "sj-worker").await?;
     tracing::info!(queue = %topology.quotes_queue(), endpoint = %settings.amqp.endpoint(),
         concurrency = settings.worker.concurrency, "sj-worker consuming");
 

@@ -59,6 +59,29 @@ impl AmqpSettings {
     }
 }
 
+/// Starts consuming `queue` on a channel of its own: manual acks, at most `prefetch`
+/// unacknowledged deliveries (per consumer: quorum queues refuse a global prefetch). Returns the
+/// channel, the consumer and its tag (`<program>-<pid>`, to cancel it at shutdown).
+pub async fn consume(
+    connection: &lapin::Connection,
+    queue: &str,
+    prefetch: u16,
+    program: &str,
+) -> Result<(lapin::Channel, lapin::Consumer, String), AmqpError> {
+    let channel = connection.create_channel().await?;
+    channel.basic_qos(prefetch, lapin::options::BasicQosOptions::default()).await?;
+    let tag = format!("{program}-{}", std::process::id());
+    let consumer = channel
+        .basic_consume(
+            queue.into(),
+            tag.as_str().into(),
+            lapin::options::BasicConsumeOptions::default(),
+            lapin::types::FieldTable::default(),
+        )
+        .await?;
+    Ok((channel, consumer, tag))
+}
+
 /// Connects, retrying with backoff for up to `settings.connect_timeout` (a broker that is still
 /// starting, or restarting, is the common case in containers).
 pub async fn connect(settings: &AmqpSettings) -> Result<lapin::Connection, AmqpError> {
