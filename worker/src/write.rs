@@ -67,6 +67,10 @@ pub struct Writer {
     pub settings: WorkerSettings,
     /// The quote custom field holding the marker, when the account has one.
     pub marker_field: Option<String>,
+    /// How long the per-customer lock is held at most: longer than the Jobber calls made under
+    /// it (a search, a client or property creation) can take, or a second worker could create
+    /// the same client while the first is still waiting for Jobber.
+    pub customer_lease: Duration,
 }
 
 impl Writer {
@@ -157,7 +161,7 @@ impl Writer {
         let pool = self.crosswalk.pool();
         let lock_key = self.crosswalk.keys().key("lock", &format!("customer:{}", name.to_lowercase()));
         let Some(lock) =
-            RedisLock::acquire(pool, &lock_key, Duration::from_secs(60), Duration::from_secs(30)).await?
+            RedisLock::acquire(pool, &lock_key, self.customer_lease, self.customer_lease).await?
         else {
             return Err(Failure::transient(
                 "worker.customer-busy",
