@@ -11,6 +11,7 @@
 pub mod amqp;
 pub mod config;
 pub mod jobber;
+pub mod mapping;
 pub mod message;
 pub mod process;
 pub mod saberis;

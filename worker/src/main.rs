@@ -96,6 +96,7 @@ async fn run(settings: &Settings, dry_run: bool) -> anyhow::Result<()> {
                         jobber: jobber.clone(),
                         crosswalk: Crosswalk::new(pool.clone(), keys.clone()),
                         settings: settings.worker.clone(),
+                        mapping_settings: settings.mapping.clone(),
                         marker_field: field,
                         // Up to two Jobber calls under the lock, each bounded by the request timeout.
                         customer_lease: (settings.jobber.request_timeout.0 * 3).max(Duration::from_secs(60)),

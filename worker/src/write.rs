@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use sj_shared::config::{UnnamedCustomer, WorkerSettings};
+use sj_shared::config::{MappingSettings, UnnamedCustomer, WorkerSettings};
 use sj_shared::jobber::ops::JobberAddress;
 use sj_shared::jobber::{JobberClient, JobberError};
 use sj_shared::message::QuoteRequest;
@@ -65,6 +65,7 @@ pub struct Writer {
     pub jobber: JobberClient,
     pub crosswalk: Crosswalk,
     pub settings: WorkerSettings,
+    pub mapping_settings: MappingSettings,
     /// The quote custom field holding the marker, when the account has one.
     pub marker_field: Option<String>,
     /// How long the per-customer lock is held at most: longer than the Jobber calls made under
@@ -143,7 +144,7 @@ impl Writer {
         } else {
             JobberAddress::from(&request.shipping)
         };
-        let name = match (&request.customer.name, self.settings.unnamed_customer) {
+        let name = match (&request.customer.name, self.mapping_settings.unnamed_customer) {
             (Some(name), _) => name.clone(),
             (None, UnnamedCustomer::CreateFromAddress) if !site.street1.is_empty() => one_line(&site),
             (None, _) => {
@@ -151,7 +152,7 @@ impl Writer {
                     "mapping.no-customer-name",
                     format!(
                         "the document has no customer name, so no Jobber client can be chosen for it (address: {}); \
-                         name the customer in Saberis and export again, or set worker.unnamed_customer = \
+                         name the customer in Saberis and export again, or set mapping.unnamed_customer = \
                          \"create-from-address\"",
                         if site.street1.is_empty() { "none".to_owned() } else { one_line(&site) }
                     ),

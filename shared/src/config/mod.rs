@@ -16,6 +16,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::saberis::{Limits, SanityRules};
 
+mod mapping;
+mod quote;
+
+pub use mapping::{
+    AddressAgreement, CsvStoreSettings, MappingSettings, MappingStoreKind, NoMatch, SheetsStoreSettings,
+    Strategy, UnnamedCustomer,
+};
+pub use quote::{PoQuoteMissing, PriceField, PricingSettings, QuoteSettings, Rounding};
+
 /// The environment variable that names the configuration file.
 pub const CONFIG_ENV: &str = "SJ_CONFIG";
 
@@ -36,6 +45,9 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub poller: PollerSettings,
     pub worker: WorkerSettings,
+    pub mapping: MappingSettings,
+    pub pricing: PricingSettings,
+    pub quote: QuoteSettings,
     pub alerts: AlertSettings,
 }
 
@@ -117,22 +129,12 @@ pub struct WorkerSettings {
     /// How long a worker holds a document's intent lease while writing it; another worker (or a
     /// redelivery after a crash) waits this long before looking the quote up in Jobber itself.
     pub intent_lease: HumanDuration,
-    /// What to do with a document whose customer has no name: `park` (dead-letter it, saying
-    /// which mapping to add) or `create-from-address` (a client named after the address).
-    pub unnamed_customer: UnnamedCustomer,
 }
 
 impl Default for WorkerSettings {
     fn default() -> Self {
-        Self { concurrency: 4, intent_lease: secs(300), unnamed_customer: UnnamedCustomer::Park }
+        Self { concurrency: 4, intent_lease: secs(300) }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum UnnamedCustomer {
-    Park,
-    CreateFromAddress,
 }
 
 /// A duration written the human way in the configuration: `"5s"`, `"30m"`, `"1h 30m"`, `"250ms"`.
@@ -583,6 +585,9 @@ impl Settings {
         if self.poller.max_in_flight == 0 {
             problems.push("poller.max_in_flight: must be at least 1".to_owned());
         }
+        self.mapping.validate(&mut problems);
+        self.pricing.validate(&mut problems);
+        self.quote.validate(&mut problems);
         if problems.is_empty() {
             Ok(())
         } else {
