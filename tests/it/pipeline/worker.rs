@@ -51,6 +51,7 @@ impl Bridge {
             .env("SJ_POLLER__FOLDER__ARCHIVE", root.join("archive"))
             .env("SJ_POLLER__FOLDER__REJECTED", root.join("rejected"))
             .env("SJ_POLLER__FOLDER__SETTLE", "20ms")
+            .env("SJ_MAPPING__CSV__PATH", self.mapping_csv())
             .env("SJ_AMQP__RETRY_DELAYS", r#"["1s","2s","3s"]"#)
             // A dead worker's hold on a document expires fast (the default is minutes).
             .env("SJ_WORKER__INTENT_LEASE", "2s")
@@ -59,6 +60,11 @@ impl Bridge {
             .env("SJ_JOBBER__REFRESH_TOKEN", &self.refresh_token)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         cmd
+    }
+
+    /// The test's mapping table (CSV store, the default).
+    pub fn mapping_csv(&self) -> std::path::PathBuf {
+        self.exports.path().join("mapping.csv")
     }
 
     pub fn exports_incoming(&self) -> std::path::PathBuf {
