@@ -6,7 +6,8 @@
 //!   normalization that produces it;
 //! - [`config`]: the typed settings, layered from a TOML file and the environment;
 //! - [`amqp`]: the RabbitMQ topology and publishing with confirms;
-//! - [`telemetry`]: logging set up once for all binaries.
+//! - [`telemetry`]: logging set up once for all binaries;
+//! - [`template`]: the small template language of the quote's title and message.
 
 pub mod amqp;
 pub mod config;
@@ -17,3 +18,4 @@ pub mod process;
 pub mod saberis;
 pub mod store;
 pub mod telemetry;
+pub mod template;

@@ -5,7 +5,13 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::template::Template;
+
 /// `[pricing]`: from the document's prices to the quote's.
+///
+/// Each product line's unit price is `base × (1 + markup / 100)`, rounded to a multiple of
+/// `round_to` by `rounding`, in exact decimal arithmetic; `base` is the line's `price_field`, the
+/// markup its section's catalog markup ([`PricingSettings::markup_for`]) or `markup_percent`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PricingSettings {
@@ -14,14 +20,24 @@ pub struct PricingSettings {
     pub price_field: PriceField,
     /// Markup in percent on every line (`"0"`: the price as Saberis gives it).
     pub markup_percent: Decimal,
-    /// Markup in percent per catalog (the `Catalog=` name, case-insensitive), in place of the
-    /// default: dealers keep different margins per cabinet maker.
+    /// Markup in percent per catalog, in place of the default: dealers keep different margins
+    /// per cabinet maker. Keys are `Catalog=` names, compared case-insensitively with spaces
+    /// trimmed (and runs of spaces as one); the first rule that matches a section's catalog wins:
+    /// 1. the key is the catalog's name (`"KWP_24C1"`, `"Decorative (Imperial"`);
+    /// 2. the key is the name before a trailing parenthesized code, closed or cut off by Saberis
+    ///    (`"Shaker"` for `Shaker (70000)`, `"Decorative"` for `Decorative (Imperial`);
+    /// 3. the key ends in `*` and the name starts with the rest (`"KWP_*"` for every KWP catalog,
+    ///    whatever its version); the longest such key wins.
+    ///
+    /// Lines of no listed catalog (or of no catalog at all) get `markup_percent`.
     pub catalog_markups: BTreeMap<String, Decimal>,
     /// Unit prices are rounded to a multiple of this (`"0.01"`: to the cent; `"0.05"`, `"1"`…).
     pub round_to: Decimal,
-    /// `half-up` (the default), `half-even`, `up` or `down`.
+    /// `half-up` (the default: a half goes away from zero), `half-even` (a half goes to the even
+    /// multiple), `up` (away from zero) or `down` (toward zero).
     pub rounding: Rounding,
-    /// Send the document's cost as each line's `unitCost` (Jobber shows the margin).
+    /// Send the document's cost (never marked up) as each line's `unitCost`, so Jobber shows
+    /// the margin; `false` sends 0.
     pub unit_cost: bool,
 }
 
@@ -38,6 +54,7 @@ impl Default for PricingSettings {
     }
 }
 
+/// Which of the document's unit prices a line starts from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PriceField {
@@ -45,6 +62,7 @@ pub enum PriceField {
     List,
 }
 
+/// How a price is rounded to a multiple of `round_to`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Rounding {
@@ -58,15 +76,19 @@ pub enum Rounding {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QuoteSettings {
-    /// The quote's title: `{field}`s from the document; a `[…]` part is left out when a field in
-    /// it is empty.
+    /// The quote's title, a [template](crate::template): `{field}`s from the document
+    /// ([`QuoteSettings::FIELDS`]); a `[…]` part is left out when a field in it is empty; `{{`, `}}`,
+    /// `[[`, `]]` are literal. Written on one line (line breaks of a field become `; `).
     pub title: String,
-    /// The quote's message to the client, the same way.
+    /// The quote's message to the client, the same way (line breaks kept).
     pub message: String,
-    /// A zero-priced header line before each catalog's products, naming the catalog with its
-    /// settings (door style, finish…).
+    /// A zero-priced header line before each section's products, named after the catalog, its
+    /// description the section's settings (door style, finish…), one per line. (Jobber creates
+    /// a quote with product lines only; a header is a product line of quantity 1 at 0.00.)
     pub section_headers: bool,
-    /// Option tags decoded in line descriptions: `{"10b" = "Finished end left"}`.
+    /// Option tags decoded in line descriptions: with `"10b" = "Finished end left"`, the option
+    /// `24{10b}` reads `24 Finished end left`. A tag not listed shows the option's text alone.
+    /// Tags match exactly, else ignoring case.
     pub tags: BTreeMap<String, String>,
     /// A `Customer.POnumber` matching this pattern names an existing Jobber quote (its first
     /// capture group is the quote number): the lines are added to that quote instead of a new
@@ -97,7 +119,78 @@ pub enum PoQuoteMissing {
     Create,
 }
 
+/// The fields a quote title or message may use ([`QuoteSettings::FIELDS`]), with what they hold;
+/// an empty field drops the `[…]` segment it is written in.
+const QUOTE_FIELDS: &[&str] = &[
+    // Customer.Name, Customer.Number, Customer.POnumber
+    "customer_name",
+    "customer_number",
+    "po_number",
+    // OrderNumber, Date (ISO: 2025-07-08), SalesPerson, StoreNumber
+    "order_number",
+    "date",
+    "salesperson",
+    "store_number",
+    // the file name (folder) or the GUID (SaberisConnect)
+    "source",
+    // the sections' catalogs, each once, comma-separated
+    "catalogs",
+    // each section's catalog and settings, one line per section (`KWP_25D1 — Door Style: …; …`)
+    "settings",
+    // how many product lines
+    "product_lines",
+    // the quote's total with the dealer's prices, two decimals (`2911.85`)
+    "total",
+];
+
+/// A catalog name as the markup rules compare it: trimmed, runs of whitespace as one space, in
+/// lower case.
+fn catalog_key(name: &str) -> String {
+    name.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+}
+
+/// The name before a trailing parenthesized code, closed (`Shaker (70000)`) or cut off by
+/// Saberis (`Decorative (Imperial`); `None` when there is none, or nothing before it.
+fn catalog_without_code(name: &str) -> Option<&str> {
+    let open = name.rfind('(')?;
+    let tail = &name[open + 1..];
+    let closed_at_end = tail.strip_suffix(')').is_some_and(|inner| !inner.contains(')'));
+    if !closed_at_end && tail.contains(')') {
+        return None;
+    }
+    Some(name[..open].trim_end()).filter(|base| !base.is_empty())
+}
+
 impl PricingSettings {
+    /// The markup in percent for the lines of a section of `catalog` (see `catalog_markups`).
+    pub fn markup_for(&self, catalog: Option<&str>) -> Decimal {
+        self.catalog_markup(catalog).map_or(self.markup_percent, |(_, markup)| markup)
+    }
+
+    /// The `catalog_markups` entry (key as written, markup) that applies to `catalog`, if any.
+    pub fn catalog_markup(&self, catalog: Option<&str>) -> Option<(&str, Decimal)> {
+        let name = catalog_key(catalog?);
+        if name.is_empty() {
+            return None;
+        }
+        let keyed = || self.catalog_markups.iter().map(|(k, m)| (k.as_str(), catalog_key(k), *m));
+        if let Some((k, _, m)) = keyed().find(|(_, key, _)| *key == name) {
+            return Some((k, m));
+        }
+        if let Some(base) = catalog_without_code(&name) {
+            if let Some((k, _, m)) = keyed().find(|(_, key, _)| key == base) {
+                return Some((k, m));
+            }
+        }
+        keyed()
+            .filter_map(|(k, key, m)| {
+                let prefix = key.strip_suffix('*')?.to_owned();
+                name.starts_with(&prefix).then_some((k, prefix.len(), m))
+            })
+            .max_by_key(|(_, len, _)| *len)
+            .map(|(k, _, m)| (k, m))
+    }
+
     pub(super) fn validate(&self, problems: &mut Vec<String>) {
         if self.round_to <= Decimal::ZERO {
             problems.push(format!(
@@ -112,10 +205,30 @@ impl PricingSettings {
                 self.markup_percent
             ));
         }
+        let mut seen: BTreeMap<String, &str> = BTreeMap::new();
         for (catalog, markup) in &self.catalog_markups {
             if *markup <= -hundred {
                 problems.push(format!(
                     "pricing.catalog_markups.{catalog:?}: {markup} would make prices zero or negative"
+                ));
+            }
+            let key = catalog_key(catalog);
+            if key.is_empty() {
+                problems.push(format!("pricing.catalog_markups.{catalog:?}: a catalog name is needed"));
+            } else if key == "*" {
+                problems.push(format!(
+                    "pricing.catalog_markups.{catalog:?}: matches every catalog; set pricing.markup_percent instead"
+                ));
+            } else if key.trim_end_matches('*').contains('*') || key.ends_with("**") {
+                problems.push(format!(
+                    "pricing.catalog_markups.{catalog:?}: `*` may only end a name (\"KWP_*\": every catalog \
+                     whose name starts with KWP_)"
+                ));
+            }
+            if let Some(first) = seen.insert(key, catalog) {
+                problems.push(format!(
+                    "pricing.catalog_markups.{catalog:?}: names the same catalog as {first:?} \
+                     (names are compared ignoring case and extra spaces)"
                 ));
             }
         }
@@ -123,7 +236,32 @@ impl PricingSettings {
 }
 
 impl QuoteSettings {
+    /// The fields a title or message template may use: `customer_name`, `customer_number`,
+    /// `po_number`, `order_number`, `date`, `salesperson`, `store_number`, `source`, `catalogs`,
+    /// `settings`, `product_lines`, `total`.
+    pub const FIELDS: &'static [&'static str] = QUOTE_FIELDS;
+
     pub(super) fn validate(&self, problems: &mut Vec<String>) {
+        for (key, text) in [("quote.title", &self.title), ("quote.message", &self.message)] {
+            if let Err(e) = Template::parse_for(text, QUOTE_FIELDS) {
+                problems.push(format!("{key}: {e}"));
+            }
+        }
+        if self.title.trim().is_empty() {
+            problems.push("quote.title: must not be empty (Jobber shows it in every quote list)".to_owned());
+        }
+        for (tag, meaning) in &self.tags {
+            if tag.trim().is_empty() {
+                problems.push(format!("quote.tags.{tag:?}: a tag is needed (as in \"10b\", without braces)"));
+            } else if tag.contains(['{', '}']) {
+                problems.push(format!(
+                    "quote.tags.{tag:?}: write the tag without braces (\"10b\" for options such as 24{{10b}})"
+                ));
+            }
+            if meaning.trim().is_empty() {
+                problems.push(format!("quote.tags.{tag:?}: the tag's meaning is empty"));
+            }
+        }
         if !self.po_quote_pattern.is_empty() {
             match regex::Regex::new(&self.po_quote_pattern) {
                 Ok(re) if re.captures_len() < 2 => problems.push(format!(
@@ -134,5 +272,144 @@ impl QuoteSettings {
                 Err(e) => problems.push(format!("quote.po_quote_pattern: not a valid pattern: {e}")),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    fn pricing(markups: &[(&str, &str)]) -> PricingSettings {
+        PricingSettings {
+            markup_percent: d("10"),
+            catalog_markups: markups.iter().map(|(k, v)| (k.to_string(), d(v))).collect(),
+            ..PricingSettings::default()
+        }
+    }
+
+    fn problems(pricing: &PricingSettings, quote: &QuoteSettings) -> Vec<String> {
+        let mut problems = Vec::new();
+        pricing.validate(&mut problems);
+        quote.validate(&mut problems);
+        problems
+    }
+
+    #[test]
+    fn catalog_markups_match_by_name_ignoring_case_and_spaces() {
+        let p = pricing(&[("KWP_24C1", "30"), ("fwa0724b", "25")]);
+        assert_eq!(p.markup_for(Some("KWP_24C1")), d("30"));
+        assert_eq!(p.markup_for(Some("  kwp_24c1 ")), d("30"));
+        assert_eq!(p.markup_for(Some("FWA0724B")), d("25"));
+        assert_eq!(p.markup_for(Some("FWA0724A")), d("10"), "another catalog: the default");
+        assert_eq!(p.markup_for(None), d("10"), "no catalog: the default");
+        assert_eq!(p.markup_for(Some("  ")), d("10"));
+        assert_eq!(p.catalog_markup(Some("kwp_24c1")), Some(("KWP_24C1", d("30"))));
+    }
+
+    #[test]
+    fn a_trailing_code_may_be_left_out_of_the_key_but_the_full_name_wins() {
+        let p = pricing(&[("Shaker", "20"), ("Decorative", "5"), ("Shaker (70000)", "22")]);
+        assert_eq!(p.markup_for(Some("Shaker (70000)")), d("22"), "the exact name first");
+        assert_eq!(p.markup_for(Some("Shaker  (80000)")), d("20"), "then the name before the code");
+        assert_eq!(p.markup_for(Some("Decorative (Imperial")), d("5"), "a code Saberis cut off");
+        assert_eq!(p.markup_for(Some("Decorative Imperial")), d("10"));
+        assert_eq!(p.markup_for(Some("Shaker (a) b")), d("10"), "the code must end the name");
+        assert_eq!(catalog_without_code("(70000)"), None);
+        assert_eq!(catalog_without_code("Decorative (Imperial"), Some("Decorative"));
+        assert_eq!(catalog_without_code("KWP_24C1"), None);
+    }
+
+    #[test]
+    fn a_star_key_covers_every_version_of_a_catalog_the_longest_first() {
+        let p = pricing(&[("KWP_*", "30"), ("KWP_25*", "35"), ("KWP_24C1", "28")]);
+        assert_eq!(p.markup_for(Some("KWP_24C1")), d("28"), "the exact name before any prefix");
+        assert_eq!(p.markup_for(Some("KWP_23A1")), d("30"));
+        assert_eq!(p.markup_for(Some("kwp_25d1")), d("35"), "the longest prefix");
+        assert_eq!(p.markup_for(Some("FWA0724B")), d("10"));
+    }
+
+    #[test]
+    fn pricing_problems_name_the_key() {
+        let mut p =
+            pricing(&[("KWP_24C1", "-100"), ("kwp_24c1 ", "5"), ("K*P", "1"), ("*", "1"), (" ", "2")]);
+        p.round_to = Decimal::ZERO;
+        let problems = problems(&p, &QuoteSettings::default());
+        let text = problems.join("\n");
+        assert!(text.contains("pricing.round_to: 0 must be above zero"), "{text}");
+        assert!(text.contains("pricing.catalog_markups.\"KWP_24C1\": -100 would make"), "{text}");
+        assert!(
+            text.contains("pricing.catalog_markups.\"kwp_24c1 \": names the same catalog as \"KWP_24C1\"")
+        );
+        assert!(text.contains("pricing.catalog_markups.\"K*P\": `*` may only end a name"), "{text}");
+        assert!(text.contains("pricing.catalog_markups.\"*\": matches every catalog"), "{text}");
+        assert!(text.contains("pricing.catalog_markups.\" \": a catalog name is needed"), "{text}");
+        assert_eq!(problems.len(), 6, "{text}");
+    }
+
+    #[test]
+    fn the_default_templates_are_valid_and_unknown_fields_are_named() {
+        assert!(problems(&PricingSettings::default(), &QuoteSettings::default()).is_empty());
+        let quote = QuoteSettings {
+            title: "Order[ {custmer_name}]".to_owned(),
+            message: "Total {total}\n{settings".to_owned(),
+            tags: [("{10b}".to_owned(), "Finished end left".to_owned()), ("7a".to_owned(), " ".to_owned())]
+                .into(),
+            ..QuoteSettings::default()
+        };
+        let text = problems(&PricingSettings::default(), &quote).join("\n");
+        assert!(
+            text.contains(
+                "quote.title: unknown field {custmer_name} at character 8; the fields are customer_name,"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("quote.message: `{` at character 15 is never closed"), "{text}");
+        assert!(text.contains("quote.tags.\"{10b}\": write the tag without braces"), "{text}");
+        assert!(text.contains("quote.tags.\"7a\": the tag's meaning is empty"), "{text}");
+        let empty = QuoteSettings { title: " ".to_owned(), ..QuoteSettings::default() };
+        let text = problems(&PricingSettings::default(), &empty).join("\n");
+        assert!(text.contains("quote.title: must not be empty"), "{text}");
+    }
+
+    #[test]
+    fn markups_load_from_toml_and_from_the_environment() {
+        let path = std::env::temp_dir().join(format!("sj-pricing-test-{}.toml", std::process::id()));
+        std::fs::write(
+            &path,
+            "[pricing]\nmarkup_percent = 12.5\nround_to = \"0.05\"\nrounding = \"half-even\"\n\
+             [pricing.catalog_markups]\n\"KWP_*\" = 30\n\"Decorative (Imperial\" = \"7.25\"\n\
+             [quote]\nsection_headers = true\n[quote.tags]\n10b = \"Finished end left\"\n",
+        )
+        .unwrap();
+        let settings = Settings::load_from(Some(&path), figment::providers::Env::prefixed("SJT_PRICE0_"));
+        std::fs::remove_file(&path).unwrap();
+        let settings = settings.unwrap();
+        assert_eq!(settings.pricing.markup_percent, d("12.5"));
+        assert_eq!(settings.pricing.round_to, d("0.05"));
+        assert_eq!(settings.pricing.rounding, Rounding::HalfEven);
+        assert_eq!(settings.pricing.markup_for(Some("KWP_25D1")), d("30"));
+        assert_eq!(settings.pricing.markup_for(Some("decorative (imperial")), d("7.25"));
+        assert_eq!(settings.quote.tags["10b"], "Finished end left");
+        assert!(settings.quote.section_headers);
+
+        // From the environment: a whole table as an inline dict, or one key per variable (the
+        // variable's name is lower-cased, which the case-insensitive match does not mind).
+        std::env::set_var(
+            "SJT_PRICE1_PRICING__CATALOG_MARKUPS",
+            r#"{"KWP_24C1"="30","Decorative (Imperial"=5}"#,
+        );
+        std::env::set_var("SJT_PRICE1_PRICING__PRICE_FIELD", "list");
+        let settings = Settings::load_from(None, figment::providers::Env::prefixed("SJT_PRICE1_")).unwrap();
+        assert_eq!(settings.pricing.markup_for(Some("KWP_24C1")), d("30"));
+        assert_eq!(settings.pricing.markup_for(Some("Decorative (Imperial")), d("5"));
+        assert_eq!(settings.pricing.price_field, PriceField::List);
+        std::env::set_var("SJT_PRICE2_PRICING__CATALOG_MARKUPS__KWP_24C1", "17.5");
+        let settings = Settings::load_from(None, figment::providers::Env::prefixed("SJT_PRICE2_")).unwrap();
+        assert_eq!(settings.pricing.markup_for(Some("KWP_24C1")), d("17.5"));
     }
 }
