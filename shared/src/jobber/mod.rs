@@ -12,7 +12,7 @@ mod tokens;
 
 pub use budget::{CostBudget, REQUEST_LIMIT, REQUEST_WINDOW};
 pub use client::JobberClient;
-pub use tokens::{TokenSet, TokenStore};
+pub use tokens::{TokenSet, TokenState, TokenStore};
 
 /// Why a Jobber call failed, and whether trying again later can help.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

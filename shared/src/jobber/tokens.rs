@@ -36,6 +36,41 @@ impl std::fmt::Debug for TokenSet {
     }
 }
 
+/// What `sjctl jobber disconnect` leaves in Redis in place of the tokens: neither the configured
+/// refresh token (`jobber.refresh_token`) nor a process's memory of the last tokens may bring
+/// back a connection the operator ended. Only [`TokenStore::store_initial`] replaces it.
+#[derive(Serialize, Deserialize)]
+struct Tombstone {
+    /// Unix seconds.
+    disconnected_at: u64,
+}
+
+/// The Jobber connection as Redis records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenState {
+    /// Tokens are stored.
+    Connected(TokenSet),
+    /// Ended by `sjctl jobber disconnect` at this time (Unix seconds); `sjctl jobber connect`
+    /// makes a new connection.
+    Disconnected { at: u64 },
+    /// Nothing stored (never connected, or Redis lost it): the configured refresh token, if any,
+    /// starts the connection.
+    NotStored,
+}
+
+impl TokenState {
+    fn read(json: Option<&str>) -> Self {
+        let Some(json) = json else { return Self::NotStored };
+        if let Ok(tokens) = serde_json::from_str::<TokenSet>(json) {
+            return Self::Connected(tokens);
+        }
+        match serde_json::from_str::<Tombstone>(json) {
+            Ok(tombstone) => Self::Disconnected { at: tombstone.disconnected_at },
+            Err(_) => Self::NotStored,
+        }
+    }
+}
+
 /// Where the tokens live and how they are refreshed.
 #[derive(Clone)]
 pub struct TokenStore {
@@ -92,29 +127,119 @@ impl TokenStore {
         Ok(())
     }
 
-    /// The stored tokens, if any. When Redis has none but this process knew some (Redis
-    /// restarted without persistence), they are written back first, if no other process did so
-    /// already: losing Redis must not disconnect the bridge from Jobber.
+    /// The stored tokens, if any (`None` after a disconnect too: see [`Self::state`]).
     pub async fn load(&self) -> Result<Option<TokenSet>, JobberError> {
+        Ok(match self.state().await? {
+            TokenState::Connected(tokens) => Some(tokens),
+            TokenState::Disconnected { .. } | TokenState::NotStored => None,
+        })
+    }
+
+    /// What Redis holds. When it has nothing but this process knew tokens (Redis restarted
+    /// without persistence), they are written back first, if no other process did so already:
+    /// losing Redis must not disconnect the bridge from Jobber. A disconnect's tombstone makes
+    /// this process forget the tokens it knew.
+    pub async fn state(&self) -> Result<TokenState, JobberError> {
         let mut conn = self.pool.get().await.map_err(redis_error)?;
         let json: Option<String> = conn.get(self.key()).await.map_err(redis_error)?;
-        let tokens = match json.and_then(|j| serde_json::from_str::<TokenSet>(&j).ok()) {
-            Some(tokens) => Some(tokens),
-            None => match self.last_known() {
+        let state = match TokenState::read(json.as_deref()) {
+            TokenState::NotStored => match self.last_known() {
                 Some(known) => {
                     let json = serde_json::to_string(&known).expect("tokens serialize");
                     let _: bool = conn.set_nx(self.key(), json).await.map_err(redis_error)?;
                     tracing::warn!("Redis had no Jobber tokens: restored the last ones this process knew");
                     let json: Option<String> = conn.get(self.key()).await.map_err(redis_error)?;
-                    json.and_then(|j| serde_json::from_str(&j).ok())
+                    TokenState::read(json.as_deref())
                 }
-                None => None,
+                None => TokenState::NotStored,
             },
+            state => state,
         };
-        if let Some(tokens) = &tokens {
-            self.remember(tokens);
+        match &state {
+            TokenState::Connected(tokens) => self.remember(tokens),
+            TokenState::Disconnected { .. } => *self.last_known.lock().expect("token memory") = None,
+            TokenState::NotStored => {}
         }
-        Ok(tokens)
+        Ok(state)
+    }
+
+    /// Exchanges an authorization code (the OAuth callback's `code`) for the first tokens of a
+    /// connection. Stores nothing: see [`Self::store_initial`].
+    pub async fn exchange_code(&self, code: &str, redirect_uri: &str) -> Result<TokenSet, JobberError> {
+        let Some(secret) = &self.client_secret else {
+            return Err(JobberError::new(
+                JobberErrorKind::Invalid,
+                "jobber.client_secret is not set (SJ_JOBBER__CLIENT_SECRET or jobber.client_secret_file)",
+            ));
+        };
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("client_id", self.client_id.as_str()),
+            ("client_secret", secret.expose()),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+        ];
+        let response = self.http.post(&self.token_url).form(&form).send().await.map_err(|e| {
+            JobberError::new(JobberErrorKind::Unavailable, format!("code exchange: {}", without_url(&e)))
+        })?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            let kind = if status.is_server_error() || status.as_u16() == 429 {
+                JobberErrorKind::Unavailable
+            } else {
+                JobberErrorKind::Unauthorized
+            };
+            return Err(JobberError::new(
+                kind,
+                format!("Jobber refused the authorization code (HTTP {status}: {})", oauth_error_text(&body)),
+            ));
+        }
+        let body: TokenResponse = response.json().await.map_err(|e| {
+            JobberError::new(JobberErrorKind::Invalid, format!("code exchange: unexpected response: {e}"))
+        })?;
+        Ok(token_set(body))
+    }
+
+    /// Stores the first tokens of a new connection (`sjctl jobber connect`), replacing whatever
+    /// is stored, a disconnect's tombstone included. Written as a refresh writes them, under the
+    /// refresh lock, so that a refresh in flight cannot overwrite them with the old connection's.
+    pub async fn store_initial(&self, tokens: &TokenSet) -> Result<(), JobberError> {
+        let lock = self.refresh_lock().await?;
+        let result = self.store(tokens).await;
+        lock.release(&self.pool).await;
+        result
+    }
+
+    /// Ends the connection on this side (after Jobber was told, `appDisconnect`): the tokens are
+    /// replaced by a tombstone, under the refresh lock, and this process forgets them. From then
+    /// on every request fails with "disconnected: run sjctl jobber connect", whatever refresh
+    /// token the configuration holds, until [`Self::store_initial`].
+    pub async fn disconnect(&self) -> Result<(), JobberError> {
+        let lock = self.refresh_lock().await?;
+        let result = async {
+            let json = serde_json::to_string(&Tombstone { disconnected_at: now() }).expect("serializes");
+            let mut conn = self.pool.get().await.map_err(redis_error)?;
+            conn.set::<_, _, ()>(self.key(), json).await.map_err(redis_error)
+        }
+        .await;
+        lock.release(&self.pool).await;
+        *self.last_known.lock().expect("token memory") = None;
+        result
+    }
+
+    /// The refresh lock, waited for as long as one refresh may hold it.
+    async fn refresh_lock(&self) -> Result<RedisLock, JobberError> {
+        let lock_key = self.keys.key("lock", "jobber-refresh");
+        let wait = REFRESH_LOCK + Duration::from_secs(5);
+        RedisLock::acquire(&self.pool, &lock_key, REFRESH_LOCK, wait).await.map_err(redis_error)?.ok_or_else(
+            || {
+                JobberError::new(
+                    JobberErrorKind::Unavailable,
+                    "another process held the Jobber token lock too long; try again",
+                )
+            },
+        )
     }
 
     fn remember(&self, tokens: &TokenSet) {
@@ -127,10 +252,11 @@ impl TokenStore {
 
     /// A valid access token, refreshed first when it expires soon.
     pub async fn access_token(&self) -> Result<String, JobberError> {
-        match self.load().await? {
-            Some(tokens) if !expires_soon(tokens.expires_at) => Ok(tokens.access_token),
-            Some(tokens) => Ok(self.refresh(Some(&tokens.access_token)).await?.access_token),
-            None => Ok(self.refresh(None).await?.access_token),
+        match self.state().await? {
+            TokenState::Connected(tokens) if !expires_soon(tokens.expires_at) => Ok(tokens.access_token),
+            TokenState::Connected(tokens) => Ok(self.refresh(Some(&tokens.access_token)).await?.access_token),
+            TokenState::Disconnected { at } => Err(disconnected(at)),
+            TokenState::NotStored => Ok(self.refresh(None).await?.access_token),
         }
     }
 
@@ -149,10 +275,14 @@ impl TokenStore {
             }
             // Someone else is refreshing: wait for the new tokens.
             tokio::time::sleep(Duration::from_millis(100)).await;
-            if let Some(tokens) = self.load().await? {
-                if Some(tokens.access_token.as_str()) != stale && !expires_soon(tokens.expires_at) {
-                    return Ok(tokens);
+            match self.state().await? {
+                TokenState::Connected(tokens)
+                    if Some(tokens.access_token.as_str()) != stale && !expires_soon(tokens.expires_at) =>
+                {
+                    return Ok(tokens)
                 }
+                TokenState::Disconnected { at } => return Err(disconnected(at)),
+                _ => {}
             }
             if tokio::time::Instant::now() > deadline {
                 return Err(JobberError::new(
@@ -164,7 +294,11 @@ impl TokenStore {
     }
 
     async fn refresh_holding_lock(&self, stale: Option<&str>) -> Result<TokenSet, JobberError> {
-        let current = self.load().await?;
+        let current = match self.state().await? {
+            TokenState::Connected(tokens) => Some(tokens),
+            TokenState::Disconnected { at } => return Err(disconnected(at)),
+            TokenState::NotStored => None,
+        };
         if let Some(tokens) = &current {
             if Some(tokens.access_token.as_str()) != stale && !expires_soon(tokens.expires_at) {
                 return Ok(tokens.clone()); // refreshed by another process meanwhile
@@ -203,22 +337,50 @@ impl TokenStore {
             return Err(JobberError::new(
                 JobberErrorKind::Unauthorized,
                 format!(
-                    "Jobber refused the token refresh (HTTP {status}: {body}); reconnect the Jobber account"
+                    "Jobber refused the token refresh (HTTP {status}: {body}); reconnect the Jobber account \
+                     (sjctl jobber connect)"
                 ),
             ));
         }
         let body: TokenResponse = response.json().await.map_err(|e| {
             JobberError::new(JobberErrorKind::Invalid, format!("token refresh: unexpected response: {e}"))
         })?;
-        let tokens = TokenSet {
-            expires_at: jwt_expiry(&body.access_token).unwrap_or_else(|| now() + 3600),
-            access_token: body.access_token,
-            refresh_token: body.refresh_token,
-        };
+        let tokens = token_set(body);
         // Stored before anyone uses it: the old refresh token is already dead.
         self.store(&tokens).await?;
         tracing::info!(expires_at = tokens.expires_at, "Jobber tokens refreshed");
         Ok(tokens)
+    }
+}
+
+fn token_set(body: TokenResponse) -> TokenSet {
+    TokenSet {
+        expires_at: jwt_expiry(&body.access_token).unwrap_or_else(|| now() + 3600),
+        access_token: body.access_token,
+        refresh_token: body.refresh_token,
+    }
+}
+
+/// Why every request fails after `sjctl jobber disconnect`.
+fn disconnected(at: u64) -> JobberError {
+    let when = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(at));
+    JobberError::new(
+        JobberErrorKind::Unauthorized,
+        format!(
+            "disconnected: run sjctl jobber connect (sjctl jobber disconnect ended the Jobber connection \
+             at {when} and revoked its tokens)"
+        ),
+    )
+}
+
+/// `error: error_description` of an OAuth error body, else the body (shortened).
+fn oauth_error_text(body: &str) -> String {
+    let parsed: Option<serde_json::Value> = serde_json::from_str(body).ok();
+    let field = |name: &str| parsed.as_ref().and_then(|v| v.get(name)?.as_str().map(str::to_owned));
+    match (field("error"), field("error_description")) {
+        (Some(error), Some(description)) => format!("{error}: {description}"),
+        (Some(error), None) => error,
+        _ => body.chars().take(200).collect(),
     }
 }
 
@@ -269,6 +431,18 @@ mod tests {
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"exp":1767225600,"sub":"1"}"#);
         assert_eq!(jwt_expiry(&format!("eyJhbGciOiJIUzI1NiJ9.{payload}.sig")), Some(1767225600));
         assert_eq!(jwt_expiry("not-a-jwt"), None);
+    }
+
+    #[test]
+    fn tokens_tombstone_or_nothing() {
+        let t = TokenSet { access_token: "a.b.c".into(), refresh_token: "r".into(), expires_at: 5 };
+        let json = serde_json::to_string(&t).unwrap();
+        assert_eq!(TokenState::read(Some(&json)), TokenState::Connected(t));
+        assert_eq!(TokenState::read(Some(r#"{"disconnected_at":7}"#)), TokenState::Disconnected { at: 7 });
+        assert_eq!(TokenState::read(Some("garbage")), TokenState::NotStored);
+        assert_eq!(TokenState::read(None), TokenState::NotStored);
+        let text = disconnected(0).to_string();
+        assert!(text.contains("disconnected: run sjctl jobber connect"), "{text}");
     }
 
     #[test]
