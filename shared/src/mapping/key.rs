@@ -83,6 +83,34 @@ pub fn address_key(address: &Address) -> Option<String> {
     Some(format!("{street}|{city}|{postal}"))
 }
 
+/// The [`address_key`] of an address written as text, `street | city | postal code` (the
+/// table's `saberis_address` column, or the value of an `address:` key): each part normalized
+/// as [`address_key`] does. `None` without a street.
+pub fn address_key_of_text(text: &str) -> Option<String> {
+    let mut parts = text.split('|');
+    let street = parts.next().map(normalize_address_part).unwrap_or_default();
+    if street.is_empty() {
+        return None;
+    }
+    let city = parts.next().map(normalize_address_part).unwrap_or_default();
+    let postal = parts.next().map(normalize_postal).unwrap_or_default();
+    Some(format!("{street}|{city}|{postal}"))
+}
+
+/// An address as the table's `saberis_address` shows it: `street | city | postal code`, as
+/// written in the document (empty parts left empty). [`address_key_of_text`] reads it back to
+/// the document's [`address_key`].
+pub fn address_text(address: &Address) -> String {
+    let part = |p: &Option<String>| p.as_deref().map(collapse).unwrap_or_default().replace('|', " ");
+    let text =
+        format!("{} | {} | {}", part(&address.street1), part(&address.city), part(&address.postal_code));
+    if text.trim_matches(|c| c == '|' || c == ' ').is_empty() {
+        String::new()
+    } else {
+        text
+    }
+}
+
 /// `K1A 0B1` → `k1a0b1`.
 fn normalize_postal(postal: &str) -> String {
     postal.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
@@ -193,5 +221,28 @@ mod tests {
         assert!(CustomerKey::parse("Affinity Homes").is_err());
         assert!(CustomerKey::parse("phone:555").is_err());
         assert!(CustomerKey::parse("name:  ").is_err());
+    }
+
+    #[test]
+    fn an_address_written_as_text_has_the_documents_address_key() {
+        let address = Address {
+            street1: Some("12 Main Street".into()),
+            street2: Some("Unit 4".into()),
+            city: Some("Springfield".into()),
+            province: Some("IL".into()),
+            postal_code: Some("K1A 0B1".into()),
+            country: None,
+        };
+        let text = address_text(&address);
+        assert_eq!(text, "12 Main Street | Springfield | K1A 0B1");
+        assert_eq!(address_key_of_text(&text), address_key(&address));
+        assert_eq!(
+            address_key_of_text(" 12 main st.|SPRINGFIELD|k1a0b1 ").as_deref(),
+            Some("12 main st|springfield|k1a0b1")
+        );
+        assert_eq!(address_key_of_text("12 Main St").as_deref(), Some("12 main st||"));
+        assert_eq!(address_key_of_text(" | Springfield | 62704"), None);
+        assert_eq!(address_key_of_text(""), None);
+        assert_eq!(address_text(&Address::default()), "");
     }
 }

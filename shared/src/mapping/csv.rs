@@ -1,0 +1,274 @@
+//! The CSV store: a local file, RFC 4180 (quoted fields may hold commas, quotes and line
+//! breaks), UTF-8, created with its header row when missing.
+//!
+//! Several processes on one host may append at once: each append is one `write` of whole lines
+//! to the file opened with `O_APPEND`, so lines never interleave. The file is never rewritten.
+
+use std::fs::OpenOptions;
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+
+use super::table::{header_of, Header, Table};
+use super::{MappingError, MappingRow};
+
+/// Records of a CSV text, each with its record number (1-based: the row a spreadsheet program
+/// shows). Lenient as spreadsheet programs are: a quote inside an unquoted field is text, text
+/// after a closing quote joins the field, an unclosed quote runs to the end. A leading UTF-8
+/// byte-order mark is dropped; a last line without line break is a record.
+pub fn parse_records(text: &str) -> Vec<(usize, Vec<String>)> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut records = Vec::new();
+    let mut record: Vec<String> = Vec::new();
+    let mut field = String::new();
+    let mut chars = text.chars().peekable();
+    let mut in_quotes = false;
+    let mut at_field_start = true;
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        any = true;
+        if in_quotes {
+            if c == '"' {
+                if chars.peek() == Some(&'"') {
+                    chars.next();
+                    field.push('"');
+                } else {
+                    in_quotes = false;
+                }
+            } else {
+                field.push(c);
+            }
+            continue;
+        }
+        match c {
+            '"' if at_field_start => {
+                in_quotes = true;
+                at_field_start = false;
+            }
+            ',' => {
+                record.push(std::mem::take(&mut field));
+                at_field_start = true;
+            }
+            '\r' | '\n' => {
+                if c == '\r' && chars.peek() == Some(&'\n') {
+                    chars.next();
+                }
+                record.push(std::mem::take(&mut field));
+                records.push(std::mem::take(&mut record));
+                at_field_start = true;
+                any = false;
+            }
+            c => {
+                field.push(c);
+                at_field_start = false;
+            }
+        }
+    }
+    if any {
+        record.push(field);
+        records.push(record);
+    }
+    records.into_iter().enumerate().map(|(i, r)| (i + 1, r)).collect()
+}
+
+/// One record as a line, fields quoted where RFC 4180 needs it, ending with `eol`.
+pub fn format_record(cells: &[String], eol: &str) -> String {
+    let mut line = String::new();
+    for (i, cell) in cells.iter().enumerate() {
+        if i > 0 {
+            line.push(',');
+        }
+        if cell.contains([',', '"', '\r', '\n']) || cell.starts_with(' ') || cell.ends_with(' ') {
+            line.push('"');
+            line.push_str(&cell.replace('"', "\"\""));
+            line.push('"');
+        } else {
+            line.push_str(cell);
+        }
+    }
+    line.push_str(eol);
+    line
+}
+
+/// The table in a CSV file.
+#[derive(Debug, Clone)]
+pub(crate) struct CsvStore {
+    pub path: PathBuf,
+}
+
+fn io_error(path: &Path, doing: &str, e: std::io::Error) -> MappingError {
+    let place = path.display();
+    match e.kind() {
+        ErrorKind::PermissionDenied => MappingError::Unusable(format!(
+            "{doing} {place}: permission denied: make the file and its folder readable and writable by \
+             the bridge's user, or change mapping.csv.path"
+        )),
+        ErrorKind::NotFound => MappingError::Unusable(format!(
+            "{doing} {place}: the folder does not exist: create it, or change mapping.csv.path"
+        )),
+        ErrorKind::IsADirectory => MappingError::Unusable(format!(
+            "{doing} {place}: it is a folder: set mapping.csv.path to a file in it"
+        )),
+        _ => MappingError::Unavailable(format!("{doing} {place}: {e}")),
+    }
+}
+
+fn not_utf8(path: &Path, e: std::string::FromUtf8Error) -> MappingError {
+    MappingError::Unusable(format!(
+        "{} is not UTF-8 text (byte {}): save it as \"CSV UTF-8\"",
+        path.display(),
+        e.utf8_error().valid_up_to()
+    ))
+}
+
+impl CsvStore {
+    pub fn describe(&self) -> String {
+        format!("csv {}", self.path.display())
+    }
+
+    /// Creates the file with its header row unless it exists. The file appears whole or not at
+    /// all (written beside it, then hard-linked into place), so a concurrent appender never sees
+    /// it without its header.
+    fn create_if_missing(&self) -> Result<(), MappingError> {
+        if self.path.exists() {
+            return Ok(());
+        }
+        let dir = self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let name = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let temp = dir.join(format!(".{name}.{}.new", std::process::id()));
+        let header = format_record(Header::standard().cells(), "\n");
+        let written = (|| {
+            let mut file = OpenOptions::new().write(true).create(true).truncate(true).open(&temp)?;
+            file.write_all(header.as_bytes())?;
+            file.sync_all()?;
+            match std::fs::hard_link(&temp, &self.path) {
+                Err(e) if e.kind() != ErrorKind::AlreadyExists => Err(e),
+                _ => Ok(()),
+            }
+        })();
+        let _ = std::fs::remove_file(&temp);
+        written.map_err(|e| io_error(&self.path, "cannot create", e))?;
+        tracing::info!(path = %self.path.display(), "mapping table created with its header row");
+        Ok(())
+    }
+
+    fn read_text(&self) -> Result<String, MappingError> {
+        let bytes = std::fs::read(&self.path).map_err(|e| io_error(&self.path, "cannot read", e))?;
+        String::from_utf8(bytes).map_err(|e| not_utf8(&self.path, e))
+    }
+
+    /// Every record with its row number (creating the file when missing).
+    pub fn read_blocking(&self) -> Result<Vec<(usize, Vec<String>)>, MappingError> {
+        self.create_if_missing()?;
+        Ok(parse_records(&self.read_text()?))
+    }
+
+    /// Appends rows in the header's column order, as one write. A file left without a final
+    /// line break gets one first; an empty file gets the header first.
+    pub fn append_blocking(&self, rows: &[MappingRow]) -> Result<(), MappingError> {
+        self.create_if_missing()?;
+        let text = self.read_text()?;
+        let records = parse_records(&text);
+        let mut out = String::new();
+        let (header, eol) = match header_of(&records) {
+            Ok(Some(header)) => {
+                let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
+                if !text.ends_with('\n') && !text.ends_with('\r') {
+                    out.push_str(eol);
+                }
+                (header, eol)
+            }
+            // Empty (emptied by hand): the header goes first again.
+            Ok(None) => {
+                let header = Header::standard();
+                if !text.is_empty() && !text.ends_with('\n') {
+                    out.push('\n');
+                }
+                out.push_str(&format_record(header.cells(), "\n"));
+                (header, "\n")
+            }
+            Err(e) => return Err(MappingError::Unusable(format!("{}: {e}", self.path.display()))),
+        };
+        let missing = header.missing_columns();
+        if !missing.is_empty() {
+            tracing::warn!(path = %self.path.display(), ?missing, "the mapping table lacks columns; their values are not written");
+        }
+        for row in rows {
+            out.push_str(&format_record(&header.layout(row), eol));
+        }
+        let mut file = OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| io_error(&self.path, "cannot open for appending", e))?;
+        let bytes = out.as_bytes();
+        let written = file.write(bytes).map_err(|e| io_error(&self.path, "cannot append to", e))?;
+        if written < bytes.len() {
+            // Not seen on local files; finish rather than leave half a line.
+            tracing::warn!(path = %self.path.display(), written, total = bytes.len(), "short write to the mapping table");
+            file.write_all(&bytes[written..]).map_err(|e| io_error(&self.path, "cannot append to", e))?;
+        }
+        file.sync_data().map_err(|e| io_error(&self.path, "cannot append to", e))?;
+        Ok(())
+    }
+
+    /// For `sjctl verify`: the table reads and the file (or, when missing, its folder) is
+    /// writable. Creates nothing.
+    pub fn check_blocking(&self) -> Result<String, MappingError> {
+        let place = self.path.display();
+        if !self.path.exists() {
+            let dir = self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let probe = tempfile_in(dir).map_err(|e| io_error(&self.path, "cannot create", e))?;
+            let _ = std::fs::remove_file(probe);
+            return Ok(format!("{place} does not exist yet; its folder is writable, so it will be created"));
+        }
+        let table = Table::from_cells(&parse_records(&self.read_text()?))
+            .map_err(|e| MappingError::Unusable(format!("{place}: {e}")))?;
+        OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| io_error(&self.path, "cannot write", e))?;
+        Ok(format!("{place}: {} rows, {} skipped; writable", table.rows.len(), table.problems.len()))
+    }
+}
+
+/// Creates (and returns) an empty probe file in `dir`.
+fn tempfile_in(dir: &Path) -> std::io::Result<PathBuf> {
+    let path = dir.join(format!(".sj-verify-probe.{}", std::process::id()));
+    OpenOptions::new().write(true).create(true).truncate(true).open(&path)?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(cells: &[&str]) -> Vec<String> {
+        cells.iter().map(|c| c.to_string()).collect()
+    }
+
+    #[test]
+    fn quoted_fields_hold_commas_quotes_and_line_breaks() {
+        let text = "\u{feff}a,b,c\r\n\"O'Brien, \"\"Jr\"\"\",\"two\nlines\",x\n\nlast,,";
+        let records = parse_records(text);
+        assert_eq!(
+            records,
+            vec![
+                (1, strings(&["a", "b", "c"])),
+                (2, strings(&["O'Brien, \"Jr\"", "two\nlines", "x"])),
+                (3, strings(&[""])),
+                (4, strings(&["last", "", ""])),
+            ]
+        );
+        assert_eq!(parse_records(""), vec![]);
+        assert_eq!(parse_records("a\n"), vec![(1, strings(&["a"]))]);
+        // Lenient: a quote inside an unquoted field, text after a closing quote.
+        assert_eq!(parse_records("ab\"c,\"d\"e"), vec![(1, strings(&["ab\"c", "de"]))]);
+    }
+
+    #[test]
+    fn written_records_read_back_unchanged() {
+        let nasty = strings(&["plain", "a,b", "say \"hi\"", "line\r\nbreak", " padded ", "", "é|ü"]);
+        let text = format_record(&nasty, "\r\n") + &format_record(&strings(&["x"]), "\r\n");
+        assert_eq!(parse_records(&text), vec![(1, nasty.clone()), (2, strings(&["x"]))]);
+        assert_eq!(format_record(&strings(&["a", "b c"]), "\n"), "a,b c\n");
+    }
+}
