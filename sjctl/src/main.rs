@@ -6,6 +6,7 @@
 
 mod dlq;
 mod history;
+mod mapping;
 mod parse;
 mod status;
 mod verify;
@@ -47,6 +48,9 @@ enum Command {
     Verify(verify::Args),
     /// Queue depths and consumers, Jobber's cost budget and token expiry.
     Status(status::Args),
+    /// The mapping table (Saberis customer → Jobber client): list, set, import, refresh.
+    #[command(subcommand)]
+    Mapping(mapping::Command),
 }
 
 fn main() -> ExitCode {
@@ -72,5 +76,6 @@ fn main() -> ExitCode {
         Command::History(args) => history::run(&settings, &args),
         Command::Verify(args) => verify::run(&settings, &args),
         Command::Status(args) => status::run(&settings, &args),
+        Command::Mapping(command) => mapping::run(&settings, command),
     }
 }

@@ -1,5 +1,6 @@
 //! `sjctl verify`: is this installation able to work? One check per dependency (configuration,
-//! RabbitMQ and its topology, Redis, Jobber, SaberisConnect, SMTP), each printed as one line:
+//! RabbitMQ and its topology, Redis, Jobber, SaberisConnect, SMTP, the mapping table's store),
+//! each printed as one line:
 //!
 //! ```text
 //! ✓ what (detail)
@@ -24,8 +25,9 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, Tokio1Executor};
 use serde::Serialize;
 use sj_shared::amqp::{self, Topology};
-use sj_shared::config::{HumanDuration, Settings, SmtpTls};
+use sj_shared::config::{HumanDuration, MappingStoreKind, Settings, SmtpTls};
 use sj_shared::jobber::{CostBudget, JobberClient, TokenSet, TokenStore};
+use sj_shared::mapping::Mapping;
 use sj_shared::store::{self, Keys};
 
 /// How long one check may take (an unreachable host, a server that never answers).
@@ -156,6 +158,7 @@ async fn checks(settings: &Settings) -> Vec<Check> {
 
     checks.push(check_saberis_connect(settings).await);
     checks.push(check_smtp(settings).await);
+    checks.push(check_mapping_store(settings).await);
     checks
 }
 
@@ -497,6 +500,31 @@ async fn check_smtp(settings: &Settings) -> Check {
         Ok(true) => Check::ok(WHAT, format!("{place} accepts connections")),
         Ok(false) => Check::failed(WHAT, format!("{place} did not answer NOOP"), FIX),
         Err(e) => Check::failed(WHAT, format!("{place}: {e}"), FIX),
+    }
+}
+
+/// The mapping table's store: read it (header and rows); for a CSV file, the file (or its
+/// folder) must be writable; for a Google Sheet, the access token must carry the spreadsheets
+/// scope (no row is written to find out more).
+async fn check_mapping_store(settings: &Settings) -> Check {
+    const WHAT: &str = "mapping store readable and writable";
+    let fix = match settings.mapping.store {
+        MappingStoreKind::Csv => "fix mapping.csv.path, or the file's and its folder's permissions".to_owned(),
+        MappingStoreKind::Sheets => "share the sheet with the service account's client_email as editor, and \
+                                     check mapping.sheets (api_url, spreadsheet_id, tab, service_account_file)"
+            .to_owned(),
+    };
+    let pool = match store::pool(&settings.redis) {
+        Ok(pool) => pool,
+        Err(e) => return Check::failed(WHAT, e.to_string(), "fix redis.url"),
+    };
+    let mapping = match Mapping::new(&settings.mapping, pool, Keys::new(&settings.namespace)) {
+        Ok(mapping) => mapping,
+        Err(e) => return Check::failed(WHAT, e.to_string(), fix),
+    };
+    match limited(mapping.check_store()).await {
+        Ok(detail) => Check::ok(WHAT, detail),
+        Err(e) => Check::failed(WHAT, format!("{}: {e}", mapping.describe()), fix),
     }
 }
 

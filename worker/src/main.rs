@@ -98,6 +98,8 @@ async fn run(settings: &Settings, dry_run: bool) -> anyhow::Result<()> {
                         settings: settings.worker.clone(),
                         mapping_settings: settings.mapping.clone(),
                         marker_field: field,
+                        quote_rules: quote::QuoteRules::new(&settings.pricing, &settings.quote)
+                            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?,
                         // Up to two Jobber calls under the lock, each bounded by the request timeout.
                         customer_lease: (settings.jobber.request_timeout.0 * 3).max(Duration::from_secs(60)),
                     });

@@ -72,6 +72,8 @@ pub struct Writer {
     /// it (a search, a client or property creation) can take, or a second worker could create
     /// the same client while the first is still waiting for Jobber.
     pub customer_lease: Duration,
+    /// The dealer's prices and the quote's presentation (`[pricing]`, `[quote]`).
+    pub quote_rules: quote::QuoteRules,
 }
 
 impl Writer {
@@ -112,7 +114,14 @@ impl Writer {
             self.remember(&request.content_hash, &record).await;
             return Ok(Written::AlreadyThere(record));
         }
-        let input = quote::build(request, &client_id, &property_id, &marker, self.marker_field.as_deref());
+        let input = quote::build(
+            &self.quote_rules,
+            request,
+            &client_id,
+            &property_id,
+            &marker,
+            self.marker_field.as_deref(),
+        );
         let created = self.jobber.create_quote(&input).await?;
         if self.jobber.is_dry_run() {
             return Ok(Written::DryRun);
