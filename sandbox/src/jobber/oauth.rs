@@ -125,6 +125,19 @@ pub fn revoke(store: &mut Store, grant_id: Option<&str>) -> usize {
     revoked
 }
 
+/// Revokes every grant on one account (`appDisconnect`: the app loses that account, and only
+/// that one). Returns how many grants were revoked.
+pub fn revoke_account(store: &mut Store, account_id: u64) -> usize {
+    let ids: Vec<String> = store
+        .oauth
+        .grants
+        .values()
+        .filter(|g| !g.revoked && g.account_id == account_id)
+        .map(|g| g.id.clone())
+        .collect();
+    ids.iter().map(|id| revoke(store, Some(id))).sum()
+}
+
 /// Makes every outstanding access token invalid (as if expired); refresh tokens stay valid.
 pub fn expire_access_tokens(store: &mut Store) {
     for grant in store.oauth.grants.values_mut() {
@@ -166,7 +179,12 @@ pub struct AuthorizeParams {
     client_id: Option<String>,
     redirect_uri: Option<String>,
     state: Option<String>,
+    /// The approve page's button: `allow` (or absent) or `deny`.
+    decision: Option<String>,
 }
+
+/// Doorkeeper's text for a denied authorization.
+pub const ACCESS_DENIED: &str = "The resource owner or authorization server denied the request.";
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     (status, Json(json!({"error": error, "error_description": description}))).into_response()
@@ -188,7 +206,9 @@ pub async fn authorize(State(shared): State<Arc<Shared>>, Query(params): Query<A
     };
     Html(format!(
         "<!doctype html><title>Authorize app</title><h1>sj-sandbox: allow this app to access {}?</h1>\
-         <form method=\"post\" action=\"/api/oauth/authorize\">{}{}{}{}<button>Allow access</button></form>",
+         <form method=\"post\" action=\"/api/oauth/authorize\">{}{}{}{}\
+         <button name=\"decision\" value=\"allow\">Allow access</button> \
+         <button name=\"decision\" value=\"deny\">Deny</button></form>",
         shared.config.account.name,
         hidden("response_type", &params.response_type),
         hidden("client_id", &params.client_id),
@@ -198,13 +218,25 @@ pub async fn authorize(State(shared): State<Arc<Shared>>, Query(params): Query<A
     .into_response()
 }
 
-/// `POST /api/oauth/authorize`: the approve page's button.
+/// `POST /api/oauth/authorize`: the approve page's buttons. Deny redirects with
+/// `error=access_denied` (and the `state`), as Doorkeeper does.
 pub async fn authorize_approved(
     State(shared): State<Arc<Shared>>,
     Form(params): Form<AuthorizeParams>,
 ) -> Response {
     if let Err(e) = check_authorize(&shared, &params) {
         return e;
+    }
+    if params.decision.as_deref() == Some("deny") {
+        let mut url = reqwest::Url::parse(params.redirect_uri.as_deref().unwrap_or_default())
+            .expect("checked in check_authorize");
+        url.query_pairs_mut()
+            .append_pair("error", "access_denied")
+            .append_pair("error_description", ACCESS_DENIED);
+        if let Some(state) = &params.state {
+            url.query_pairs_mut().append_pair("state", state);
+        }
+        return (StatusCode::FOUND, [(axum::http::header::LOCATION, url.to_string())]).into_response();
     }
     approve(&shared, &params)
 }

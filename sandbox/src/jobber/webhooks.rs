@@ -26,6 +26,8 @@ pub enum Topic {
     ClientCreate,
     QuoteCreate,
     QuoteApproved,
+    /// `appDisconnect` (the sandbox's `itemId` is the account's id).
+    AppDisconnect,
 }
 
 impl Topic {
@@ -34,6 +36,7 @@ impl Topic {
             Topic::ClientCreate => "CLIENT_CREATE",
             Topic::QuoteCreate => "QUOTE_CREATE",
             Topic::QuoteApproved => "QUOTE_APPROVED",
+            Topic::AppDisconnect => "APP_DISCONNECT",
         }
     }
 }

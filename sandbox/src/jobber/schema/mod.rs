@@ -16,8 +16,8 @@ use self::inputs::{
     QuoteFilterAttributes,
 };
 use self::types::{
-    Client, ClientConnection, CustomFieldConfiguration, CustomFieldConfigurationConnection, Property,
-    PropertyConnection, Quote, QuoteConnection,
+    AccountView, Client, ClientConnection, CustomFieldConfiguration, CustomFieldConfigurationConnection,
+    Property, PropertyConnection, Quote, QuoteConnection,
 };
 use crate::app::Shared;
 use crate::jobber::ids::EncodedId;
@@ -88,6 +88,15 @@ pub struct Query;
 
 #[Object]
 impl Query {
+    /// The account the authenticated user belongs to.
+    async fn account(&self, ctx: &Context<'_>) -> Option<AccountView> {
+        let session = Session::of(ctx);
+        Some(session.read(|account| AccountView {
+            id: EncodedId::new("Account", session.account_id),
+            name: account.name.clone(),
+        }))
+    }
+
     /// Single client by unique identifier belonging to the account.
     async fn client(&self, ctx: &Context<'_>, id: EncodedId) -> Option<Client> {
         let number = id.number_of("Client")?;

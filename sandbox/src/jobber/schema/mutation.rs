@@ -7,7 +7,7 @@
 use async_graphql::{Context, Object, SimpleObject};
 
 use super::inputs::*;
-use super::types::{Client, MutationErrors, Property, Quote, QuoteLineItem, QuoteNote};
+use super::types::{Application, Client, MutationErrors, Property, Quote, QuoteLineItem, QuoteNote};
 use super::Session;
 use crate::config::{CustomFieldTarget, CustomFieldValueType};
 use crate::jobber::ids::EncodedId;
@@ -319,10 +319,33 @@ fn quote_snapshot(store: &Store, account_id: u64, number: u64) -> Option<Quote> 
     store.accounts.get(&account_id)?.quotes.get(&number).cloned().map(Quote)
 }
 
+#[derive(SimpleObject, Default)]
+pub struct AppDisconnectPayload {
+    app: Option<Application>,
+    user_errors: Vec<MutationErrors>,
+}
+
 pub struct Mutation;
 
 #[Object]
 impl Mutation {
+    /// Disconnect the app from the account: every grant of the app on it is revoked (its access
+    /// and refresh tokens stop working at once, this request's token included) and the
+    /// `APP_DISCONNECT` webhook fires.
+    async fn app_disconnect(&self, ctx: &Context<'_>) -> AppDisconnectPayload {
+        let session = Session::of(ctx);
+        session.write(|store, account_id| crate::jobber::oauth::revoke_account(store, account_id));
+        session.shared.jobber.webhooks.emit(
+            &session.shared,
+            Topic::AppDisconnect,
+            session.account_id,
+            "Account",
+            session.account_id,
+        );
+        let name = session.shared.config.webhooks.app_id.clone();
+        AppDisconnectPayload { app: Some(Application { name }), user_errors: vec![] }
+    }
+
     /// Create a client.
     async fn client_create(&self, ctx: &Context<'_>, input: ClientCreateInput) -> ClientCreatePayload {
         let session = Session::of(ctx);

@@ -733,3 +733,19 @@ impl MutationErrors {
         Self { message: message.into(), path: path.iter().map(|s| s.to_string()).collect() }
     }
 }
+
+/// The company that authorized the app (Jobber's `Account`; the `account` query is available to
+/// every app whatever its scopes).
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "Account")]
+pub struct AccountView {
+    pub id: EncodedId,
+    pub name: String,
+}
+
+/// The app a token belongs to (Jobber's `Application`, outside the 2022 extract; only `name`,
+/// whose type is certain).
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Application {
+    pub name: String,
+}
