@@ -334,7 +334,7 @@ impl Mutation {
     /// `APP_DISCONNECT` webhook fires.
     async fn app_disconnect(&self, ctx: &Context<'_>) -> AppDisconnectPayload {
         let session = Session::of(ctx);
-        session.write(|store, account_id| crate::jobber::oauth::revoke_account(store, account_id));
+        session.write(crate::jobber::oauth::revoke_account);
         session.shared.jobber.webhooks.emit(
             &session.shared,
             Topic::AppDisconnect,
