@@ -6,6 +6,7 @@
 
 mod dlq;
 mod history;
+mod jobber;
 mod mapping;
 mod parse;
 mod status;
@@ -51,6 +52,9 @@ enum Command {
     /// The mapping table (Saberis customer → Jobber client): list, set, import, refresh.
     #[command(subcommand)]
     Mapping(mapping::Command),
+    /// The Jobber connection: connect (OAuth, first setup), disconnect, status.
+    #[command(subcommand)]
+    Jobber(jobber::Command),
 }
 
 fn main() -> ExitCode {
@@ -77,5 +81,6 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify::run(&settings, &args),
         Command::Status(args) => status::run(&settings, &args),
         Command::Mapping(command) => mapping::run(&settings, command),
+        Command::Jobber(command) => jobber::run(&settings, command),
     }
 }
