@@ -1,6 +1,7 @@
 //! `sjctl`, run as a user runs it: arguments, stdout, stderr, exit codes.
 
 mod dlq;
+mod jobber;
 mod parse;
 mod status;
 mod verify;
