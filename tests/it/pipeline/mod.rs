@@ -3,6 +3,7 @@
 
 mod budget;
 mod poller;
+mod pricing;
 mod restarts;
 mod saberis_connect;
 pub(crate) mod worker;
