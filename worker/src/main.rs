@@ -3,6 +3,7 @@
 
 mod consume;
 mod quote;
+mod resolve;
 mod write;
 
 use std::path::PathBuf;
@@ -20,6 +21,8 @@ use sj_shared::process;
 use sj_shared::store::{self, Crosswalk, History, Keys};
 
 use consume::Handler;
+use resolve::Resolver;
+use sj_shared::mapping::Mapping;
 use write::Writer;
 
 #[derive(Parser)]
@@ -80,6 +83,9 @@ async fn run(settings: &Settings, dry_run: bool) -> anyhow::Result<()> {
     let jobber = JobberClient::new(&settings.jobber, http, tokens, budget);
     let jobber = if dry_run { jobber.dry_run() } else { jobber };
     let topology = settings.amqp.topology(&settings.namespace);
+    let mapping = Mapping::new(&settings.mapping, pool.clone(), keys.clone())
+        .map_err(|e| anyhow::anyhow!("mapping table: {e}"))?;
+    tracing::info!(mapping = %mapping.describe(), "mapping table");
     let mut shutdown = Box::pin(process::shutdown_signal());
 
     let mut writer: Option<Writer> = None;
@@ -96,12 +102,20 @@ async fn run(settings: &Settings, dry_run: bool) -> anyhow::Result<()> {
                         jobber: jobber.clone(),
                         crosswalk: Crosswalk::new(pool.clone(), keys.clone()),
                         settings: settings.worker.clone(),
-                        mapping_settings: settings.mapping.clone(),
+                        resolver: Resolver {
+                            jobber: jobber.clone(),
+                            mapping: mapping.clone(),
+                            settings: settings.mapping.clone(),
+                            pool: pool.clone(),
+                            keys: keys.clone(),
+                            // Up to five Jobber calls under the lock (client, searches, creations),
+                            // each bounded by the request timeout.
+                            customer_lease: (settings.jobber.request_timeout.0 * 5)
+                                .max(Duration::from_secs(60)),
+                        },
                         marker_field: field,
                         quote_rules: quote::QuoteRules::new(&settings.pricing, &settings.quote)
                             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?,
-                        // Up to two Jobber calls under the lock, each bounded by the request timeout.
-                        customer_lease: (settings.jobber.request_timeout.0 * 3).max(Duration::from_secs(60)),
                     });
                 }
                 Err(e) => {

@@ -3,22 +3,21 @@
 //! 1. The crosswalk (Redis) says the document was written: done.
 //! 2. Take the document's intent lease (Redis): no two workers write the same document at once
 //!    (the poller may publish a document twice; a redelivery may overlap a slow first attempt).
-//! 3. Resolve the client and property (under a per-customer lock: one client per customer).
+//! 3. Resolve the client and property ([`Resolver`]: mapping table, Jobber search, policy; under a
+//!    per-customer lock, so one client per customer).
 //! 4. Look the document's marker up among the client's quotes in Jobber: a quote from an earlier
 //!    attempt that crashed after writing (or whose crosswalk Redis lost) is found, not doubled.
 //! 5. Create the quote, marker included, in one mutation; record the crosswalk.
 //!
 //! Jobber is the truth; Redis only coordinates and remembers.
 
-use std::time::Duration;
-
-use sj_shared::config::{MappingSettings, UnnamedCustomer, WorkerSettings};
-use sj_shared::jobber::ops::JobberAddress;
+use sj_shared::config::WorkerSettings;
 use sj_shared::jobber::{JobberClient, JobberError};
 use sj_shared::message::QuoteRequest;
 use sj_shared::store::{Crosswalk, QuoteRecord, RedisLock, StoreError};
 
 use crate::quote;
+use crate::resolve::{Resolved, Resolver};
 
 /// How a document ended.
 #[derive(Debug)]
@@ -65,13 +64,10 @@ pub struct Writer {
     pub jobber: JobberClient,
     pub crosswalk: Crosswalk,
     pub settings: WorkerSettings,
-    pub mapping_settings: MappingSettings,
+    /// Who the customer is in Jobber (mapping table, search, policies).
+    pub resolver: Resolver,
     /// The quote custom field holding the marker, when the account has one.
     pub marker_field: Option<String>,
-    /// How long the per-customer lock is held at most: longer than the Jobber calls made under
-    /// it (a search, a client or property creation) can take, or a second worker could create
-    /// the same client while the first is still waiting for Jobber.
-    pub customer_lease: Duration,
     /// The dealer's prices and the quote's presentation (`[pricing]`, `[quote]`).
     pub quote_rules: quote::QuoteRules,
 }
@@ -98,7 +94,7 @@ impl Writer {
     }
 
     async fn write_holding_intent(&self, request: &QuoteRequest) -> Result<Written, Failure> {
-        let (client_id, property_id) = self.resolve_client(request).await?;
+        let Resolved { client_id, property_id, .. } = self.resolver.resolve(request).await?;
         let marker = quote::marker(&request.content_hash);
         let existing = self.jobber.client_quotes(&client_id).await?;
         let title_marker = quote::title_marker(&marker);
@@ -142,89 +138,4 @@ impl Writer {
             tracing::warn!(%hash, error = %e, "could not record the crosswalk; the quote's marker covers it");
         }
     }
-
-    /// The Jobber client and property for the document's customer: found by name (a unique
-    /// exact match), else created with the document's address. Under a per-customer lock so
-    /// workers racing on one new customer create one client.
-    async fn resolve_client(&self, request: &QuoteRequest) -> Result<(String, String), Failure> {
-        let customer_address = JobberAddress::from(&request.customer.address);
-        let site = if request.shipping.is_empty() {
-            customer_address.clone()
-        } else {
-            JobberAddress::from(&request.shipping)
-        };
-        let name = match (&request.customer.name, self.mapping_settings.unnamed_customer) {
-            (Some(name), _) => name.clone(),
-            (None, UnnamedCustomer::CreateFromAddress) if !site.street1.is_empty() => one_line(&site),
-            (None, _) => {
-                return Err(Failure::permanent(
-                    "mapping.no-customer-name",
-                    format!(
-                        "the document has no customer name, so no Jobber client can be chosen for it (address: {}); \
-                         name the customer in Saberis and export again, or set mapping.unnamed_customer = \
-                         \"create-from-address\"",
-                        if site.street1.is_empty() { "none".to_owned() } else { one_line(&site) }
-                    ),
-                ))
-            }
-        };
-        let pool = self.crosswalk.pool();
-        let lock_key = self.crosswalk.keys().key("lock", &format!("customer:{}", name.to_lowercase()));
-        let Some(lock) =
-            RedisLock::acquire(pool, &lock_key, self.customer_lease, self.customer_lease).await?
-        else {
-            return Err(Failure::transient(
-                "worker.customer-busy",
-                format!("customer {name:?} is locked by another worker"),
-            ));
-        };
-        let result = self.find_or_create_client(&name, &customer_address, &site).await;
-        lock.release(pool).await;
-        result
-    }
-
-    async fn find_or_create_client(
-        &self,
-        name: &str,
-        billing: &JobberAddress,
-        site: &JobberAddress,
-    ) -> Result<(String, String), Failure> {
-        let found: Vec<_> = self
-            .jobber
-            .search_clients(name)
-            .await?
-            .into_iter()
-            .filter(|c| c.name.trim().eq_ignore_ascii_case(name.trim()))
-            .collect();
-        match found.as_slice() {
-            [] => {
-                let (client, property) = self.jobber.create_client(name, billing, site).await?;
-                tracing::info!(client = %client, customer = %name, "created the Jobber client");
-                Ok((client, property))
-            }
-            [client] => {
-                let property = match client.properties.iter().find(|p| p.address.same_place(site)) {
-                    Some(property) => property.id.clone(),
-                    None => self.jobber.create_property(&client.id, site).await?,
-                };
-                Ok((client.id.clone(), property))
-            }
-            several => Err(Failure::permanent(
-                "mapping.ambiguous-client",
-                format!(
-                    "{} Jobber clients are named {name:?}; the bridge will not guess which one",
-                    several.len()
-                ),
-            )),
-        }
-    }
-}
-
-fn one_line(a: &JobberAddress) -> String {
-    [&a.street1, &a.street2, &a.city, &a.province, &a.postal_code]
-        .into_iter()
-        .filter(|s| !s.is_empty())
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ")
 }

@@ -15,7 +15,45 @@ pub struct ClientSummary {
     pub id: String,
     pub name: String,
     #[serde(default)]
+    pub billing_address: Option<JobberAddress>,
+    #[serde(default)]
     pub properties: Vec<PropertySummary>,
+}
+
+impl ClientSummary {
+    /// Every address Jobber knows for the client: its properties', then its billing address.
+    pub fn addresses(&self) -> impl Iterator<Item = &JobberAddress> {
+        self.properties.iter().map(|p| &p.address).chain(self.billing_address.as_ref())
+    }
+}
+
+/// The client fields every client query reads.
+const CLIENT_FIELDS: &str = "id name billingAddress { street1 street2 city province postalCode country } \
+                             properties { id address { street1 street2 city province postalCode country } }";
+
+/// An existing quote found by its number (PO routing), with what the bridge needs to add to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuoteRef {
+    pub id: String,
+    pub quote_number: String,
+    pub title: String,
+    pub status: String,
+    pub client_id: String,
+    pub client_name: String,
+}
+
+/// A line item of an existing quote.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LineItemSummary {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub quantity: f64,
+    #[serde(default)]
+    pub unit_price: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -177,10 +215,123 @@ impl JobberClient {
 
     /// Clients matching a search term (names, company, emails, phones, addresses).
     pub async fn search_clients(&self, term: &str) -> Result<Vec<ClientSummary>, JobberError> {
-        let query = "query FindClients($term: String) { clients(searchTerm: $term, first: 20) { nodes { \
-                     id name properties { id address { street1 street2 city province postalCode country } } } } }";
-        let data = self.execute(query, json!({"term": term})).await?;
+        let query = format!(
+            "query FindClients($term: String) {{ clients(searchTerm: $term, first: 20) {{ nodes {{ {CLIENT_FIELDS} }} }} }}"
+        );
+        let data = self.execute(&query, json!({"term": term})).await?;
         field(&data, "/clients/nodes")
+    }
+
+    /// One client by id, with its addresses; `None` when Jobber has no such client.
+    pub async fn client_by_id(&self, id: &str) -> Result<Option<ClientSummary>, JobberError> {
+        if id == DRY_RUN_CLIENT {
+            return Ok(Some(ClientSummary {
+                id: id.to_owned(),
+                name: "(dry run)".to_owned(),
+                billing_address: None,
+                properties: vec![PropertySummary {
+                    id: DRY_RUN_PROPERTY.to_owned(),
+                    address: JobberAddress::default(),
+                }],
+            }));
+        }
+        let query = format!("query Client($id: EncodedId!) {{ client(id: $id) {{ {CLIENT_FIELDS} }} }}");
+        let data = match self.execute(&query, json!({"id": id})).await {
+            Ok(data) => data,
+            // A malformed id is "no such client" to the caller (a person typed it in the table).
+            Err(e) if e.kind == JobberErrorKind::Invalid || e.kind == JobberErrorKind::UserError => {
+                tracing::debug!(%id, error = %e, "client look-up refused");
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        field(&data, "/client")
+    }
+
+    /// The quote with this number, if any.
+    pub async fn quote_by_number(&self, number: i64) -> Result<Option<QuoteRef>, JobberError> {
+        let query =
+            "query QuoteByNumber($n: Int) { quotes(filter: {quoteNumber: {eq: $n}}, first: 5) { nodes { \
+                     id quoteNumber title quoteStatus client { id name } } } }";
+        let data = self.execute(query, json!({"n": number})).await?;
+        let nodes: Vec<Value> = field(&data, "/quotes/nodes")?;
+        Ok(nodes.first().map(|node| {
+            let summary = quote_summary(node);
+            let text =
+                |pointer: &str| node.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_owned();
+            QuoteRef {
+                id: summary.id,
+                quote_number: summary.quote_number,
+                title: summary.title,
+                status: text("/quoteStatus"),
+                client_id: text("/client/id"),
+                client_name: text("/client/name"),
+            }
+        }))
+    }
+
+    /// Every line item of a quote (all pages).
+    pub async fn quote_line_items(&self, quote_id: &str) -> Result<Vec<LineItemSummary>, JobberError> {
+        let query = "query QuoteLines($id: EncodedId!, $after: String) { quote(id: $id) { \
+                     lineItems(first: 100, after: $after) { nodes { id name description quantity unitPrice } \
+                     pageInfo { hasNextPage endCursor } } } }";
+        let mut items = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let data = self.execute(query, json!({"id": quote_id, "after": after})).await?;
+            if data.pointer("/quote").is_none_or(Value::is_null) {
+                return Err(JobberError::new(
+                    JobberErrorKind::UserError,
+                    format!("quote {quote_id} does not exist"),
+                ));
+            }
+            let page: Vec<LineItemSummary> = field(&data, "/quote/lineItems/nodes")?;
+            items.extend(page);
+            let next: bool = field(&data, "/quote/lineItems/pageInfo/hasNextPage").unwrap_or(false);
+            after = field(&data, "/quote/lineItems/pageInfo/endCursor").ok();
+            if !next || after.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    /// Adds line items to an existing quote in one mutation; returns the new items' ids.
+    pub async fn add_line_items(
+        &self,
+        quote_id: &str,
+        items: &[LineItemInput],
+    ) -> Result<Vec<String>, JobberError> {
+        let query = format!(
+            "mutation AddLines($quote: EncodedId!, $items: [QuoteCreateLineItemAttributes!]!) {{ \
+             quoteCreateLineItems(quoteId: $quote, lineItems: $items) {{ createdLineItems {{ id }} {USER_ERRORS} }} }}"
+        );
+        let variables = json!({"quote": quote_id, "items": items});
+        if self.withhold(&query, &variables) {
+            return Ok(Vec::new());
+        }
+        let data = self.execute(&query, variables).await?;
+        let payload = payload(&data, "quoteCreateLineItems")?;
+        let created: Vec<Value> = field(&payload, "/createdLineItems")?;
+        Ok(created.iter().filter_map(|v| v.get("id").and_then(Value::as_str).map(str::to_owned)).collect())
+    }
+
+    /// Deletes a quote (`sjctl undo`).
+    pub async fn delete_quote(&self, quote_id: &str) -> Result<(), JobberError> {
+        let query = format!(
+            "mutation DeleteQuote($quote: EncodedId!) {{ quoteDelete(quoteId: $quote) {{ deletedQuote {{ id }} {USER_ERRORS} }} }}"
+        );
+        let data = self.execute(&query, json!({"quote": quote_id})).await?;
+        payload(&data, "quoteDelete").map(|_| ())
+    }
+
+    /// Deletes line items of a quote (`sjctl undo` of lines added by PO routing).
+    pub async fn delete_line_items(&self, quote_id: &str, ids: &[String]) -> Result<(), JobberError> {
+        let query = format!(
+            "mutation DeleteLines($quote: EncodedId!, $ids: [EncodedId!]!) {{ \
+             quoteDeleteLineItems(quoteId: $quote, lineItemIds: $ids) {{ deletedLineItems {{ id }} {USER_ERRORS} }} }}"
+        );
+        let data = self.execute(&query, json!({"quote": quote_id, "ids": ids})).await?;
+        payload(&data, "quoteDeleteLineItems").map(|_| ())
     }
 
     /// Creates a client (a company, named `name`) with the document's address as its billing

@@ -429,7 +429,7 @@ async fn the_real_fixtures_become_one_quote_each_with_the_documents_totals() {
         expected.len()
     );
     bridge.env.push(("SJ_SANITY__MAX_UNIT_PRICE".into(), "off".into()));
-    bridge.env.push(("SJ_WORKER__UNNAMED_CUSTOMER".into(), "create-from-address".into()));
+    bridge.env.push(("SJ_MAPPING__UNNAMED_CUSTOMER".into(), "create-from-address".into()));
     bridge.poll_once(&[]);
     bridge.start_workers(3);
     bridge.wait_until("a quote per order", || async { bridge.quotes().await.len() >= expected.len() }).await;

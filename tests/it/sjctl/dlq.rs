@@ -70,7 +70,7 @@ async fn list_show_replay_after_the_fix_and_purge() {
     // The fix for the nameless customer: workers now name such clients after the address.
     bridge.workers[0].kill().unwrap();
     bridge.workers[0].wait().unwrap();
-    bridge.env.push(("SJ_WORKER__UNNAMED_CUSTOMER".into(), "create-from-address".into()));
+    bridge.env.push(("SJ_MAPPING__UNNAMED_CUSTOMER".into(), "create-from-address".into()));
     bridge.start_consuming_worker().await;
     let out = sjctl(&bridge, &["dlq", "replay", "--all", "--kind", "mapping", "--dry-run"], "");
     assert!(text(&out).contains("would replay"), "{}", text(&out));

@@ -1,0 +1,268 @@
+//! Who the customer is in Jobber: every matching strategy and policy, through poller and worker
+//! processes against the sandbox, with the mapping table in its CSV store.
+
+use serde_json::{json, Value};
+use sj_shared::amqp::headers;
+
+use super::worker::{admin, Bridge};
+use crate::support::samples;
+
+/// The kitchen sample's customer: "Harbour Lane Builders", billed at 88 Quarry Rd, Bozeman MT
+/// 59715, building at 1410 Aspen Ridge Ct (Lot 12), Bozeman MT 59718.
+const KITCHEN: &str = "saberis/kitchen-harbour-lane.xml";
+const KITCHEN_KEY: &str = "name:harbour lane builders";
+const HEADER: &str =
+    "saberis_key,jobber_client_id,jobber_property_id,saberis_name,saberis_address,made_by,made_at,note";
+
+/// Creates a company client in the sandbox with one property; returns (client id, property id).
+async fn company(bridge: &Bridge, name: &str, street: &str, city: &str, postal: &str) -> (String, String) {
+    let token = bridge.sandbox.issue_tokens().access_token;
+    let reply = crate::sandbox::gql(
+        &bridge.sandbox,
+        &token,
+        "mutation($input: ClientCreateInput!) { clientCreate(input: $input) { client { id properties { id } } userErrors { message } } }",
+        json!({"input": {"companyName": name, "isCompany": true,
+            "properties": [{"address": {"street1": street, "city": city, "province": "MT", "postalCode": postal}}]}}),
+    )
+    .await;
+    let client = &reply.json["data"]["clientCreate"]["client"];
+    assert!(client.is_object(), "{}", reply.text);
+    (client["id"].as_str().unwrap().to_owned(), client["properties"][0]["id"].as_str().unwrap().to_owned())
+}
+
+fn write_mapping(bridge: &Bridge, rows: &[String]) {
+    let mut text = format!("{HEADER}\n");
+    for row in rows {
+        text.push_str(row);
+        text.push('\n');
+    }
+    std::fs::write(bridge.mapping_csv(), text).unwrap();
+}
+
+fn mapping_rows(bridge: &Bridge) -> Vec<String> {
+    std::fs::read_to_string(bridge.mapping_csv())
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+async fn one_quote(bridge: &mut Bridge) -> Value {
+    bridge.poll_once(&[]);
+    bridge.start_workers(1);
+    bridge.wait_until("the quote", || async { !bridge.quotes().await.is_empty() }).await;
+    let quotes = bridge.quotes().await;
+    assert_eq!(quotes.len(), 1);
+    quotes[0].clone()
+}
+
+/// The one parked message: (error kind, reason).
+async fn parked(bridge: &Bridge) -> (String, String) {
+    let queue = bridge.ns.topology.parked_queue();
+    bridge.wait_until("the parked document", || async { bridge.ns.peek_count(&queue).await >= 1 }).await;
+    let parked = bridge.ns.drain(&queue).await;
+    assert_eq!(parked.len(), 1);
+    let h = parked[0].delivery.properties.headers();
+    (headers::text(h, "sj-error-kind").unwrap(), headers::text(h, "sj-error").unwrap())
+}
+
+async fn clients(bridge: &Bridge) -> Vec<Value> {
+    admin(&bridge.sandbox, "/_admin/jobber/clients").await
+}
+
+async fn properties_of(bridge: &Bridge, client_id: &str) -> Vec<Value> {
+    let number = client_number(client_id);
+    admin(&bridge.sandbox, "/_admin/jobber/properties")
+        .await
+        .into_iter()
+        .filter(|p| p["client_id"].as_u64() == Some(number))
+        .collect()
+}
+
+/// The sandbox's record number behind an encoded id (`gid://Jobber/Client/7` in base64).
+fn client_number(encoded: &str) -> u64 {
+    use base64::Engine as _;
+    let gid = base64::engine::general_purpose::STANDARD.decode(encoded).unwrap();
+    String::from_utf8(gid).unwrap().rsplit('/').next().unwrap().parse().unwrap()
+}
+
+fn quote_client(quote: &Value) -> u64 {
+    quote["client_id"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn a_mapping_row_by_key_sends_the_quote_to_that_client_and_adds_the_site() {
+    let mut bridge = Bridge::start("map-key").await;
+    let (client, billing_property) =
+        company(&bridge, "HLB Construction LLC", "88 Quarry Rd", "Bozeman", "59715").await;
+    write_mapping(
+        &bridge,
+        &[format!(
+            "{KITCHEN_KEY},{client},,Harbour Lane Builders,88 Quarry Rd | Bozeman | 59715,alice,2026-11-01,"
+        )],
+    );
+    bridge.add(&samples().join(KITCHEN), "kitchen.xml");
+    let quote = one_quote(&mut bridge).await;
+    assert_eq!(quote_client(&quote), client_number(&client), "the mapped client");
+    assert_eq!(clients(&bridge).await.len(), 1, "no client created");
+    // The quote is for the building site, a new property of the mapped client.
+    let properties = properties_of(&bridge, &client).await;
+    assert_eq!(properties.len(), 2, "{properties:?}");
+    let site = properties.iter().find(|p| p["id"] != json!(client_number(&billing_property))).unwrap();
+    assert!(site.to_string().contains("1410 Aspen Ridge Ct"), "{site}");
+    assert_eq!(quote["property_id"], site["id"]);
+    assert_eq!(bridge.worker_log_lines(&["client resolved", "mapping-key"]), 1);
+    bridge.stop().await;
+}
+
+#[tokio::test]
+async fn a_mapping_row_by_address_is_found_when_the_key_is_not() {
+    let mut bridge = Bridge::start("map-address").await;
+    let (client, site) =
+        company(&bridge, "Aspen Ridge Homeowner", "1410 Aspen Ridge Court", "Bozeman", "59718").await;
+    // A person wrote the address their way; the look-up normalizes both sides.
+    write_mapping(&bridge, &[format!("address:1410 Aspen Ridge Court|Bozeman|59718,{client},{site},,1410 Aspen Ridge Court | Bozeman | 59718,bob,,")]);
+    bridge.add(&samples().join(KITCHEN), "kitchen.xml");
+    let quote = one_quote(&mut bridge).await;
+    assert_eq!(quote_client(&quote), client_number(&client));
+    assert_eq!(quote["property_id"].as_u64(), Some(client_number(&site)), "the mapped property is the site");
+    assert_eq!(clients(&bridge).await.len(), 1);
+    assert_eq!(bridge.worker_log_lines(&["client resolved", "mapping-address"]), 1);
+    bridge.stop().await;
+}
+
+#[tokio::test]
+async fn jobber_search_takes_a_unique_same_named_client_whose_address_agrees_and_writes_the_row_back() {
+    let mut bridge = Bridge::start("search-name").await;
+    let (client, _) = company(&bridge, "Harbour Lane Builders", "88 Quarry Road", "Bozeman", "59715").await;
+    bridge.add(&samples().join(KITCHEN), "kitchen.xml");
+    let quote = one_quote(&mut bridge).await;
+    assert_eq!(quote_client(&quote), client_number(&client));
+    assert_eq!(clients(&bridge).await.len(), 1, "found, not created");
+    assert_eq!(bridge.worker_log_lines(&["client resolved", "jobber-name"]), 1);
+    let rows = mapping_rows(&bridge);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(
+        rows[0].starts_with(&format!("{KITCHEN_KEY},{client},")) && rows[0].contains(",auto,"),
+        "{rows:?}"
+    );
+    bridge.stop().await;
+}
+
+#[tokio::test]
+async fn a_same_named_client_elsewhere_is_not_taken_and_two_at_the_address_are_not_guessed() {
+    // Same name, other town: not this customer; a new client is created.
+    let mut bridge = Bridge::start("search-elsewhere").await;
+    let (elsewhere, _) = company(&bridge, "Harbour Lane Builders", "5 Main St", "Billings", "59101").await;
+    bridge.add(&samples().join(KITCHEN), "kitchen.xml");
+    let quote = one_quote(&mut bridge).await;
+    assert_ne!(quote_client(&quote), client_number(&elsewhere));
+    assert_eq!(clients(&bridge).await.len(), 2);
+    bridge.stop().await;
+
+    // Two clients of that name at the building site: parked, naming both.
+    let mut bridge = Bridge::start("search-ambiguous").await;
+    let (a, _) = company(&bridge, "Harbour Lane Builders", "1410 Aspen Ridge Ct", "Bozeman", "59718").await;
+    let (b, _) =
+        company(&bridge, "Harbour Lane Builders Inc.", "1410 Aspen Ridge Ct", "Bozeman", "59718").await;
+    let (c, _) = company(&bridge, "HARBOUR LANE BUILDERS", "1410 Aspen Ridge Ct", "Bozeman", "59718").await;
+    bridge.add(&samples().join(KITCHEN), "kitchen.xml");
+    bridge.poll_once(&[]);
+    bridge.start_workers(1);
+    let (kind, reason) = parked(&bridge).await;
+    assert_eq!(kind, "mapping.ambiguous-client");
+    assert!(reason.contains(&a) && reason.contains(&c) && !reason.contains(&b), "{reason}");
+    assert!(reason.contains(&format!("sjctl mapping set '{KITCHEN_KEY}' CLIENT_ID")), "{reason}");
+    assert!(bridge.quotes().await.is_empty());
+    bridge.stop().await;
+}
+
+#[tokio::test]
+async fn jobber_search_by_address_finds_the_client_who_owns_the_site() {
+    let mut bridge = Bridge::start("search-address").await;
+    let (owner, site) = company(&bridge, "R. & J. Calloway", "1410 Aspen Ridge Ct", "Bozeman", "59718").await;
+    company(&bridge, "Calloway Next Door", "1412 Aspen Ridge Ct", "Bozeman", "59718").await;
+    bridge.add(&samples().join(KITCHEN), "kitchen.xml");
+    let quote = one_quote(&mut bridge).await;
+    assert_eq!(quote_client(&quote), client_number(&owner));
+    assert_eq!(quote["property_id"].as_u64(), Some(client_number(&site)), "the existing property, reused");
+    assert_eq!(clients(&bridge).await.len(), 2);
+    assert_eq!(bridge.worker_log_lines(&["client resolved", "jobber-address"]), 1);
+    bridge.stop().await;
+}
+
+#[tokio::test]
+async fn the_park_policy_names_the_row_to_add_and_a_replay_after_the_fix_writes_the_quote() {
+    let mut bridge = Bridge::start("park-policy").await;
+    bridge.env.push(("SJ_MAPPING__ON_NO_MATCH".into(), "park".into()));
+    bridge.add(&samples().join(KITCHEN), "kitchen.xml");
+    bridge.poll_once(&[]);
+    bridge.start_consuming_worker().await;
+    let queue = bridge.ns.topology.parked_queue();
+    bridge.wait_until("the parked document", || async { bridge.ns.peek_count(&queue).await >= 1 }).await;
+    let listed = sjctl_json(&bridge, &["dlq", "list", "--json"]);
+    assert_eq!(listed[0]["kind"], "mapping.no-match", "{listed:?}");
+    let reason = listed[0]["reason"].as_str().unwrap();
+    assert!(reason.contains(&format!("sjctl mapping set '{KITCHEN_KEY}' CLIENT_ID")), "{reason}");
+    assert!(clients(&bridge).await.is_empty(), "nothing created");
+
+    // The fix: a person maps the customer; the replay writes the quote to that client.
+    let (client, _) = company(&bridge, "HLB Construction LLC", "88 Quarry Rd", "Bozeman", "59715").await;
+    let out = bridge
+        .command("sjctl", "sjctl")
+        .args(["mapping", "set", KITCHEN_KEY, &client, "--by", "carol"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = bridge.command("sjctl", "sjctl").args(["dlq", "replay", "--all"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    bridge.wait_until("the replayed quote", || async { bridge.quotes().await.len() == 1 }).await;
+    assert_eq!(quote_client(&bridge.quotes().await[0]), client_number(&client));
+    let rows = mapping_rows(&bridge);
+    assert!(rows.len() == 1 && rows[0].contains(",carol,"), "a person's row, nothing else: {rows:?}");
+    bridge.stop().await;
+}
+
+#[tokio::test]
+async fn a_row_naming_a_client_jobber_lacks_is_parked_with_the_row_to_correct() {
+    let mut bridge = Bridge::start("map-missing").await;
+    use base64::Engine as _;
+    let ghost = base64::engine::general_purpose::STANDARD.encode("gid://Jobber/Client/987654");
+    write_mapping(&bridge, &[format!("{KITCHEN_KEY},{ghost},,,,dave,,")]);
+    bridge.add(&samples().join(KITCHEN), "kitchen.xml");
+    bridge.poll_once(&[]);
+    bridge.start_workers(1);
+    let (kind, reason) = parked(&bridge).await;
+    assert_eq!(kind, "mapping.client-missing");
+    assert!(reason.contains(&ghost) && reason.contains("dave"), "{reason}");
+    assert!(clients(&bridge).await.is_empty(), "no client created in its place");
+    bridge.stop().await;
+}
+
+#[tokio::test]
+async fn ten_orders_of_one_new_customer_across_three_workers_make_one_client_and_one_mapping_row() {
+    let mut bridge = Bridge::start("map-race").await;
+    let kitchen = std::fs::read_to_string(samples().join(KITCHEN)).unwrap();
+    for n in 1..=10 {
+        let order = kitchen.replace("PO-2231", &format!("PO-40{n:02}"));
+        std::fs::write(bridge.exports_incoming().join(format!("kitchen-{n}.xml")), order).unwrap();
+    }
+    bridge.poll_once(&[]);
+    bridge.start_workers(3);
+    bridge.wait_until("ten quotes", || async { bridge.quotes().await.len() >= 10 }).await;
+    let clients = clients(&bridge).await;
+    assert_eq!(clients.len(), 1, "{clients:?}");
+    let rows = mapping_rows(&bridge);
+    assert_eq!(rows.len(), 1, "one mapping row: {rows:?}");
+    assert!(rows[0].contains(",auto,"), "{rows:?}");
+    assert_eq!(bridge.worker_log_lines(&["created the Jobber client"]), 1);
+    bridge.stop().await;
+}
+
+fn sjctl_json(bridge: &Bridge, args: &[&str]) -> Vec<Value> {
+    let out = bridge.command("sjctl", "sjctl").args(args).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
