@@ -60,6 +60,13 @@ impl Handler<'_> {
                             .record(Outcome::Created, &request.source.id, Some(&r.quote_number), None)
                             .await;
                     }
+                    Written::LinesAdded(r) => {
+                        tracing::info!(source = %request.source.id, quote = %r.quote_number,
+                        client = %r.client_id, lines = r.line_item_ids.len(), "lines added to an existing quote");
+                        self.history
+                            .record(Outcome::Updated, &request.source.id, Some(&r.quote_number), None)
+                            .await;
+                    }
                     Written::AlreadyThere(r) => {
                         tracing::info!(source = %request.source.id, quote = %r.quote_number,
                         by_marker = r.found_by_marker, "already in Jobber: nothing written");

@@ -116,6 +116,8 @@ async fn run(settings: &Settings, dry_run: bool) -> anyhow::Result<()> {
                         marker_field: field,
                         quote_rules: quote::QuoteRules::new(&settings.pricing, &settings.quote)
                             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?,
+                        routing: write::Routing::new(&settings.quote)
+                            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?,
                     });
                 }
                 Err(e) => {

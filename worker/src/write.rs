@@ -9,9 +9,15 @@
 //!    attempt that crashed after writing (or whose crosswalk Redis lost) is found, not doubled.
 //! 5. Create the quote, marker included, in one mutation; record the crosswalk.
 //!
+//! PO routing: when the PO number names an existing quote (`quote.po_quote_pattern`), steps 3–5
+//! become: look the marker up among that quote's lines, else add the document's lines to it in
+//! one mutation, each line's description ending with the marker.
+//!
 //! Jobber is the truth; Redis only coordinates and remembers.
 
-use sj_shared::config::WorkerSettings;
+use regex::Regex;
+use sj_shared::config::{PoQuoteMissing, QuoteSettings, WorkerSettings};
+use sj_shared::jobber::ops::QuoteRef;
 use sj_shared::jobber::{JobberClient, JobberError};
 use sj_shared::message::QuoteRequest;
 use sj_shared::store::{Crosswalk, QuoteRecord, RedisLock, StoreError};
@@ -24,6 +30,8 @@ use crate::resolve::{Resolved, Resolver};
 pub enum Written {
     /// This attempt created the quote.
     Created(QuoteRecord),
+    /// This attempt added the document's lines to the quote its PO names.
+    LinesAdded(QuoteRecord),
     /// The quote already existed (crosswalk, or its marker in Jobber).
     AlreadyThere(QuoteRecord),
     /// `--dry-run`: the writes were logged, not sent.
@@ -60,6 +68,28 @@ impl From<StoreError> for Failure {
     }
 }
 
+/// PO routing (`quote.po_quote_pattern`, `quote.po_quote_missing`).
+pub struct Routing {
+    pub pattern: Option<Regex>,
+    pub missing: PoQuoteMissing,
+}
+
+impl Routing {
+    pub fn new(settings: &QuoteSettings) -> Result<Routing, String> {
+        let pattern = match settings.po_quote_pattern.as_str() {
+            "" => None,
+            text => Some(Regex::new(text).map_err(|e| format!("quote.po_quote_pattern: {e}"))?),
+        };
+        Ok(Routing { pattern, missing: settings.po_quote_missing })
+    }
+
+    /// The quote number the document's PO names, if it names one.
+    pub fn quote_number(&self, request: &QuoteRequest) -> Option<i64> {
+        let po = request.customer.po_number.as_deref()?;
+        self.pattern.as_ref()?.captures(po)?.get(1)?.as_str().parse().ok()
+    }
+}
+
 pub struct Writer {
     pub jobber: JobberClient,
     pub crosswalk: Crosswalk,
@@ -70,6 +100,7 @@ pub struct Writer {
     pub marker_field: Option<String>,
     /// The dealer's prices and the quote's presentation (`[pricing]`, `[quote]`).
     pub quote_rules: quote::QuoteRules,
+    pub routing: Routing,
 }
 
 impl Writer {
@@ -94,6 +125,20 @@ impl Writer {
     }
 
     async fn write_holding_intent(&self, request: &QuoteRequest) -> Result<Written, Failure> {
+        if let Some(number) = self.routing.quote_number(request) {
+            match self.jobber.quote_by_number(number).await? {
+                Some(quote) => return self.add_to_quote(request, &quote).await,
+                None if self.routing.missing == PoQuoteMissing::Park => return Err(Failure::permanent(
+                    "routing.quote-missing",
+                    format!(
+                        "the PO number {:?} names quote #{number}, which Jobber does not have: correct the \
+                             PO in Saberis and export again, or set quote.po_quote_missing = \"create\"",
+                        request.customer.po_number.as_deref().unwrap_or_default()
+                    ),
+                )),
+                None => tracing::info!(quote = number, "the PO names no quote in Jobber: creating a new one"),
+            }
+        }
         let Resolved { client_id, property_id, .. } = self.resolver.resolve(request).await?;
         let marker = quote::marker(&request.content_hash);
         let existing = self.jobber.client_quotes(&client_id).await?;
@@ -106,6 +151,8 @@ impl Writer {
                 quote_number: found.quote_number.clone(),
                 client_id,
                 found_by_marker: true,
+                source: request.source.id.clone(),
+                ..QuoteRecord::default()
             };
             self.remember(&request.content_hash, &record).await;
             return Ok(Written::AlreadyThere(record));
@@ -126,10 +173,57 @@ impl Writer {
             quote_id: created.id,
             quote_number: created.quote_number,
             client_id,
-            found_by_marker: false,
+            source: request.source.id.clone(),
+            ..QuoteRecord::default()
         };
         self.remember(&request.content_hash, &record).await;
         Ok(Written::Created(record))
+    }
+
+    /// PO routing: the document's lines go to the quote its PO names, each carrying the marker
+    /// at the end of its description, in one mutation; lines already there with the marker mean
+    /// an earlier attempt added them (its answer lost, or its crosswalk forgotten).
+    async fn add_to_quote(&self, request: &QuoteRequest, quote: &QuoteRef) -> Result<Written, Failure> {
+        let tag = quote::title_marker(&quote::marker(&request.content_hash));
+        let record = |line_item_ids: Vec<String>, found_by_marker: bool| QuoteRecord {
+            quote_id: quote.id.clone(),
+            quote_number: quote.quote_number.clone(),
+            client_id: quote.client_id.clone(),
+            found_by_marker,
+            added_to_existing: true,
+            line_item_ids,
+            source: request.source.id.clone(),
+        };
+        let mine: Vec<String> = self
+            .jobber
+            .quote_line_items(&quote.id)
+            .await?
+            .into_iter()
+            .filter(|item| item.description.ends_with(&tag))
+            .map(|item| item.id)
+            .collect();
+        if !mine.is_empty() {
+            let record = record(mine, true);
+            self.remember(&request.content_hash, &record).await;
+            return Ok(Written::AlreadyThere(record));
+        }
+        let mut items = quote::line_items(&self.quote_rules, request);
+        for item in &mut items {
+            item.description = if item.description.is_empty() {
+                tag.clone()
+            } else {
+                format!("{}\n{tag}", item.description)
+            };
+        }
+        let ids = self.jobber.add_line_items(&quote.id, &items).await?;
+        if self.jobber.is_dry_run() {
+            return Ok(Written::DryRun);
+        }
+        tracing::info!(quote = %quote.quote_number, client = %quote.client_name, lines = ids.len(),
+            "lines added to the quote the PO names");
+        let record = record(ids, false);
+        self.remember(&request.content_hash, &record).await;
+        Ok(Written::LinesAdded(record))
     }
 
     /// A lost crosswalk costs only a marker look-up next time: log, don't fail.

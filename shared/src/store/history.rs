@@ -19,6 +19,8 @@ const MAX_ENTRIES: usize = 100_000;
 pub enum Outcome {
     /// A worker created its quote.
     Created,
+    /// A worker added its lines to an existing quote (PO routing).
+    Updated,
     /// A worker found it already in Jobber (crosswalk or marker): nothing written.
     Unchanged,
     /// A transient failure: it waits in a retry tier.
@@ -29,23 +31,36 @@ pub enum Outcome {
     Rejected,
     /// An operator sent it back from the dead letters.
     Replayed,
+    /// An operator removed what the bridge wrote for it (`sjctl undo`).
+    Undone,
 }
 
 impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Created => "created",
+            Self::Updated => "updated",
             Self::Unchanged => "unchanged",
             Self::Retried => "retried",
             Self::Parked => "parked",
             Self::Rejected => "rejected",
             Self::Replayed => "replayed",
+            Self::Undone => "undone",
         }
     }
 
     fn parse(text: &str) -> Option<Self> {
-        [Self::Created, Self::Unchanged, Self::Retried, Self::Parked, Self::Rejected, Self::Replayed]
-            .into_iter()
+        [
+            Self::Created,
+            Self::Updated,
+            Self::Unchanged,
+            Self::Retried,
+            Self::Parked,
+            Self::Rejected,
+            Self::Replayed,
+            Self::Undone,
+        ]
+        .into_iter()
             .find(|o| o.as_str() == text)
     }
 }
@@ -130,7 +145,7 @@ impl History {
 }
 
 /// The totals of a stretch of history, counted per step: `{created, updated, unchanged, parked,
-/// errors}` (updated: lines added to an existing quote, which the bridge does not do yet; parked:
+/// errors}` (updated: lines added to an existing quote by PO routing; parked:
 /// given up by a worker or refused by the poller; errors: transient failures, each retry).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Totals {
@@ -140,6 +155,7 @@ pub struct Totals {
     pub parked: usize,
     pub errors: usize,
     pub replayed: usize,
+    pub undone: usize,
 }
 
 impl Totals {
@@ -148,6 +164,8 @@ impl Totals {
         for entry in entries {
             match entry.outcome {
                 Outcome::Created => totals.created += 1,
+                Outcome::Updated => totals.updated += 1,
+                Outcome::Undone => totals.undone += 1,
                 Outcome::Unchanged => totals.unchanged += 1,
                 Outcome::Parked | Outcome::Rejected => totals.parked += 1,
                 Outcome::Retried => totals.errors += 1,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{Keys, StoreError};
 
 /// What the bridge wrote to Jobber for one document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuoteRecord {
     pub quote_id: String,
     pub quote_number: String,
@@ -17,6 +17,15 @@ pub struct QuoteRecord {
     /// True when found in Jobber by its marker rather than written by this attempt.
     #[serde(default)]
     pub found_by_marker: bool,
+    /// True when the document's lines were added to an existing quote (PO routing) rather than
+    /// a quote created for it; `line_item_ids` are those lines.
+    #[serde(default)]
+    pub added_to_existing: bool,
+    #[serde(default)]
+    pub line_item_ids: Vec<String>,
+    /// The file name or GUID the document came from.
+    #[serde(default)]
+    pub source: String,
 }
 
 #[derive(Clone)]
@@ -44,10 +53,34 @@ impl Crosswalk {
         Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
     }
 
+    /// Records what was written, and the source's latest document (for `sjctl undo --file`).
     pub async fn record(&self, content_hash: &str, record: &QuoteRecord) -> Result<(), StoreError> {
         let mut conn = self.pool.get().await?;
         let json = serde_json::to_string(record).expect("a record serializes");
-        conn.set::<_, _, ()>(self.keys.key("quote", content_hash), json).await?;
+        let mut pipe = redis::pipe();
+        pipe.atomic().set(self.keys.key("quote", content_hash), json);
+        if !record.source.is_empty() {
+            pipe.set(self.keys.key("source", &record.source), content_hash);
+        }
+        pipe.query_async::<()>(&mut conn).await?;
+        Ok(())
+    }
+
+    /// The content hash of the last document from `source` that the bridge wrote.
+    pub async fn hash_of_source(&self, source: &str) -> Result<Option<String>, StoreError> {
+        let mut conn = self.pool.get().await?;
+        Ok(conn.get(self.keys.key("source", source)).await?)
+    }
+
+    /// Forgets a document's record (after `sjctl undo`): the next delivery writes it anew.
+    pub async fn forget(&self, content_hash: &str, source: &str) -> Result<(), StoreError> {
+        let mut conn = self.pool.get().await?;
+        let mut pipe = redis::pipe();
+        pipe.atomic().del(self.keys.key("quote", content_hash));
+        if !source.is_empty() {
+            pipe.del(self.keys.key("source", source));
+        }
+        pipe.query_async::<()>(&mut conn).await?;
         Ok(())
     }
 }

@@ -6,6 +6,7 @@ mod matching;
 mod poller;
 mod pricing;
 mod restarts;
+mod routing;
 mod saberis_connect;
 pub(crate) mod worker;
 

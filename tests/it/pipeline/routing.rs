@@ -1,0 +1,122 @@
+//! PO routing: a document whose PO number names an existing Jobber quote (`Q#123`) adds its lines
+//! to that quote, once, whatever is lost on the way.
+
+use serde_json::{json, Value};
+use sj_shared::amqp::headers;
+
+use super::worker::{admin, set_fault, Bridge};
+use crate::support::samples;
+
+/// A client with a quote of one line, made by a person in Jobber; returns its quote number.
+async fn existing_quote(bridge: &Bridge) -> String {
+    let token = bridge.sandbox.issue_tokens().access_token;
+    let reply = crate::sandbox::gql(
+        &bridge.sandbox,
+        &token,
+        "mutation($input: ClientCreateInput!) { clientCreate(input: $input) { client { id properties { id } } } }",
+        json!({"input": {"companyName": "Aspen Ridge Homes", "isCompany": true,
+            "properties": [{"address": {"street1": "1410 Aspen Ridge Ct", "city": "Bozeman", "postalCode": "59718"}}]}}),
+    )
+    .await;
+    let client = &reply.json["data"]["clientCreate"]["client"];
+    let reply = crate::sandbox::gql(
+        &bridge.sandbox,
+        &token,
+        "mutation($a: QuoteCreateAttributes!) { quoteCreate(attributes: $a) { quote { quoteNumber } userErrors { message } } }",
+        json!({"a": {"clientId": client["id"], "propertyId": client["properties"][0]["id"], "title": "Kitchen remodel",
+            "lineItems": [{"name": "Design visit", "quantity": 1, "unitPrice": 150, "saveToProductsAndServices": false}]}}),
+    )
+    .await;
+    reply.json["data"]["quoteCreate"]["quote"]["quoteNumber"].as_str().expect(&reply.text).to_owned()
+}
+
+/// The kitchen sample with its PO number replaced.
+fn kitchen_with_po(bridge: &Bridge, po: &str, name: &str) {
+    let kitchen = std::fs::read_to_string(samples().join("saberis/kitchen-harbour-lane.xml")).unwrap();
+    std::fs::write(bridge.exports_incoming().join(name), kitchen.replace("PO-2231", po)).unwrap();
+}
+
+fn names(quote: &Value) -> Vec<String> {
+    quote["line_items"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn a_po_naming_a_quote_adds_the_lines_to_it_once_even_when_the_answer_is_lost() {
+    let mut bridge = Bridge::start("po-route").await;
+    let number = existing_quote(&bridge).await;
+    bridge.start_consuming_worker().await;
+    // Jobber adds the lines, but its answer never reaches the worker.
+    set_fault(
+        &bridge.sandbox,
+        json!({"route": "/api/graphql", "body_contains": "quoteCreateLineItems", "lose_response_next": 1}),
+    )
+    .await;
+    kitchen_with_po(&bridge, &format!("q# {number}"), "kitchen.xml");
+    bridge.poll_once(&[]);
+    bridge
+        .wait_until("the lines found by their marker", || async {
+            bridge.worker_log_lines(&["already in Jobber", "\"by_marker\":true"]) == 1
+        })
+        .await;
+    let quotes = bridge.quotes().await;
+    assert_eq!(quotes.len(), 1, "no new quote");
+    let lines = names(&quotes[0]);
+    assert_eq!(lines, ["Design visit", "B24", "SB36", "W3030", "PULL-5\"", "TK8"], "added once, in order");
+    let marked = quotes[0]["line_items"].as_array().unwrap().iter().skip(1).all(|l| {
+        let description = l["description"].as_str().unwrap();
+        description.ends_with(']') && description.contains("[SJ-")
+    });
+    assert!(marked, "every added line carries the marker: {}", quotes[0]);
+    assert_eq!(admin(&bridge.sandbox, "/_admin/jobber/clients").await.len(), 1, "no client resolved or made");
+
+    // The same document again, with Redis forgetting what was written: still nothing added twice.
+    bridge.ns.forget_redis().await;
+    kitchen_with_po(&bridge, &format!("q# {number}"), "kitchen-again.xml");
+    bridge.poll_once(&[]);
+    bridge
+        .wait_until("the second look-up", || async {
+            bridge.worker_log_lines(&["already in Jobber", "\"by_marker\":true"]) == 2
+        })
+        .await;
+    assert_eq!(names(&bridge.quotes().await[0]).len(), 6);
+
+    // The history counts the update.
+    let out = bridge.command("sjctl", "sjctl").args(["history", "--json"]).output().unwrap();
+    let history: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        history["totals"]["updated"].as_u64(),
+        Some(0),
+        "the lost answer made it 'unchanged': {history}"
+    );
+    bridge.stop().await;
+}
+
+#[tokio::test]
+async fn lines_added_by_po_count_as_updated_and_a_po_naming_no_quote_is_parked() {
+    let mut bridge = Bridge::start("po-missing").await;
+    let number = existing_quote(&bridge).await;
+    kitchen_with_po(&bridge, &format!("Q#{number}"), "kitchen.xml");
+    kitchen_with_po(&bridge, "Q#9999", "kitchen-9999.xml");
+    // A PO that is no quote reference goes the usual way: a new quote.
+    kitchen_with_po(&bridge, "PO-77", "kitchen-po77.xml");
+    bridge.poll_once(&[]);
+    bridge.start_workers(1);
+    let queue = bridge.ns.topology.parked_queue();
+    bridge.wait_until("the parked document", || async { bridge.ns.peek_count(&queue).await >= 1 }).await;
+    bridge.wait_until("the new quote", || async { bridge.quotes().await.len() == 2 }).await;
+    let parked = bridge.ns.drain(&queue).await;
+    let h = parked[0].delivery.properties.headers();
+    assert_eq!(headers::text(h, "sj-error-kind").as_deref(), Some("routing.quote-missing"));
+    let reason = headers::text(h, "sj-error").unwrap();
+    assert!(reason.contains("Q#9999") && reason.contains("#9999"), "{reason}");
+    bridge
+        .wait_until("the update in history", || async {
+            let out = bridge.command("sjctl", "sjctl").args(["history", "--json"]).output().unwrap();
+            let history: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+            history["totals"]["updated"].as_u64() == Some(1)
+        })
+        .await;
+    let routed = bridge.quotes().await.into_iter().find(|q| q["quote_number"] == json!(number)).unwrap();
+    assert_eq!(names(&routed).len(), 6);
+    bridge.stop().await;
+}
