@@ -7,6 +7,8 @@
 use std::fs::OpenOptions;
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::table::{header_of, Header, Table};
 use super::{MappingError, MappingRow};
@@ -134,7 +136,7 @@ impl CsvStore {
         }
         let dir = self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let name = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let temp = dir.join(format!(".{name}.{}.new", std::process::id()));
+        let temp = dir.join(format!(".{name}.{}.new", unique()));
         let header = format_record(Header::standard().cells(), "\n");
         let written = (|| {
             let mut file = OpenOptions::new().write(true).create(true).truncate(true).open(&temp)?;
@@ -230,9 +232,16 @@ impl CsvStore {
     }
 }
 
+/// Unique among this host's processes and this process's tasks.
+fn unique() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("{}-{}-{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
 /// Creates (and returns) an empty probe file in `dir`.
 fn tempfile_in(dir: &Path) -> std::io::Result<PathBuf> {
-    let path = dir.join(format!(".sj-verify-probe.{}", std::process::id()));
+    let path = dir.join(format!(".sj-verify-probe.{}", unique()));
     OpenOptions::new().write(true).create(true).truncate(true).open(&path)?;
     Ok(path)
 }
