@@ -97,7 +97,7 @@ impl Table {
 /// Where the table lives.
 enum Store {
     Csv(CsvStore),
-    Sheets(SheetsStore),
+    Sheets(Box<SheetsStore>),
 }
 
 fn join_error(e: tokio::task::JoinError) -> MappingError {
@@ -169,7 +169,7 @@ impl Mapping {
     pub fn new(settings: &MappingSettings, pool: Pool, keys: Keys) -> Result<Mapping, MappingError> {
         let store = match settings.store {
             MappingStoreKind::Csv => Store::Csv(CsvStore { path: settings.csv.path.clone() }),
-            MappingStoreKind::Sheets => Store::Sheets(SheetsStore::new(&settings.sheets)?),
+            MappingStoreKind::Sheets => Store::Sheets(Box::new(SheetsStore::new(&settings.sheets)?)),
         };
         let lease = (settings.sheets.request_timeout.0 * 4).max(Duration::from_secs(30));
         Ok(Mapping {

@@ -234,7 +234,7 @@ pub struct Resolved {
 /// Whether `new` (later in the table) takes the place of `current` for the same key: a person's
 /// row wins over the bridge's; among rows of one kind the later wins.
 pub fn replaces(current: &MappingRow, new: &MappingRow) -> bool {
-    !(new.is_auto() && !current.is_auto())
+    !new.is_auto() || current.is_auto()
 }
 
 /// Chooses the row in use for each key, then, among those, for each address key (same rule).
