@@ -66,7 +66,7 @@ pub struct DisconnectArgs {
 }
 
 /// Why a command stopped: a setting or an answer (exit 1), or the flow failed (exit 2).
-enum Failure {
+pub(crate) enum Failure {
     Usage(String),
     Failed(String),
 }
@@ -99,7 +99,7 @@ pub fn run(settings: &Settings, command: Command) -> ExitCode {
 }
 
 /// The token store and client the workers use, from this installation's settings.
-fn jobber_client(settings: &Settings) -> Result<(TokenStore, JobberClient), Failure> {
+pub(crate) fn jobber_client(settings: &Settings) -> Result<(TokenStore, JobberClient), Failure> {
     let pool = store::pool(&settings.redis).map_err(|e| Failure::Usage(format!("redis.url: {e}")))?;
     let http = reqwest::Client::builder()
         .timeout(settings.jobber.request_timeout.0)

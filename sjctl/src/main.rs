@@ -10,6 +10,7 @@ mod jobber;
 mod mapping;
 mod parse;
 mod status;
+mod undo;
 mod verify;
 
 use std::path::PathBuf;
@@ -49,6 +50,10 @@ enum Command {
     Verify(verify::Args),
     /// Queue depths and consumers, Jobber's cost budget and token expiry.
     Status(status::Args),
+    /// Remove from Jobber what the bridge wrote for one document (the quote it created, or the
+    /// lines it added to an existing quote), after showing it and asking; the document can then be
+    /// sent again.
+    Undo(undo::Args),
     /// The mapping table (Saberis customer → Jobber client): list, set, import, refresh.
     #[command(subcommand)]
     Mapping(mapping::Command),
@@ -80,6 +85,7 @@ fn main() -> ExitCode {
         Command::History(args) => history::run(&settings, &args),
         Command::Verify(args) => verify::run(&settings, &args),
         Command::Status(args) => status::run(&settings, &args),
+        Command::Undo(args) => undo::run(&settings, &args),
         Command::Mapping(command) => mapping::run(&settings, command),
         Command::Jobber(command) => jobber::run(&settings, command),
     }

@@ -37,4 +37,11 @@ impl PublishedDocuments {
             conn.set_options(self.keys.key("published", content_hash), source, options).await?;
         Ok(())
     }
+
+    /// Forgets a document (after `sjctl undo`), so the same file is published again when put back.
+    pub async fn forget(&self, content_hash: &str) -> Result<(), StoreError> {
+        let mut conn = self.pool.get().await?;
+        conn.del::<_, ()>(self.keys.key("published", content_hash)).await?;
+        Ok(())
+    }
 }

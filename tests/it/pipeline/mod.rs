@@ -6,7 +6,7 @@ mod matching;
 mod poller;
 mod pricing;
 mod restarts;
-mod routing;
+pub(crate) mod routing;
 mod saberis_connect;
 pub(crate) mod worker;
 

@@ -8,7 +8,7 @@ use super::worker::{admin, set_fault, Bridge};
 use crate::support::samples;
 
 /// A client with a quote of one line, made by a person in Jobber; returns its quote number.
-async fn existing_quote(bridge: &Bridge) -> String {
+pub(crate) async fn existing_quote(bridge: &Bridge) -> String {
     let token = bridge.sandbox.issue_tokens().access_token;
     let reply = crate::sandbox::gql(
         &bridge.sandbox,
@@ -31,7 +31,7 @@ async fn existing_quote(bridge: &Bridge) -> String {
 }
 
 /// The kitchen sample with its PO number replaced.
-fn kitchen_with_po(bridge: &Bridge, po: &str, name: &str) {
+pub(crate) fn kitchen_with_po(bridge: &Bridge, po: &str, name: &str) {
     let kitchen = std::fs::read_to_string(samples().join("saberis/kitchen-harbour-lane.xml")).unwrap();
     std::fs::write(bridge.exports_incoming().join(name), kitchen.replace("PO-2231", po)).unwrap();
 }

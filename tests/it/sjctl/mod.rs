@@ -4,4 +4,5 @@ mod dlq;
 mod jobber;
 mod parse;
 mod status;
+mod undo;
 mod verify;

@@ -1,0 +1,96 @@
+//! `sjctl undo`: what the bridge wrote for a document leaves Jobber (after a question), and the
+//! document can be sent again. (Multi-threaded: sjctl runs as a blocking child process while the
+//! in-process sandbox answers it.)
+
+use std::io::Write;
+use std::process::{Output, Stdio};
+
+use serde_json::Value;
+
+use crate::pipeline::routing::{existing_quote, kitchen_with_po};
+use crate::pipeline::worker::Bridge;
+use crate::support::samples;
+
+fn sjctl(bridge: &Bridge, args: &[&str], stdin: &str) -> Output {
+    let mut child = bridge
+        .command("sjctl", "sjctl")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+async fn history_totals(bridge: &Bridge) -> Value {
+    let out = sjctl(bridge, &["history", "--json"], "");
+    let history: Value = serde_json::from_slice(&out.stdout).unwrap();
+    history["totals"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_removes_the_created_quote_after_asking_and_the_file_can_be_sent_again() {
+    let mut bridge = Bridge::start("undo").await;
+    bridge.add(&samples().join("saberis/kitchen-harbour-lane.xml"), "kitchen.xml");
+    bridge.poll_once(&[]);
+    bridge.start_workers(1);
+    bridge.wait_until("the quote", || async { bridge.quotes().await.len() == 1 }).await;
+    let number = bridge.quotes().await[0]["quote_number"].as_str().unwrap().to_owned();
+
+    // Asked, answered no: nothing changes.
+    let out = sjctl(&bridge, &["undo", "--file", "kitchen.xml"], "n\n");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains(&format!("Quote #{number}")) && text(&out).contains("Harbour Lane Builders"));
+    assert!(text(&out).contains("2911.85"), "the total is shown: {}", text(&out));
+    assert_eq!(bridge.quotes().await.len(), 1);
+
+    let out = sjctl(&bridge, &["undo", "--file", "kitchen.xml"], "y\n");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(bridge.quotes().await.is_empty(), "the quote is gone");
+    assert_eq!(history_totals(&bridge).await["undone"].as_u64(), Some(1));
+
+    // Nothing is known of it any more.
+    let out = sjctl(&bridge, &["undo", "--file", "kitchen.xml", "--yes"], "");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("no record"), "{}", text(&out));
+
+    // The same file again is a new document to the bridge: written again, not skipped.
+    bridge.add(&samples().join("saberis/kitchen-harbour-lane.xml"), "kitchen.xml");
+    bridge.poll_once(&[]);
+    bridge.wait_until("the quote written again", || async { bridge.quotes().await.len() == 1 }).await;
+    assert_eq!(bridge.worker_log_lines(&["quote created", "kitchen.xml"]), 2);
+    bridge.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_of_po_routed_lines_removes_only_those_lines() {
+    let mut bridge = Bridge::start("undo-lines").await;
+    let number = existing_quote(&bridge).await;
+    kitchen_with_po(&bridge, &format!("Q#{number}"), "kitchen.xml");
+    bridge.poll_once(&[]);
+    bridge.start_workers(1);
+    let lines = |quotes: Vec<Value>| quotes[0]["line_items"].as_array().unwrap().len();
+    bridge.wait_until("the added lines", || async { lines(bridge.quotes().await) == 6 }).await;
+    let hash = {
+        let reader = sj_shared::saberis::DocumentReader::default();
+        let kitchen = std::fs::read_to_string(samples().join("saberis/kitchen-harbour-lane.xml")).unwrap();
+        let bytes = kitchen.replace("PO-2231", &format!("Q#{number}")).into_bytes();
+        let source = sj_shared::message::Source::now(sj_shared::message::SourceKind::File, "kitchen.xml");
+        reader.quote_request(&bytes, None, source, false).unwrap().content_hash
+    };
+    let out = sjctl(&bridge, &["undo", "--hash", &hash, "--yes"], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("5 line(s)") && text(&out).contains("B24, SB36"), "{}", text(&out));
+    let quotes = bridge.quotes().await;
+    assert_eq!(quotes.len(), 1, "the quote stays");
+    let names: Vec<&str> =
+        quotes[0]["line_items"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Design visit"], "the person's line stays");
+    bridge.stop().await;
+}
