@@ -39,6 +39,7 @@ pub enum Command {
         /// `street | city | postal code`, for the look-up by address.
         #[arg(long, value_name = "ADDRESS")]
         address: Option<String>,
+        /// A note for the people reading the table.
         #[arg(long, value_name = "TEXT")]
         note: Option<String>,
         /// Who is adding it (default: $USER, else `sjctl`); `auto` is the bridge's own name.

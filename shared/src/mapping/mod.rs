@@ -239,7 +239,7 @@ impl Mapping {
         report
     }
 
-    /// Every valid row of the store, as written, in store order (for `sjctl mapping list`).
+    /// Every valid row of the store, as written, in store order (read now, not from Redis).
     pub async fn rows(&self) -> Result<Vec<MappingRow>, MappingError> {
         Ok(self.read_table().await?.rows.into_iter().map(|r| r.row).collect())
     }
@@ -289,9 +289,9 @@ impl Mapping {
     /// lock (the others go on with it); a missing one is waited for, or built.
     async fn ensure(&self, exists: bool) -> Result<(), MappingError> {
         let inner = &self.inner;
-        let lock = |_: ()| RedisLock::try_acquire(&inner.pool, &inner.index.lock, inner.lease);
+        let lock = || RedisLock::try_acquire(&inner.pool, &inner.index.lock, inner.lease);
         if exists {
-            let Some(held) = lock(()).await.map_err(index::redis_error)? else {
+            let Some(held) = lock().await.map_err(index::redis_error)? else {
                 return Ok(());
             };
             // Another process may have refreshed it between our look and the lock.
@@ -312,7 +312,7 @@ impl Mapping {
             if index::exists(&inner.pool, &inner.index.meta).await? {
                 return Ok(());
             }
-            if let Some(held) = lock(()).await.map_err(index::redis_error)? {
+            if let Some(held) = lock().await.map_err(index::redis_error)? {
                 let result = match index::exists(&inner.pool, &inner.index.meta).await {
                     Ok(true) => Ok(()),
                     _ => self.reload().await.map(|_| ()),
