@@ -15,7 +15,7 @@ bin=$root/target/debug
 
 deploy/local/services.sh
 echo "== building the bridge (first run takes a few minutes) =="
-cargo build --quiet -p sj-sandbox -p sj-poller -p sj-worker
+cargo build --quiet -p sj-sandbox -p sj-poller -p sj-worker -p sjctl
 
 rm -rf "$demo" && mkdir -p "$demo/exports/incoming" "$demo/logs"
 cp samples/saberis/* samples/bad/* "$demo/exports/incoming/"
@@ -32,7 +32,8 @@ sandbox=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$demo/logs/sandbox.log
 [[ -n $sandbox ]] || { echo "sj-sandbox did not start:"; cat "$demo/logs/sandbox.log"; exit 1; }
 echo "== sj-sandbox (Jobber, SaberisConnect, Google Sheets) at $sandbox =="
 
-# A Jobber connection, as the OAuth authorization would give (sjctl jobber connect: issue #6).
+# A Jobber connection, as the OAuth authorization would give (in production: sjctl jobber connect,
+# with a browser).
 refresh_token=$(curl -fsS -X POST "$sandbox/_admin/oauth/grants" | python3 -c 'import json,sys; print(json.load(sys.stdin)["refresh_token"])')
 
 # A namespace of its own, emptied first, so every run starts from nothing.
@@ -46,6 +47,8 @@ export SJ_POLLER__FOLDER__INCOMING=$demo/exports/incoming
 export SJ_POLLER__FOLDER__ARCHIVE=$demo/exports/archive
 export SJ_POLLER__FOLDER__REJECTED=$demo/exports/rejected
 export SJ_POLLER__FOLDER__SETTLE=100ms
+# The mapping table (CSV store): the workers append a row for every client they create.
+export SJ_MAPPING__CSV__PATH=$demo/mapping.csv
 export SJ_JOBBER__API_URL=$sandbox
 export SJ_JOBBER__CLIENT_SECRET=sandbox-client-secret
 export SJ_JOBBER__REFRESH_TOKEN=$refresh_token
@@ -61,7 +64,7 @@ for n in 1 2; do
 done
 # Wait until every published document has an outcome (generous bound; the demo never hangs).
 for _ in $(seq 600); do
-  done_count=$(cat "$demo"/logs/worker-*.log | grep -cE '"message":"(quote created|already in Jobber: nothing written|dead-lettered)"' || true)
+  done_count=$(cat "$demo"/logs/worker-*.log | grep -cE '"message":"(quote created|lines added to an existing quote|already in Jobber: nothing written|dead-lettered)"' || true)
   [[ $done_count -ge $published ]] && break
   sleep 0.1
 done
@@ -101,4 +104,9 @@ for f, what in sorted(rows):
     print(f"  {f}\n      → {what}")
 print(f"\n{len(quotes)} quotes in Jobber, {len(clients)} clients. Logs: {demo}/logs; files: {demo}/exports (archive/, rejected/).")
 PY
+echo
+echo "== the mapping table the workers wrote ($demo/mapping.csv) =="
+"$bin/sjctl" mapping list 2>/dev/null || true
+echo
 echo "Parked documents wait in the queue ${SJ_NAMESPACE}.sj.quotes.dead (RabbitMQ UI: http://127.0.0.1:15672, guest/guest)."
+echo "See them: SJ_NAMESPACE=demo target/debug/sjctl dlq list"
