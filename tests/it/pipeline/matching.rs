@@ -266,3 +266,73 @@ fn sjctl_json(bridge: &Bridge, args: &[&str]) -> Vec<Value> {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+#[tokio::test]
+async fn with_the_sheet_store_a_persons_edit_is_used_without_restart_and_new_clients_are_appended() {
+    let mut bridge = Bridge::start("map-sheet").await;
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = crate::mapping::write_key_file(
+        &keys,
+        &bridge.sandbox,
+        sj_sandbox::config::SANDBOX_SHEETS_PRIVATE_KEY_PEM,
+    );
+    for (key, value) in [
+        ("SJ_MAPPING__STORE", "sheets".to_owned()),
+        ("SJ_MAPPING__SHEETS__API_URL", bridge.sandbox.url("/sheets")),
+        ("SJ_MAPPING__SHEETS__SPREADSHEET_ID", "sandbox-mapping".to_owned()),
+        ("SJ_MAPPING__SHEETS__TAB", "Sheet1".to_owned()),
+        ("SJ_MAPPING__SHEETS__SERVICE_ACCOUNT_FILE", key_file.to_str().unwrap().to_owned()),
+        ("SJ_MAPPING__REFRESH", "1s".to_owned()),
+    ] {
+        bridge.env.push((key.into(), value));
+    }
+    let (first, _) = company(&bridge, "HLB Construction LLC", "88 Quarry Rd", "Bozeman", "59715").await;
+    let (second, _) = company(&bridge, "Harbour Lane Holdings", "88 Quarry Rd", "Bozeman", "59715").await;
+    let sheet = |client: &str| {
+        json!([
+            HEADER.split(',').collect::<Vec<_>>(),
+            [KITCHEN_KEY, client, "", "Harbour Lane Builders", "", "alice", "2026-11-01", ""]
+        ])
+    };
+    put_sheet(&bridge, sheet(&first)).await;
+    bridge.start_consuming_worker().await;
+
+    let kitchen = std::fs::read_to_string(samples().join(KITCHEN)).unwrap();
+    let send = |n: u32| {
+        let order = kitchen.replace("PO-2231", &format!("PO-50{n:02}"));
+        std::fs::write(bridge.exports_incoming().join(format!("kitchen-{n}.xml")), order).unwrap();
+        bridge.poll_once(&[]);
+    };
+    send(1);
+    bridge.wait_until("the first quote", || async { bridge.quotes().await.len() == 1 }).await;
+    assert_eq!(quote_client(&bridge.quotes().await[0]), client_number(&first));
+
+    // alice changes her mind in the browser; the running worker uses the new row.
+    put_sheet(&bridge, sheet(&second)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    send(2);
+    bridge.wait_until("the second quote", || async { bridge.quotes().await.len() == 2 }).await;
+    let clients_of: Vec<u64> = bridge.quotes().await.iter().map(quote_client).collect();
+    assert!(clients_of.contains(&client_number(&second)), "{clients_of:?}");
+
+    // A new customer: created, and its row appended under alice's (hers untouched).
+    bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
+    bridge.poll_once(&[]);
+    bridge.wait_until("the vanity quote", || async { bridge.quotes().await.len() == 3 }).await;
+    let rows = admin(&bridge.sandbox, "/_admin/sheets/sandbox-mapping/Sheet1").await;
+    assert_eq!(rows.len(), 3, "header, alice's row, the bridge's: {rows:?}");
+    assert_eq!(rows[1][1], json!(second), "alice's row as she left it");
+    assert_eq!(rows[2][0], json!("number:C-1007"));
+    assert_eq!(rows[2][5], json!("auto"));
+    bridge.stop().await;
+}
+
+async fn put_sheet(bridge: &Bridge, rows: Value) {
+    let response = reqwest::Client::new()
+        .put(bridge.sandbox.url("/_admin/sheets/sandbox-mapping/Sheet1"))
+        .json(&rows)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+}
