@@ -26,7 +26,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::app::{fresh_token, Shared};
-use crate::state::Spreadsheet;
+use crate::state::{Spreadsheet, Store};
 
 /// Google's own token URI, accepted as audience by default next to the sandbox's.
 pub const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
@@ -370,23 +370,30 @@ async fn read(
 
 /// Writes a block at (row, col) and returns the Google "updates" object.
 fn write_block(shared: &Shared, id: &str, tab: &str, row: usize, col: usize, values: &[Vec<Value>]) -> Value {
-    shared.write(|store| {
-        let rows =
-            store.sheets.spreadsheets.get_mut(id).and_then(|s| s.sheets.get_mut(tab)).expect("located");
-        for (i, new_row) in values.iter().enumerate() {
-            let r = row + i;
-            if rows.len() <= r {
-                rows.resize(r + 1, Vec::new());
-            }
-            for (j, value) in new_row.iter().enumerate() {
-                let c = col + j;
-                if rows[r].len() <= c {
-                    rows[r].resize(c + 1, String::new());
-                }
-                rows[r][c] = cell_text(value);
-            }
+    shared.write(|store| write_cells(store, id, tab, row, col, values));
+    updates(id, tab, row, col, values)
+}
+
+/// Writes `values` into the tab from (`row`, `col`), growing it as needed.
+fn write_cells(store: &mut Store, id: &str, tab: &str, row: usize, col: usize, values: &[Vec<Value>]) {
+    let rows = store.sheets.spreadsheets.get_mut(id).and_then(|s| s.sheets.get_mut(tab)).expect("located");
+    for (i, new_row) in values.iter().enumerate() {
+        let r = row + i;
+        if rows.len() <= r {
+            rows.resize(r + 1, Vec::new());
         }
-    });
+        for (j, value) in new_row.iter().enumerate() {
+            let c = col + j;
+            if rows[r].len() <= c {
+                rows[r].resize(c + 1, String::new());
+            }
+            rows[r][c] = cell_text(value);
+        }
+    }
+}
+
+/// Google's `UpdateValuesResponse` for a block written at (`row`, `col`).
+fn updates(id: &str, tab: &str, row: usize, col: usize, values: &[Vec<Value>]) -> Value {
     let width = values.iter().map(Vec::len).max().unwrap_or(0);
     let cells: usize = values.iter().map(Vec::len).sum();
     json!({
@@ -446,18 +453,23 @@ async fn append(
         return response;
     }
     // The table is the block of rows from the range's start; new rows go after its last
-    // non-empty row (Google's table detection, simplified to "last row with any value").
-    let rows = shared.read(|store| store.sheets.spreadsheets[&id].sheets[&tab].clone());
-    let last_filled = rows.iter().rposition(|r| r.iter().any(|c| !c.is_empty()));
-    let start = match last_filled {
-        Some(last) if last >= parsed.first_row => last + 1,
-        _ => parsed.first_row,
-    };
-    let width = rows.iter().map(Vec::len).max().unwrap_or(1).max(1);
-    let table_range = last_filled
-        .filter(|last| *last >= parsed.first_row)
-        .map(|last| a1_text(&tab, parsed.first_col, parsed.first_row, width - 1, last));
-    let updates = write_block(&shared, &id, &tab, start, parsed.first_col, &body.values);
+    // non-empty row (Google's table detection, simplified to "last row with any value"). Found
+    // and written under one lock: concurrent appends never land on the same row, as with Google.
+    let (start, table_range) = shared.write(|store| {
+        let rows = &store.sheets.spreadsheets[&id].sheets[&tab];
+        let last_filled = rows.iter().rposition(|r| r.iter().any(|c| !c.is_empty()));
+        let start = match last_filled {
+            Some(last) if last >= parsed.first_row => last + 1,
+            _ => parsed.first_row,
+        };
+        let width = rows.iter().map(Vec::len).max().unwrap_or(1).max(1);
+        let table_range = last_filled
+            .filter(|last| *last >= parsed.first_row)
+            .map(|last| a1_text(&tab, parsed.first_col, parsed.first_row, width - 1, last));
+        write_cells(store, &id, &tab, start, parsed.first_col, &body.values);
+        (start, table_range)
+    });
+    let updates = updates(&id, &tab, start, parsed.first_col, &body.values);
     let mut response = json!({"spreadsheetId": id, "updates": updates});
     if let Some(table_range) = table_range {
         response["tableRange"] = json!(table_range);

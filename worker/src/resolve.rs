@@ -20,7 +20,9 @@ use std::time::Duration;
 use sj_shared::config::{AddressAgreement, MappingSettings, NoMatch, Strategy, UnnamedCustomer};
 use sj_shared::jobber::ops::{ClientSummary, JobberAddress};
 use sj_shared::jobber::JobberClient;
-use sj_shared::mapping::{address_key, normalize_name, CustomerKey, Mapping, MappingError, MappingRow, AUTO};
+use sj_shared::mapping::{
+    address_key, address_text, normalize_name, CustomerKey, Mapping, MappingError, MappingRow, AUTO,
+};
 use sj_shared::message::{Address, QuoteRequest};
 use sj_shared::store::{Keys, RedisLock};
 
@@ -83,6 +85,8 @@ struct Customer {
     billing: JobberAddress,
     site: JobberAddress,
     site_key: Option<String>,
+    /// `street | city | postal code`, as the mapping table's `saberis_address` column reads.
+    site_text: String,
 }
 
 impl Resolver {
@@ -102,6 +106,7 @@ impl Resolver {
             billing: JobberAddress::from(&request.customer.address),
             site: JobberAddress::from(site_address),
             site_key: address_key(site_address),
+            site_text: address_text(site_address),
         };
         let lock_key = self.keys.key("lock", &format!("customer:{}", customer.key));
         let Some(lock) =
@@ -310,9 +315,7 @@ impl Resolver {
             client_id: client_id.to_owned(),
             property_id: Some(property_id.to_owned()).filter(|p| !p.is_empty()),
             saberis_name: customer.name.clone().unwrap_or_default(),
-            saberis_address: [&customer.site.street1, &customer.site.city, &customer.site.postal_code]
-                .map(|s| s.trim())
-                .join(" | "),
+            saberis_address: customer.site_text.clone(),
             made_by: AUTO.to_owned(),
             made_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             note: format!("found by {}", how.as_str()),

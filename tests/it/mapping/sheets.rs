@@ -26,10 +26,9 @@ fn fault(f: &Fixture, spec: FaultSpec) {
     f.sandbox.shared().faults.set(FaultSpec { route: VALUES_ROUTE.into(), ..spec });
 }
 
-/// The appends are in flight together (token, header read, append); the sandbox, on this
-/// test's single thread, handles each append whole, as Google does. (On a multi-threaded runtime
-/// the sandbox's append handler can put two rows on one row: a sandbox race, not the bridge's.)
-#[tokio::test]
+/// The appends are in flight together (token, header read, append), on several threads; the
+/// sandbox handles each append whole, as Google does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_tab_gets_the_header_and_concurrent_appends_all_land() {
     let f = Fixture::new("sheets-append", Kind::Sheets).await;
     let (a, b) = (f.mapping(), f.mapping());

@@ -99,7 +99,7 @@ async fn a_working_installation_is_all_green_and_a_dead_smtp_server_is_named() {
     // --json: the same checks, machine-readable.
     let out = verify(&bridge, &["--json"], &[]).await;
     let checks: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(checks.len(), 8, "{checks:?}");
+    assert_eq!(checks.len(), 9, "{checks:?}");
     assert!(checks.iter().all(|c| c["outcome"] == "ok" || c["outcome"] == "skipped"), "{checks:?}");
 
     // The SMTP server goes away: SMTP is ✗ with the fix, everything else still checked.
