@@ -85,14 +85,19 @@ pub fn run(settings: &Settings, command: Command) -> ExitCode {
         Command::Disconnect(args) => ("disconnect", runtime.block_on(disconnect(settings, &args))),
         Command::Status => ("status", runtime.block_on(status(settings))),
     };
+    exit_code(&format!("jobber {name}"), result)
+}
+
+/// Exit 0, or the reason on stderr and 1 (usage, a question answered no) or 2 (the work failed).
+pub(crate) fn exit_code(command: &str, result: Result<(), Failure>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(reason)) => {
-            eprintln!("sjctl jobber {name}: {reason}");
+            eprintln!("sjctl {command}: {reason}");
             ExitCode::from(1)
         }
         Err(Failure::Failed(reason)) => {
-            eprintln!("sjctl jobber {name}: {reason}");
+            eprintln!("sjctl {command}: {reason}");
             ExitCode::from(2)
         }
     }

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use serde::Serialize;
 use serde_json::Value;
 use sj_shared::config::Settings;
+use sj_shared::jobber::TokenState;
 use sj_shared::store::{self, Keys};
 
 use crate::verify::{self, connect_amqp, inspect_queue, queue_names, read_budget, Budget, CHECK_TIMEOUT};
@@ -216,12 +217,13 @@ async fn jobber(settings: &Settings) -> JobberStatus {
     }
     let http = reqwest::Client::new();
     let tokens = verify::token_store(settings, pool, http);
-    status.token = match tokio::time::timeout(CHECK_TIMEOUT, tokens.load()).await {
-        Ok(Ok(Some(tokens))) => {
+    status.token = match tokio::time::timeout(CHECK_TIMEOUT, tokens.state()).await {
+        Ok(Ok(TokenState::Connected(tokens))) => {
             status.token_expires_at = Some(tokens.expires_at);
             format!("expires {}", verify::expiry(&tokens))
         }
-        Ok(Ok(None)) => "no tokens stored".to_owned(),
+        Ok(Ok(TokenState::Disconnected { .. })) => "disconnected (sjctl jobber connect)".to_owned(),
+        Ok(Ok(TokenState::NotStored)) => "no tokens stored".to_owned(),
         Ok(Err(e)) => format!("unknown: {e}"),
         Err(_) => "unknown: Redis did not answer".to_owned(),
     };

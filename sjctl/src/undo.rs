@@ -17,7 +17,7 @@ use sj_shared::config::Settings;
 use sj_shared::jobber::JobberClient;
 use sj_shared::store::{self, Crosswalk, History, Keys, Outcome, PublishedDocuments, QuoteRecord};
 
-use crate::jobber::{jobber_client, Failure};
+use crate::jobber::{exit_code, jobber_client, Failure};
 
 #[derive(clap::Args)]
 #[command(group = clap::ArgGroup::new("document").required(true))]
@@ -37,17 +37,7 @@ pub struct Args {
 pub fn run(settings: &Settings, args: &Args) -> ExitCode {
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
-    match runtime.block_on(undo(settings, args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Usage(reason)) => {
-            eprintln!("sjctl undo: {reason}");
-            ExitCode::from(1)
-        }
-        Err(Failure::Failed(reason)) => {
-            eprintln!("sjctl undo: {reason}");
-            ExitCode::from(2)
-        }
-    }
+    exit_code("undo", runtime.block_on(undo(settings, args)))
 }
 
 async fn undo(settings: &Settings, args: &Args) -> Result<(), Failure> {

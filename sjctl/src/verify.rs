@@ -26,7 +26,7 @@ use lettre::{AsyncSmtpTransport, Tokio1Executor};
 use serde::Serialize;
 use sj_shared::amqp::{self, Topology};
 use sj_shared::config::{HumanDuration, MappingStoreKind, Settings, SmtpTls};
-use sj_shared::jobber::{CostBudget, JobberClient, TokenSet, TokenStore};
+use sj_shared::jobber::{CostBudget, JobberClient, TokenSet, TokenState, TokenStore};
 use sj_shared::mapping::Mapping;
 use sj_shared::store::{self, Keys};
 
@@ -393,12 +393,20 @@ async fn check_jobber(settings: &Settings) -> Check {
         Err(e) => return Check::failed(WHAT, format!("HTTP client: {e}"), "report this as a bug"),
     };
     let tokens = token_store(settings, pool.clone(), http.clone());
-    let stored = match limited(tokens.load()).await {
-        Ok(stored) => stored,
+    match limited(tokens.state()).await {
+        Ok(TokenState::Connected(_)) => {}
+        Ok(TokenState::Disconnected { .. }) => {
+            return Check::failed(
+                WHAT,
+                "disconnected (sjctl jobber disconnect): workers write nothing",
+                "sjctl jobber connect",
+            )
+        }
+        Ok(TokenState::NotStored) if settings.jobber.refresh_token.is_none() => {
+            return Check::failed(WHAT, "no tokens in Redis and no refresh token configured", CONNECT_FIX)
+        }
+        Ok(TokenState::NotStored) => {}
         Err(e) => return Check::failed(WHAT, format!("reading the tokens from Redis: {e}"), "check Redis"),
-    };
-    if stored.is_none() && settings.jobber.refresh_token.is_none() {
-        return Check::failed(WHAT, "no tokens in Redis and no refresh token configured", CONNECT_FIX);
     }
 
     // A cheap query, through the same client the workers use (it refreshes an expired token,

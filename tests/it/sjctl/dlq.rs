@@ -1,29 +1,10 @@
 //! `sjctl dlq` on real dead letters: a document the worker parked and one the poller refused.
 
-use std::io::Write;
-use std::process::{Output, Stdio};
-
 use serde_json::Value;
 
+use super::{sjctl, text};
 use crate::pipeline::worker::{admin, Bridge};
 use crate::support::samples;
-
-fn sjctl(bridge: &Bridge, args: &[&str], stdin: &str) -> Output {
-    let mut child = bridge
-        .command("sjctl", "sjctl")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
 
 #[tokio::test]
 async fn list_show_replay_after_the_fix_and_purge() {

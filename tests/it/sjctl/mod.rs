@@ -6,3 +6,27 @@ mod parse;
 mod status;
 mod undo;
 mod verify;
+
+use std::io::Write;
+use std::process::{Output, Stdio};
+
+use crate::pipeline::worker::Bridge;
+
+/// Runs sjctl with a bridge's settings, `stdin` as its input (answers to its questions).
+pub(crate) fn sjctl(bridge: &Bridge, args: &[&str], stdin: &str) -> Output {
+    let mut child = bridge
+        .command("sjctl", "sjctl")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// stdout then stderr, for messages and assertions.
+pub(crate) fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}

@@ -2,31 +2,12 @@
 //! document can be sent again. (Multi-threaded: sjctl runs as a blocking child process while the
 //! in-process sandbox answers it.)
 
-use std::io::Write;
-use std::process::{Output, Stdio};
-
 use serde_json::Value;
 
+use super::{sjctl, text};
 use crate::pipeline::routing::{existing_quote, kitchen_with_po};
 use crate::pipeline::worker::Bridge;
 use crate::support::samples;
-
-fn sjctl(bridge: &Bridge, args: &[&str], stdin: &str) -> Output {
-    let mut child = bridge
-        .command("sjctl", "sjctl")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
 
 async fn history_totals(bridge: &Bridge) -> Value {
     let out = sjctl(bridge, &["history", "--json"], "");
@@ -63,8 +44,12 @@ async fn undo_removes_the_created_quote_after_asking_and_the_file_can_be_sent_ag
     // The same file again is a new document to the bridge: written again, not skipped.
     bridge.add(&samples().join("saberis/kitchen-harbour-lane.xml"), "kitchen.xml");
     bridge.poll_once(&[]);
-    bridge.wait_until("the quote written again", || async { bridge.quotes().await.len() == 1 }).await;
-    assert_eq!(bridge.worker_log_lines(&["quote created", "kitchen.xml"]), 2);
+    bridge
+        .wait_until("the quote written again", || async {
+            bridge.worker_log_lines(&["quote created", "kitchen.xml"]) == 2
+        })
+        .await;
+    assert_eq!(bridge.quotes().await.len(), 1);
     bridge.stop().await;
 }
 
