@@ -128,14 +128,16 @@ impl Writer {
         if let Some(number) = self.routing.quote_number(request) {
             match self.jobber.quote_by_number(number).await? {
                 Some(quote) => return self.add_to_quote(request, &quote).await,
-                None if self.routing.missing == PoQuoteMissing::Park => return Err(Failure::permanent(
-                    "routing.quote-missing",
-                    format!(
+                None if self.routing.missing == PoQuoteMissing::Park => {
+                    return Err(Failure::permanent(
+                        "routing.quote-missing",
+                        format!(
                         "the PO number {:?} names quote #{number}, which Jobber does not have: correct the \
                              PO in Saberis and export again, or set quote.po_quote_missing = \"create\"",
                         request.customer.po_number.as_deref().unwrap_or_default()
                     ),
-                )),
+                    ))
+                }
                 None => tracing::info!(quote = number, "the PO names no quote in Jobber: creating a new one"),
             }
         }

@@ -61,7 +61,7 @@ impl Outcome {
             Self::Undone,
         ]
         .into_iter()
-            .find(|o| o.as_str() == text)
+        .find(|o| o.as_str() == text)
     }
 }
 
