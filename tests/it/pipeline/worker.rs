@@ -141,9 +141,40 @@ impl Bridge {
     ) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
         while !done().await {
-            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+            if tokio::time::Instant::now() >= deadline {
+                panic!("timed out waiting for {what}\n{}", self.diagnosis().await);
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// What a failed wait needs to be understood: the parked documents and the workers' last
+    /// warnings and errors.
+    async fn diagnosis(&self) -> String {
+        let mut out = String::from("parked:\n");
+        for message in self.ns.drain(&self.ns.topology.parked_queue()).await {
+            let h = message.delivery.properties.headers();
+            out.push_str(&format!(
+                "  {} {}: {}\n",
+                headers::text(h, "sj-source").unwrap_or_default(),
+                headers::text(h, "sj-error-kind").unwrap_or_default(),
+                headers::text(h, "sj-error").unwrap_or_default()
+            ));
+        }
+        out.push_str("worker warnings and errors (last 30):\n");
+        let mut lines: Vec<String> = (0..self.workers.len())
+            .flat_map(|i| {
+                let log = std::fs::read_to_string(self.exports.path().join(format!("worker-{i}.log")));
+                log.unwrap_or_default()
+                    .lines()
+                    .filter(|l| l.contains("\"WARN\"") || l.contains("\"ERROR\""))
+                    .map(|l| format!("  [{i}] {l}"))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let skip = lines.len().saturating_sub(30);
+        out.push_str(&lines.split_off(skip).join("\n"));
+        out
     }
 
     pub async fn stop(mut self) {
