@@ -385,11 +385,23 @@ impl JobberClient {
         if client_id == DRY_RUN_CLIENT {
             return Ok(Vec::new()); // a client the dry run did not create has no quotes
         }
-        let query = "query ClientQuotes($client: EncodedId!) { quotes(filter: {clientId: $client}, first: 100) { \
-                     nodes { id quoteNumber title customFields { ... on CustomFieldText { label valueText } } } } }";
-        let data = self.execute(query, json!({"client": client_id})).await?;
-        let nodes: Vec<Value> = field(&data, "/quotes/nodes")?;
-        Ok(nodes.iter().map(quote_summary).collect())
+        let query = "query ClientQuotes($client: EncodedId!, $after: String) { \
+                     quotes(filter: {clientId: $client}, first: 100, after: $after) { \
+                     nodes { id quoteNumber title customFields { ... on CustomFieldText { label valueText } } } \
+                     pageInfo { hasNextPage endCursor } } }";
+        // Every page: a quote from a crashed attempt may be older than the newest hundred.
+        let mut quotes = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let data = self.execute(query, json!({"client": client_id, "after": after})).await?;
+            let nodes: Vec<Value> = field(&data, "/quotes/nodes")?;
+            quotes.extend(nodes.iter().map(quote_summary));
+            let next: bool = field(&data, "/quotes/pageInfo/hasNextPage").unwrap_or(false);
+            after = field(&data, "/quotes/pageInfo/endCursor").ok();
+            if !next || after.is_none() {
+                return Ok(quotes);
+            }
+        }
     }
 
     /// Creates a quote with its line items in one mutation; returns it.
