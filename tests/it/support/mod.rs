@@ -1,5 +1,7 @@
 //! What several test modules need: where the documents are, and the project's binaries.
 
+pub mod tls;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
