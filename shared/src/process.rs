@@ -1,7 +1,7 @@
 //! What every long-running binary of the bridge (`sj-poller`, `sj-worker`, `sj-alerter`) does the
 //! same way: load and check its settings (exit 1 with every problem named), `--check-config`, set
-//! up telemetry, turn the outcome into an exit code (2 when it stopped on an error), and hear
-//! SIGTERM and SIGINT.
+//! up telemetry (and flush the spans not exported yet at the end), turn the outcome into an exit
+//! code (2 when it stopped on an error), and hear SIGTERM and SIGINT.
 
 use std::fmt::Display;
 use std::path::Path;
@@ -30,21 +30,23 @@ pub fn start(
         println!("{settings:#?}");
         return Err(ExitCode::SUCCESS);
     }
-    crate::telemetry::init(&settings.log);
+    crate::telemetry::init_traced(program, &settings.log, Some(&settings.telemetry));
     Ok(settings)
 }
 
 /// The exit code of a run: its own when it ended, 2 (logged and printed, with the error's
-/// causes) when it stopped on an error.
+/// causes) when it stopped on an error. The spans not exported yet are sent first.
 pub fn exit_code<E: Display>(program: &str, outcome: Result<ExitCode, E>) -> ExitCode {
-    match outcome {
+    let code = match outcome {
         Ok(code) => code,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "{program} stopped");
             eprintln!("{program}: {e:#}");
             ExitCode::from(2)
         }
-    }
+    };
+    crate::telemetry::shutdown();
+    code
 }
 
 /// Resolves on SIGTERM (what Docker, Kubernetes and systemd send) or SIGINT (Ctrl-C).

@@ -18,12 +18,14 @@ use crate::saberis::{Limits, SanityRules};
 
 mod mapping;
 mod quote;
+mod telemetry;
 
 pub use mapping::{
     AddressAgreement, CsvStoreSettings, MappingSettings, MappingStoreKind, NoMatch, SheetsStoreSettings,
     Strategy, UnnamedCustomer,
 };
 pub use quote::{PoQuoteMissing, PriceField, PricingSettings, QuoteSettings, Rounding};
+pub use telemetry::{TelemetrySettings, OTLP_ENDPOINT_ENV};
 
 /// The environment variable that names the configuration file.
 pub const CONFIG_ENV: &str = "SJ_CONFIG";
@@ -36,6 +38,8 @@ pub struct Settings {
     /// test runs share one broker and one Redis without meeting.
     pub namespace: String,
     pub log: LogSettings,
+    /// Span export over OTLP (off unless an endpoint is given).
+    pub telemetry: TelemetrySettings,
     /// What the parser refuses before reading a document whole.
     pub parser: Limits,
     /// The dealer's rules for a plausible order.
@@ -588,6 +592,7 @@ impl Settings {
         self.mapping.validate(&mut problems);
         self.pricing.validate(&mut problems);
         self.quote.validate(&mut problems);
+        self.telemetry.validate(&mut problems);
         if problems.is_empty() {
             Ok(())
         } else {
