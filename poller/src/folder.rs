@@ -16,8 +16,9 @@ use sj_shared::config::{FolderSettings, PollerSettings};
 use sj_shared::message::{Source, SourceKind};
 use sj_shared::saberis::{DocumentError, DocumentReader};
 use sj_shared::store::{History, Outcome, PublishedDocuments};
+use tracing::Instrument as _;
 
-use crate::place;
+use crate::{document_span, place};
 
 /// What one pass over the folder did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +62,8 @@ struct InFlight {
     path: PathBuf,
     hash: String,
     source_id: String,
+    /// The document's span: its trace is the one the message's `traceparent` names.
+    span: tracing::Span,
 }
 
 impl FolderSource<'_> {
@@ -78,15 +81,18 @@ impl FolderSource<'_> {
 
         for path in ready {
             let name = file_name(&path);
-            let bytes = self.reader.read_file(&path);
-            let request = bytes.and_then(|bytes| {
-                let source = Source::now(SourceKind::Folder, &name);
-                self.reader.quote_request(&bytes, None, source, true).map_err(|e| e.in_file(&name))
+            let span = document_span(&name);
+            let request = span.in_scope(|| {
+                let bytes = self.reader.read_file(&path);
+                bytes.and_then(|bytes| {
+                    let source = Source::now(SourceKind::Folder, &name);
+                    self.reader.quote_request(&bytes, None, source, true).map_err(|e| e.in_file(&name))
+                })
             });
             let request = match request {
                 Ok(request) => request,
                 Err(error) => {
-                    self.reject(&path, &name, &error).await?;
+                    self.reject(&path, &name, &error).instrument(span).await?;
                     report.rejected += 1;
                     continue;
                 }
@@ -95,24 +101,34 @@ impl FolderSource<'_> {
                 others.push(path);
                 continue;
             }
-            if let Some(first) = self.already_published(&request.content_hash).await {
+            if let Some(first) = self.already_published(&request.content_hash).instrument(span.clone()).await
+            {
                 let archived = place::move_into(&path, &place::dated(&self.folder().archive))?;
-                tracing::info!(file = %name, first_source = %first, archived = %archived.display(),
-                    "same content as a document already published: archived, not published again");
+                span.in_scope(|| {
+                    tracing::info!(file = %name, first_source = %first, archived = %archived.display(),
+                    "same content as a document already published: archived, not published again")
+                });
                 report.duplicates += 1;
                 continue;
             }
-            let pending = self.publisher.publish_quote(&request).await.context("publishing to RabbitMQ")?;
+            let pending = self
+                .publisher
+                .publish_quote(&request)
+                .instrument(span.clone())
+                .await
+                .context("publishing to RabbitMQ")?;
             same_content.insert(request.content_hash.clone(), Vec::new());
-            let item = InFlight { path, hash: request.content_hash, source_id: name };
+            let item = InFlight { path, hash: request.content_hash, source_id: name, span };
             in_flight.push(async move { (item, pending.confirmed().await) });
             if in_flight.len() >= self.settings.max_in_flight {
                 let (item, confirmed) = in_flight.next().await.expect("not empty");
-                self.finish(item, confirmed, &mut same_content, &mut report).await?;
+                let span = item.span.clone();
+                self.finish(item, confirmed, &mut same_content, &mut report).instrument(span).await?;
             }
         }
         while let Some((item, confirmed)) = in_flight.next().await {
-            self.finish(item, confirmed, &mut same_content, &mut report).await?;
+            let span = item.span.clone();
+            self.finish(item, confirmed, &mut same_content, &mut report).instrument(span).await?;
         }
         Ok(report)
     }

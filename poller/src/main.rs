@@ -216,6 +216,12 @@ async fn run(settings: &Settings, once: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// One document's span, from reading it to the broker's confirmation: the root of its trace. The
+/// message's `traceparent` names it, and its `trace_id` field (logged) is set when it is published.
+fn document_span(source: &str) -> tracing::Span {
+    tracing::info_span!("document", source, trace_id = tracing::field::Empty)
+}
+
 /// `--once`: passes until no file is left waiting to settle.
 async fn drain(source: &FolderSource<'_>, total: &mut PassReport) -> anyhow::Result<()> {
     loop {

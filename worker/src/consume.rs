@@ -28,6 +28,8 @@ impl Handler<'_> {
         let traceparent =
             headers::text(delivery.properties.headers(), header::TRACEPARENT).unwrap_or_default();
         let span = tracing::info_span!("document", trace_id = trace_id(&traceparent).unwrap_or("none"));
+        // Exported, this attempt is a child of the poller's span for the document (same trace).
+        sj_shared::telemetry::continue_trace(&span, &traceparent);
         self.handle_traced(delivery).instrument(span).await
     }
 

@@ -31,9 +31,10 @@ use sj_shared::config::PollerSettings;
 use sj_shared::message::{QuoteRequest, Source, SourceKind};
 use sj_shared::saberis::{DocumentError, DocumentReader, Format};
 use sj_shared::store::{History, Outcome, PublishedDocuments};
+use tracing::Instrument as _;
 
-use crate::place;
 use crate::shutdown::Shutdown;
+use crate::{document_span, place};
 
 /// What one poll (or several, summed) did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -89,6 +90,8 @@ pub struct SaberisConnectSource<'a> {
 struct InFlight {
     guid: String,
     hash: String,
+    /// The document's span: its trace is the one the message's `traceparent` names.
+    span: tracing::Span,
 }
 
 /// What to do with one new document.
@@ -196,7 +199,8 @@ impl SaberisConnectSource<'_> {
         // Redis failed (nothing more could be recorded).
         while report.incomplete.is_none() && !shutdown.requested() {
             let Some(guid) = remaining.next() else { break };
-            match self.examine(&guid, &mut same_content).await? {
+            let span = document_span(&guid);
+            match self.examine(&guid, &mut same_content).instrument(span.clone()).await? {
                 Next::LeaveForNextPoll => report.failed += 1,
                 Next::Twin => {} // recorded with the first one of its content
                 Next::Skip(skip) => {
@@ -204,23 +208,29 @@ impl SaberisConnectSource<'_> {
                         Skip::Duplicate { .. } => report.duplicates += 1,
                         Skip::Rejected { .. } => report.rejected += 1,
                     }
-                    self.record_skip(&guid, &skip, report).await;
+                    self.record_skip(&guid, &skip, report).instrument(span).await;
                 }
                 Next::Publish(request) => {
-                    let pending =
-                        self.publisher.publish_quote(&request).await.context("publishing to RabbitMQ")?;
+                    let pending = self
+                        .publisher
+                        .publish_quote(&request)
+                        .instrument(span.clone())
+                        .await
+                        .context("publishing to RabbitMQ")?;
                     same_content.insert(request.content_hash.clone(), Vec::new());
-                    let item = InFlight { guid, hash: request.content_hash };
+                    let item = InFlight { guid, hash: request.content_hash, span };
                     in_flight.push(async move { (item, pending.confirmed().await) });
                     if in_flight.len() >= self.settings.max_in_flight {
                         let (item, confirmed) = in_flight.next().await.expect("not empty");
-                        self.finish(item, confirmed, &mut same_content, report).await?;
+                        let span = item.span.clone();
+                        self.finish(item, confirmed, &mut same_content, report).instrument(span).await?;
                     }
                 }
             }
         }
         while let Some((item, confirmed)) = in_flight.next().await {
-            self.finish(item, confirmed, &mut same_content, report).await?;
+            let span = item.span.clone();
+            self.finish(item, confirmed, &mut same_content, report).instrument(span).await?;
         }
         // Documents not started (Redis failed, or shutdown): taken next time.
         report.failed += remaining.count();

@@ -101,7 +101,7 @@ impl Publisher {
         let mut table = FieldTable::default();
         table.insert(header::SOURCE.into(), text(&request.source.id));
         table.insert(header::REPLAY_COUNT.into(), AMQPValue::LongLongInt(0));
-        table.insert(header::TRACEPARENT.into(), text(&new_traceparent(&request.content_hash)));
+        table.insert(header::TRACEPARENT.into(), text(&document_traceparent(&request.content_hash)));
         let properties = BasicProperties::default()
             .with_message_id(ShortString::from(request.content_hash.as_str()))
             .with_content_type("application/json".into())
@@ -124,7 +124,7 @@ impl Publisher {
         );
         table.insert(header::ATTEMPTS.into(), AMQPValue::LongLongInt(1));
         table.insert(header::FIRST_FAILURE.into(), text(&letter.failed_at));
-        table.insert(header::TRACEPARENT.into(), text(&new_traceparent(&letter.source.id)));
+        table.insert(header::TRACEPARENT.into(), text(&document_traceparent(&letter.source.id)));
         let properties = BasicProperties::default()
             .with_content_type("application/json".into())
             .with_type(DeadLetter::SCHEMA.into())
@@ -165,6 +165,17 @@ impl Publisher {
             .await?;
         Ok(PendingConfirm(confirm))
     }
+}
+
+/// The `traceparent` of the document being published: the current span's (the poller's span for
+/// that document) when spans are exported, so the exported span is the one the header names; else
+/// a new one, as [`new_traceparent`]. Its trace id goes in the span's `trace_id` field, if it has
+/// one, so the poller's log lines name the trace as the worker's do.
+fn document_traceparent(seed: &str) -> String {
+    let span = tracing::Span::current();
+    let traceparent = crate::telemetry::traceparent(&span).unwrap_or_else(|| new_traceparent(seed));
+    span.record("trace_id", trace_id(&traceparent).unwrap_or("none"));
+    traceparent
 }
 
 /// A W3C `traceparent` starting a new trace for one document: the poller is where its journey

@@ -2,6 +2,7 @@
 //! and every way the answer can say no (HTTP status, `errors`, THROTTLED), classified.
 
 use serde_json::{json, Value};
+use tracing::Instrument as _;
 
 use super::budget::CostBudget;
 use super::tokens::without_url;
@@ -59,8 +60,22 @@ impl JobberClient {
         &self.tokens
     }
 
-    /// Runs a query or mutation and returns its `data`.
+    /// Runs a query or mutation and returns its `data`, in a span named after the operation
+    /// (exported to OTLP, not shown in logs).
     pub async fn execute(&self, query: &str, variables: Value) -> Result<Value, JobberError> {
+        let operation = operation_name(query);
+        let span = tracing::info_span!(target: crate::telemetry::EXPORT_ONLY, "jobber",
+            otel.name = %format_args!("jobber {operation}"), otel.kind = "client", operation,
+            otel.status_code = tracing::field::Empty, otel.status_description = tracing::field::Empty);
+        let result = self.execute_untraced(query, variables).instrument(span.clone()).await;
+        if let Err(e) = &result {
+            span.record("otel.status_code", "ERROR");
+            span.record("otel.status_description", tracing::field::display(e));
+        }
+        result
+    }
+
+    async fn execute_untraced(&self, query: &str, variables: Value) -> Result<Value, JobberError> {
         self.budget.before_request().await;
         let body = json!({"query": query, "variables": variables});
         let token = self.tokens.access_token().await?;
@@ -142,7 +157,37 @@ impl JobberClient {
     }
 }
 
+/// `CreateQuote` for `mutation CreateQuote($attributes: …) { … }`; `anonymous` without a name.
+fn operation_name(query: &str) -> &str {
+    let mut words = query.split_whitespace();
+    match (words.next(), words.next()) {
+        (Some("query" | "mutation"), Some(name)) => {
+            let end = name.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(name.len());
+            if end == 0 {
+                "anonymous"
+            } else {
+                &name[..end]
+            }
+        }
+        _ => "anonymous",
+    }
+}
+
 fn snippet(value: &Value) -> String {
     let text = value.to_string();
     text.chars().take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::operation_name;
+
+    #[test]
+    fn operations_are_named_by_their_graphql_name() {
+        assert_eq!(operation_name("mutation CreateQuote($a: X!) { quoteCreate { id } }"), "CreateQuote");
+        assert_eq!(operation_name("query CustomFields { nodes { id } }"), "CustomFields");
+        assert_eq!(operation_name("  query QuoteLines($id: EncodedId!)"), "QuoteLines");
+        assert_eq!(operation_name("query { x }"), "anonymous");
+        assert_eq!(operation_name("{ x }"), "anonymous");
+    }
 }
