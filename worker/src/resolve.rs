@@ -108,17 +108,35 @@ impl Resolver {
             site_key: address_key(site_address),
             site_text: address_text(site_address),
         };
-        let lock_key = self.keys.key("lock", &format!("customer:{}", customer.key));
-        let Some(lock) =
-            RedisLock::acquire(&self.pool, &lock_key, self.customer_lease, self.customer_lease).await?
-        else {
-            return Err(Failure::transient(
-                "worker.customer-busy",
-                format!("customer {} is locked by another worker", customer.key),
-            ));
-        };
+        // One lock for the customer, one for the site: two customers of one site (a builder's
+        // order and the homeowner's, keyed apart) must not both create a client there, or every
+        // later order at that address is ambiguous. Taken in one order, so never a deadlock.
+        let mut names = vec![format!("customer:{}", customer.key)];
+        if let Some(site) = &customer.site_key {
+            names.push(format!("site:{site}"));
+        }
+        names.sort();
+        let mut held = Vec::new();
+        for name in &names {
+            let key = self.keys.key("lock", name);
+            match RedisLock::acquire(&self.pool, &key, self.customer_lease, self.customer_lease).await {
+                Ok(Some(lock)) => held.push(lock),
+                outcome => {
+                    for lock in held {
+                        lock.release(&self.pool).await;
+                    }
+                    outcome?;
+                    return Err(Failure::transient(
+                        "worker.customer-busy",
+                        format!("{name} is locked by another worker"),
+                    ));
+                }
+            }
+        }
         let result = self.resolve_locked(&customer).await;
-        lock.release(&self.pool).await;
+        for lock in held {
+            lock.release(&self.pool).await;
+        }
         result
     }
 

@@ -222,6 +222,12 @@ async fn the_park_policy_names_the_row_to_add_and_a_replay_after_the_fix_writes_
     assert_eq!(quote_client(&bridge.quotes().await[0]), client_number(&client));
     let rows = mapping_rows(&bridge);
     assert!(rows.len() == 1 && rows[0].contains(",carol,"), "a person's row, nothing else: {rows:?}");
+    // The history tells it: parked, replayed, created.
+    let out = bridge.command("sjctl", "sjctl").args(["history", "--json"]).output().unwrap();
+    let history: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let outcomes: Vec<&str> =
+        history["entries"].as_array().unwrap().iter().map(|e| e["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["parked", "replayed", "created"], "{history}");
     bridge.stop().await;
 }
 
@@ -335,4 +341,30 @@ async fn put_sheet(bridge: &Bridge, rows: Value) {
         .await
         .unwrap();
     assert!(response.status().is_success(), "{}", response.status());
+}
+
+#[tokio::test]
+async fn two_customers_of_one_site_racing_make_one_client_there() {
+    // The builder's order (named) and the homeowner's (no name: keyed by the address) for one
+    // site, on two workers at once, with Jobber slow to create clients: without a lock on the
+    // site both would create a client at the address, and every later order there would be
+    // ambiguous.
+    let mut bridge = Bridge::start("site-race").await;
+    bridge.env.push(("SJ_MAPPING__UNNAMED_CUSTOMER".into(), "create-from-address".into()));
+    super::worker::set_fault(
+        &bridge.sandbox,
+        json!({"route": "/api/graphql", "body_contains": "clientCreate", "latency_ms": 1500}),
+    )
+    .await;
+    let kitchen = std::fs::read_to_string(samples().join(KITCHEN)).unwrap();
+    std::fs::write(bridge.exports_incoming().join("builder.xml"), &kitchen).unwrap();
+    let unnamed =
+        kitchen.replace("<Name>Harbour Lane Builders</Name>", "<Name></Name>").replace("PO-2231", "");
+    std::fs::write(bridge.exports_incoming().join("homeowner.xml"), unnamed).unwrap();
+    bridge.poll_once(&[]);
+    bridge.start_workers(2);
+    bridge.wait_until("both quotes", || async { bridge.quotes().await.len() == 2 }).await;
+    let clients = clients(&bridge).await;
+    assert_eq!(clients.len(), 1, "one client at the site: {clients:?}");
+    bridge.stop().await;
 }
