@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
-use opentelemetry_otlp::{Protocol, WithExportConfig as _, WithHttpConfig as _};
+use opentelemetry_otlp::{Protocol, RetryPolicy, WithExportConfig as _, WithHttpConfig as _};
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use opentelemetry_sdk::Resource;
 
@@ -35,6 +35,9 @@ pub(super) fn provider(
         .with_endpoint(url)
         .with_timeout(timeout)
         .with_http_client(client)
+        // One attempt per batch: a collector that is down costs that batch, and an exit waits for
+        // one attempt at most (retries would hold `--once` runs for the whole timeout).
+        .with_retry_policy(RetryPolicy::disabled())
         .build()
         .map_err(|e| format!("the OTLP exporter for {url}: {e}"))?;
     let sampler = Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(settings.sample_ratio)));

@@ -8,6 +8,7 @@ mod pricing;
 mod restarts;
 pub(crate) mod routing;
 mod saberis_connect;
+mod tracing;
 pub(crate) mod worker;
 
 use std::sync::atomic::{AtomicU32, Ordering};
