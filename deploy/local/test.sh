@@ -12,4 +12,7 @@ deploy/local/services.sh
 for queue in $(rabbitmqctl list_queues -q name 2>/dev/null | grep -E '^t[0-9]+-[0-9]+-' || true); do
   rabbitmqctl delete_queue -q "$queue" >/dev/null 2>&1 || true
 done
+# Shovels a failed test's "Move messages" left behind.
+rabbitmqctl list_parameters -q 2>/dev/null | awk -F'\t' '$1 == "shovel" && $2 ~ /^Move from t[0-9]+-[0-9]+-/ {print $2}' |
+  while IFS= read -r name; do rabbitmqctl clear_parameter -q shovel "$name" >/dev/null 2>&1 || true; done
 exec cargo test --workspace --locked "$@"

@@ -93,3 +93,51 @@ async fn list_show_replay_after_the_fix_and_purge() {
     bridge.wait_until("the purge done", || async { bridge.ns.peek_count(&parked_queue).await == 0 }).await;
     bridge.stop().await;
 }
+
+/// The RabbitMQ UI's "Move messages" (what an operator does without sjctl): a dynamic shovel from
+/// the parked queue to `sj.quotes`, created here through the management API exactly as the UI
+/// creates it. The moved document is processed like any other, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ui_move_messages_route_sends_parked_documents_through_again() {
+    let mut bridge = Bridge::start("ui-move").await;
+    bridge.add(&samples().join("saberis/bath-gatineau.json"), "bath.json");
+    bridge.poll_once(&[]);
+    bridge.start_consuming_worker().await;
+    let parked_queue = bridge.ns.topology.parked_queue();
+    bridge.wait_until("the parked bath", || async { bridge.ns.peek_count(&parked_queue).await == 1 }).await;
+
+    // The fix, then the move.
+    bridge.workers[0].kill().unwrap();
+    bridge.workers[0].wait().unwrap();
+    bridge.env.push(("SJ_MAPPING__UNNAMED_CUSTOMER".into(), "create-from-address".into()));
+    bridge.start_consuming_worker().await;
+    let name = format!("Move from {parked_queue}");
+    let url = format!("http://127.0.0.1:15672/api/parameters/shovel/%2F/{}", name.replace(' ', "%20"));
+    let shovel = serde_json::json!({"component": "shovel", "vhost": "/", "name": name, "value": {
+        "src-uri": "amqp:///%2F", "src-queue": parked_queue, "src-protocol": "amqp091",
+        "src-prefetch-count": 1000, "src-delete-after": "queue-length",
+        "dest-uri": "amqp:///%2F", "dest-queue": bridge.ns.topology.quotes_queue(), "dest-protocol": "amqp091",
+        "dest-add-forward-headers": false, "ack-mode": "on-confirm"}});
+    let response = reqwest::Client::new()
+        .put(&url)
+        .basic_auth("guest", Some("guest"))
+        .json(&shovel)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "the management API took the shovel: {}", response.status());
+
+    bridge.wait_until("the moved document's quote", || async { bridge.quotes().await.len() == 1 }).await;
+    bridge
+        .wait_until("the parked queue empty", || async { bridge.ns.peek_count(&parked_queue).await == 0 })
+        .await;
+    // The shovel deletes itself once it moved the queue's length.
+    bridge
+        .wait_until("the shovel gone", || async {
+            let r = reqwest::Client::new().get(&url).basic_auth("guest", Some("guest")).send().await.unwrap();
+            r.status() == reqwest::StatusCode::NOT_FOUND
+        })
+        .await;
+    assert_eq!(bridge.worker_log_lines(&["quote created", "bath.json"]), 1);
+    bridge.stop().await;
+}
