@@ -3,8 +3,11 @@
 //! took the email, nothing lost while it is away, a mail refused for good parked.
 //!
 //! The sink needs Python with aiosmtpd (Debian: `apt-get install python3-aiosmtpd`); set
-//! `SJ_TEST_PYTHON` to use another interpreter.
+//! `SJ_TEST_PYTHON` to use another interpreter. STARTTLS, implicit TLS and SMTP AUTH: `tls.rs`.
 
+mod tls;
+
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -54,22 +57,31 @@ async fn wait_until<F: std::future::Future<Output = bool>>(what: &str, mut done:
 struct Sink {
     port: u16,
     dir: tempfile::TempDir,
+    /// Options of `smtp_sink.py` (`--starttls CERT KEY`, `--tls CERT KEY`, `--auth USER PASSWORD`).
+    options: Vec<OsString>,
     process: Option<Child>,
 }
 
 impl Sink {
     fn new() -> Self {
-        Self { port: free_port(), dir: tempfile::tempdir().unwrap(), process: None }
+        Self::with_options(Vec::new())
+    }
+
+    fn with_options(options: Vec<OsString>) -> Self {
+        Self { port: free_port(), dir: tempfile::tempdir().unwrap(), options, process: None }
     }
 
     async fn start(&mut self) {
         let script = root().join("tests/it/alerter/smtp_sink.py");
         let maildir = self.dir.path().join("mail");
+        let log = std::fs::File::options().create(true).append(true).open(self.dir.path().join("sink.log"));
         let child = Command::new(python())
             .arg(script)
             .arg(self.port.to_string())
             .arg(&maildir)
+            .args(&self.options)
             .stdout(Stdio::null())
+            .stderr(log.unwrap())
             .spawn()
             .expect("start the SMTP sink");
         self.process = Some(child);

@@ -1,0 +1,162 @@
+//! The alerter's SMTP over TLS, for real: the sink serves STARTTLS (required before any mail) or
+//! implicit TLS with a certificate from the test's own authority (`support::tls`), which the
+//! alerter trusts through `SSL_CERT_FILE`, and SMTP AUTH (offered only once encrypted). A
+//! certificate it cannot trust sends nothing: the alert waits unacked and is back in its queue
+//! when the alerter stops, to go out once the certificate is trusted.
+
+use std::ffi::OsString;
+
+use super::{body, publisher, reject, subject, Alerter, Sink};
+use crate::pipeline::Namespace;
+use crate::support::tls::{Ca, ServerCert};
+
+/// The sink's options for TLS mode `mode` (`--starttls` or `--tls`) with `cert`, and SMTP AUTH.
+fn sink_options(mode: &str, cert: &ServerCert, auth: Option<(&str, &str)>) -> Vec<OsString> {
+    let mut options: Vec<OsString> = vec![mode.into(), cert.cert.clone().into(), cert.key.clone().into()];
+    if let Some((user, password)) = auth {
+        options.extend(["--auth".into(), user.into(), password.into()]);
+    }
+    options
+}
+
+/// A rejected document is emailed over `tls` (the alerter's `alerts.smtp.tls`), authenticated.
+async fn a_digest_goes_out_over(test: &str, tls: &str, sink_mode: &str) {
+    let ns = Namespace::new(test).await;
+    let ca = Ca::new("sj test CA");
+    let auth = ("sj-alerter", "s3cret-for-smtp");
+    let mut sink = Sink::with_options(sink_options(sink_mode, &ca.issue(&["DNS:localhost"]), Some(auth)));
+    sink.start().await;
+    let ca_file = ca.cert.display().to_string();
+    let alerter = Alerter::start(
+        &ns,
+        &sink,
+        &[
+            ("SJ_ALERTS__SMTP__HOST", "localhost"),
+            ("SJ_ALERTS__SMTP__TLS", tls),
+            ("SJ_ALERTS__SMTP__USERNAME", auth.0),
+            ("SJ_ALERTS__SMTP__PASSWORD", auth.1),
+            ("SSL_CERT_FILE", &ca_file),
+        ],
+    );
+    let publisher = publisher(&ns).await;
+    reject(&publisher, "truncated.xml", "parse.malformed-xml", "the document ends inside <Description>")
+        .await;
+
+    let mails = sink.wait_for_mails(1).await;
+    let mail = &mails[0];
+    assert!(mail["tls"].as_str().is_some_and(|v| v.starts_with("TLSv1.")), "came encrypted: {mail:#}");
+    assert_eq!(mail["login"], auth.0, "sent authenticated: {mail:#}");
+    assert_eq!(
+        subject(mail),
+        format!("[sj-bridge {}] 1 document needs attention: 1 rejected (parse)", ns.name)
+    );
+    assert!(body(mail).contains("1. truncated.xml: REJECTED by the poller"), "{}", body(mail));
+    alerter.wait_for_log("digest emailed").await;
+    assert_eq!(alerter.log_lines(auth.1), 0, "the password stays out of the logs");
+    alerter.stop();
+    assert_eq!(ns.peek_count(&ns.topology.alerts_queue()).await, 0, "acked once emailed");
+    ns.remove().await;
+}
+
+#[tokio::test]
+async fn a_digest_goes_out_over_starttls_with_smtp_auth_trusting_a_private_ca() {
+    a_digest_goes_out_over("alert-starttls", "starttls", "--starttls").await;
+}
+
+#[tokio::test]
+async fn a_digest_goes_out_over_implicit_tls_with_smtp_auth_trusting_a_private_ca() {
+    a_digest_goes_out_over("alert-implicit-tls", "tls", "--tls").await;
+}
+
+/// The sink over `tls` with `cert`, the alerter trusting `trusted` and reaching the sink as
+/// `host`: nothing is sent, the log says why (`refusal`), and the alert is back in its queue once
+/// the alerter stops. Then an alerter trusting and reaching the sink as `fixed` says (CA, host)
+/// delivers it.
+async fn refused_then_delivered(
+    test: &str,
+    (tls, sink_mode): (&str, &str),
+    cert: &ServerCert,
+    (trusted, host): (&Ca, &str),
+    refusal: &str,
+    fixed: (&Ca, &str),
+) {
+    let ns = Namespace::new(test).await;
+    let mut sink = Sink::with_options(sink_options(sink_mode, cert, None));
+    sink.start().await;
+    let publisher = publisher(&ns).await;
+    let alerts = ns.topology.alerts_queue();
+    let env = |(ca, host): (&Ca, &str)| {
+        vec![
+            ("SJ_ALERTS__SMTP__HOST".to_owned(), host.to_owned()),
+            ("SJ_ALERTS__SMTP__TLS".to_owned(), tls.to_owned()),
+            ("SSL_CERT_FILE".to_owned(), ca.cert.display().to_string()),
+        ]
+    };
+    let start = |to: (&Ca, &str)| {
+        let env = env(to);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        Alerter::start(&ns, &sink, &env)
+    };
+
+    let alerter = start((trusted, host));
+    reject(&publisher, "a.xml", "parse.malformed-xml", "not XML").await;
+    alerter.wait_for_log("the mail server is not taking the email").await;
+    let log = std::fs::read_to_string(&alerter.log).unwrap();
+    let line = log.lines().find(|l| l.contains("the mail server is not taking the email")).unwrap();
+    assert!(line.contains(refusal), "the reason is in the log line: {line}");
+    assert!(sink.mails().is_empty(), "{:#?}", sink.mails());
+    assert_eq!(alerter.log_lines("parked, not emailed"), 0, "not refused for good, just not sent");
+    alerter.stop();
+    assert_eq!(ns.peek_count(&alerts).await, 1, "the alert is back in its queue, not lost");
+    assert_eq!(ns.peek_count(&ns.topology.undeliverable_alerts_queue()).await, 0);
+
+    // The configuration fixed (the certificate trusted, or its name used), the same alert goes out.
+    let alerter = start(fixed);
+    let mails = sink.wait_for_mails(1).await;
+    assert!(body(&mails[0]).contains("a.xml: REJECTED"), "{}", body(&mails[0]));
+    assert!(mails[0]["tls"].as_str().is_some_and(|v| v.starts_with("TLSv1.")), "{:#}", mails[0]);
+    alerter.wait_for_log("digest emailed").await;
+    alerter.stop();
+    assert_eq!(ns.peek_count(&alerts).await, 0);
+    ns.remove().await;
+}
+
+#[tokio::test]
+async fn starttls_with_an_untrusted_certificate_sends_nothing_and_keeps_the_alert() {
+    let (trusted, stranger) = (Ca::new("sj test CA"), Ca::new("someone else's CA"));
+    let cert = stranger.issue(&["DNS:localhost"]);
+    let refusal = "invalid peer certificate: UnknownIssuer";
+    let modes = ("starttls", "--starttls");
+    let fixed = (&stranger, "localhost");
+    refused_then_delivered("alert-starttls-untrusted", modes, &cert, (&trusted, "localhost"), refusal, fixed)
+        .await;
+}
+
+#[tokio::test]
+async fn implicit_tls_with_an_untrusted_certificate_sends_nothing_and_keeps_the_alert() {
+    let (trusted, stranger) = (Ca::new("sj test CA"), Ca::new("someone else's CA"));
+    let cert = stranger.issue(&["DNS:localhost"]);
+    let refusal = "invalid peer certificate: UnknownIssuer";
+    let modes = ("tls", "--tls");
+    let fixed = (&stranger, "localhost");
+    refused_then_delivered("alert-tls-untrusted", modes, &cert, (&trusted, "localhost"), refusal, fixed)
+        .await;
+}
+
+#[tokio::test]
+async fn a_certificate_for_another_name_is_refused() {
+    // Trusted, but for localhost only, and the alerter is told 127.0.0.1; then told localhost.
+    let ca = Ca::new("sj test CA");
+    let localhost_only = ca.issue(&["DNS:localhost"]);
+    let refusal = r#"certificate not valid for name \"127.0.0.1\""#;
+    let modes = ("starttls", "--starttls");
+    refused_then_delivered(
+        "alert-tls-name",
+        modes,
+        &localhost_only,
+        (&ca, "127.0.0.1"),
+        refusal,
+        (&ca, "localhost"),
+    )
+    .await;
+}
