@@ -1,5 +1,6 @@
 //! `sjctl history`: what became of recent documents, from the history stream every process
-//! appends to (quotes created, already there, retried, parked, refused, replayed), with totals.
+//! appends to (quotes created, lines added, already there, retried, parked, refused, replayed,
+//! undone), with totals.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -62,16 +63,17 @@ fn print(entries: &[HistoryEntry], args: &Args) -> std::io::Result<()> {
     writeln!(out, "{}", summary(&totals, args.since))
 }
 
-/// `created 3, updated 0, unchanged 1, parked 2, errors 4 (replayed 1) in the last 24h`
+/// `created 3, updated 0, unchanged 1, parked 2, errors 4 (replayed 1, undone 0) in the last 24h`
 pub fn summary(t: &Totals, since: Duration) -> String {
     format!(
-        "created {}, updated {}, unchanged {}, parked {}, errors {} (replayed {}) in the last {}",
+        "created {}, updated {}, unchanged {}, parked {}, errors {} (replayed {}, undone {}) in the last {}",
         t.created,
         t.updated,
         t.unchanged,
         t.parked,
         t.errors,
         t.replayed,
+        t.undone,
         humantime::format_duration(since)
     )
 }

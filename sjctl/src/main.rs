@@ -43,8 +43,8 @@ enum Command {
     /// Parked dead letters: list, show, replay, purge.
     #[command(subcommand)]
     Dlq(dlq::Command),
-    /// What became of recent documents (created, unchanged, retried, parked, rejected, replayed),
-    /// with totals.
+    /// What became of recent documents (created, updated, unchanged, retried, parked, rejected,
+    /// replayed, undone), with totals.
     History(history::Args),
     /// Check every dependency of this installation: one line each, ✓ or ✗ with the fix.
     Verify(verify::Args),

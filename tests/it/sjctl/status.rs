@@ -46,7 +46,7 @@ async fn queue_depths_then_consumers_budget_and_token() {
     // Nothing handled yet (no worker), so the last hour's history is all zeros.
     assert_eq!(
         waiting["documents_last_hour"],
-        "created 0, updated 0, unchanged 0, parked 0, errors 0 (replayed 0) in the last 1h"
+        "created 0, updated 0, unchanged 0, parked 0, errors 0 (replayed 0, undone 0) in the last 1h"
     );
     let api = waiting["management_api"].as_str().unwrap();
     if api == "available" {
