@@ -71,6 +71,14 @@ pub(crate) enum Failure {
     Failed(String),
 }
 
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Usage(reason) | Failure::Failed(reason) => f.write_str(reason),
+        }
+    }
+}
+
 impl From<JobberError> for Failure {
     fn from(e: JobberError) -> Self {
         Failure::Failed(e.to_string())

@@ -45,6 +45,9 @@ pub enum Command {
         /// Who is adding it (default: $USER, else `sjctl`); `auto` is the bridge's own name.
         #[arg(long, value_name = "PERSON")]
         by: Option<String>,
+        /// Add the row without asking Jobber whether the client (and property) exist.
+        #[arg(long)]
+        no_check: bool,
     },
     /// Append every valid row of a CSV file with the table's header, as a person's rows; rows
     /// that cannot be used are listed and skipped.
@@ -77,7 +80,9 @@ pub fn run(settings: &Settings, command: Command) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(async { tokio::time::timeout(TIME_LIMIT, execute(&mapping, command)).await }) {
+    match runtime
+        .block_on(async { tokio::time::timeout(TIME_LIMIT, execute(settings, &mapping, command)).await })
+    {
         Ok(Ok(code)) => code,
         Ok(Err(e)) => {
             eprintln!("sjctl mapping: {e:#}");
@@ -99,7 +104,7 @@ fn open(settings: &Settings) -> Result<Mapping, String> {
     Mapping::new(&settings.mapping, pool, Keys::new(&settings.namespace)).map_err(|e| e.to_string())
 }
 
-async fn execute(mapping: &Mapping, command: Command) -> anyhow::Result<ExitCode> {
+async fn execute(settings: &Settings, mapping: &Mapping, command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::List { json } => {
             print_in_use(&mapping.in_use().await?, json)?;
@@ -110,7 +115,7 @@ async fn execute(mapping: &Mapping, command: Command) -> anyhow::Result<ExitCode
             print_in_use(&mapping.in_use().await?, json)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Set { key, client_id, property, name, address, note, by } => {
+        Command::Set { key, client_id, property, name, address, note, by, no_check } => {
             let key = match CustomerKey::parse(&key) {
                 Ok(key) => key,
                 Err(e) => {
@@ -130,6 +135,15 @@ async fn execute(mapping: &Mapping, command: Command) -> anyhow::Result<ExitCode
                     return Ok(ExitCode::from(1));
                 }
             };
+            if !no_check {
+                match check_in_jobber(settings, &client_id, property.as_deref()).await {
+                    Ok(client_name) => println!("Jobber client {client_id}: {client_name}"),
+                    Err(reason) => {
+                        eprintln!("sjctl mapping set: {reason}");
+                        return Ok(ExitCode::from(2));
+                    }
+                }
+            }
             let row = MappingRow {
                 key,
                 client_id,
@@ -153,6 +167,35 @@ async fn execute(mapping: &Mapping, command: Command) -> anyhow::Result<ExitCode
         }
         Command::Import { file, dry_run, by } => import(mapping, &file, dry_run, by).await,
     }
+}
+
+/// The client's name, when Jobber has the client (and the property is one of its); a row naming
+/// a client Jobber lacks would park every document of that customer.
+async fn check_in_jobber(
+    settings: &Settings,
+    client_id: &str,
+    property: Option<&str>,
+) -> Result<String, String> {
+    let unreachable =
+        |e: String| format!("could not ask Jobber about the client ({e}); --no-check adds the row anyway");
+    let (_, jobber) = crate::jobber::jobber_client(settings).map_err(|f| unreachable(f.to_string()))?;
+    let client =
+        jobber.client_by_id(client_id).await.map_err(|e| unreachable(e.to_string()))?.ok_or_else(|| {
+            format!(
+            "Jobber has no client {client_id}: copy the id from the client (Jobber's API id, not the number \
+             in its page address), or --no-check to add the row anyway"
+        )
+        })?;
+    if let Some(property) = property {
+        if !client.properties.iter().any(|p| p.id == property) {
+            return Err(format!(
+                "{} ({client_id}) has no property {property}; its properties: {}",
+                client.name,
+                client.properties.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    Ok(client.name)
 }
 
 /// Who a person's row is from: `--by`, else $USER, else `sjctl`; never `auto`.

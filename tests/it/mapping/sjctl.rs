@@ -64,11 +64,14 @@ async fn set_list_import_and_refresh_on_a_csv_table() {
             "Affinity Homes, Inc.",
             "--by",
             "ann",
+            "--no-check",
         ],
     )
     .await);
     assert!(out.starts_with("name:affinity homes → Z2lk-a property P-1 (by ann), appended to csv "), "{out}");
-    let out = ok(&sjctl_env(&f, &["mapping", "set", "number:C-17", "Z2lk-17"], &[("USER", "carol")]).await);
+    let out =
+        ok(&sjctl_env(&f, &["mapping", "set", "number:C-17", "Z2lk-17", "--no-check"], &[("USER", "carol")])
+            .await);
     assert!(out.contains("(by carol)"), "{out}");
 
     // Usage errors: exit 1, nothing written.
@@ -145,8 +148,19 @@ async fn set_list_import_and_refresh_on_a_csv_table() {
 #[tokio::test]
 async fn set_and_list_on_a_google_sheet_and_verify_checks_the_store() {
     let f = Fixture::new("sjctl-sheets", Kind::Sheets).await;
-    ok(&sjctl(&f, &["mapping", "set", "address:12 Main Street|Springfield|62704", "Z2lk-m", "--by", "ann"])
-        .await);
+    ok(&sjctl(
+        &f,
+        &[
+            "mapping",
+            "set",
+            "address:12 Main Street|Springfield|62704",
+            "Z2lk-m",
+            "--by",
+            "ann",
+            "--no-check",
+        ],
+    )
+    .await);
     let cells = f.sheet_rows().await;
     assert_eq!(cells[0], HEADER);
     assert_eq!(cells[1][..2], ["address:12 main st|springfield|62704", "Z2lk-m"]);

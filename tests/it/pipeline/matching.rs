@@ -193,7 +193,8 @@ async fn jobber_search_by_address_finds_the_client_who_owns_the_site() {
     bridge.stop().await;
 }
 
-#[tokio::test]
+// Multi-threaded: sjctl (a blocking child process) asks the in-process sandbox about the client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_park_policy_names_the_row_to_add_and_a_replay_after_the_fix_writes_the_quote() {
     let mut bridge = Bridge::start("park-policy").await;
     bridge.env.push(("SJ_MAPPING__ON_NO_MATCH".into(), "park".into()));
@@ -210,12 +211,22 @@ async fn the_park_policy_names_the_row_to_add_and_a_replay_after_the_fix_writes_
 
     // The fix: a person maps the customer; the replay writes the quote to that client.
     let (client, _) = company(&bridge, "HLB Construction LLC", "88 Quarry Rd", "Bozeman", "59715").await;
-    let out = bridge
-        .command("sjctl", "sjctl")
-        .args(["mapping", "set", KITCHEN_KEY, &client, "--by", "carol"])
-        .output()
-        .unwrap();
+    // A mistyped id is caught when the row is entered, not when the next order comes.
+    use base64::Engine as _;
+    let typo = base64::engine::general_purpose::STANDARD.encode("gid://Jobber/Client/4242");
+    let set = |client: &str| {
+        bridge
+            .command("sjctl", "sjctl")
+            .args(["mapping", "set", KITCHEN_KEY, client, "--by", "carol"])
+            .output()
+    };
+    let out = set(&typo).unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Jobber has no client"), "{out:?}");
+    assert!(mapping_rows(&bridge).is_empty(), "nothing appended");
+    let out = set(&client).unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("HLB Construction LLC"), "{out:?}");
     let out = bridge.command("sjctl", "sjctl").args(["dlq", "replay", "--all"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     bridge.wait_until("the replayed quote", || async { bridge.quotes().await.len() == 1 }).await;
