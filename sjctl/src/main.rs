@@ -78,8 +78,8 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    sj_shared::telemetry::init(&settings.log);
-    match cli.command {
+    sj_shared::telemetry::init_traced("sjctl", &settings.log, Some(&settings.telemetry));
+    let code = match cli.command {
         Command::Parse(args) => parse::run(&settings, &args),
         Command::Dlq(command) => dlq::run(&settings, command),
         Command::History(args) => history::run(&settings, &args),
@@ -88,5 +88,8 @@ fn main() -> ExitCode {
         Command::Undo(args) => undo::run(&settings, &args),
         Command::Mapping(command) => mapping::run(&settings, command),
         Command::Jobber(command) => jobber::run(&settings, command),
-    }
+    };
+    // Spans of the Jobber calls sjctl made (undo, mapping set, jobber connect), when exporting.
+    sj_shared::telemetry::shutdown();
+    code
 }
