@@ -32,12 +32,14 @@ pub mod header {
 /// What went wrong talking to RabbitMQ.
 #[derive(Debug, thiserror::Error)]
 pub enum AmqpError {
-    #[error("cannot connect to RabbitMQ at {endpoint}: {source}")]
-    Connect { endpoint: String, source: lapin::Error },
-    #[error("cannot declare {name} (if its arguments changed, delete it first): {source}")]
-    Declare { name: String, source: lapin::Error },
-    #[error("the dead-letter exchange {exchange} does not exist: refusing to consume, since RabbitMQ would silently drop dead letters ({source})")]
-    MissingDeadLetterExchange { exchange: String, source: lapin::Error },
+    // The cause is in the message and not a `source`: printed with its chain (`{:#}`), the
+    // reason would otherwise appear twice or three times.
+    #[error("cannot connect to RabbitMQ at {endpoint}: {cause}")]
+    Connect { endpoint: String, cause: lapin::Error },
+    #[error("cannot declare {name} (if its arguments changed, delete it first): {cause}")]
+    Declare { name: String, cause: lapin::Error },
+    #[error("the dead-letter exchange {exchange} does not exist: refusing to consume, since RabbitMQ would silently drop dead letters ({cause})")]
+    MissingDeadLetterExchange { exchange: String, cause: lapin::Error },
     #[error("the broker returned the message as unroutable ({reply_code} {reply_text}): is the topology declared?")]
     Unroutable { reply_code: u16, reply_text: String },
     #[error("the broker refused the message (nack): the queue may be full")]
@@ -48,7 +50,7 @@ pub enum AmqpError {
 
 impl AmqpError {
     fn declare(name: &str, source: lapin::Error) -> Self {
-        AmqpError::Declare { name: name.to_owned(), source }
+        AmqpError::Declare { name: name.to_owned(), cause: source }
     }
 }
 
@@ -91,12 +93,21 @@ pub async fn connect(settings: &AmqpSettings) -> Result<lapin::Connection, AmqpE
     loop {
         match lapin::Connection::connect(&settings.url, lapin::ConnectionProperties::default()).await {
             Ok(connection) => return Ok(connection),
+            // A certificate or the credentials refused: waiting cannot help.
+            Err(cause) if cannot_improve(&cause) => return Err(AmqpError::Connect { endpoint, cause }),
             Err(e) if tokio::time::Instant::now() + delay < deadline => {
                 tracing::warn!(%endpoint, error = %e, retry_in_ms = delay.as_millis() as u64, "RabbitMQ not reachable yet");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
-            Err(source) => return Err(AmqpError::Connect { endpoint, source }),
+            Err(cause) => return Err(AmqpError::Connect { endpoint, cause }),
         }
     }
+}
+
+/// A connection error no retry can mend: the server's certificate is refused (untrusted, expired,
+/// for another name) or the broker refused the credentials.
+fn cannot_improve(error: &lapin::Error) -> bool {
+    let text = error.to_string();
+    text.contains("invalid peer certificate") || text.contains("ACCESS_REFUSED")
 }

@@ -138,7 +138,7 @@ impl Topology {
             )
             .await
             .map(|_| ())
-            .map_err(|e| AmqpError::MissingDeadLetterExchange { exchange: self.dead_exchange(), source: e })
+            .map_err(|e| AmqpError::MissingDeadLetterExchange { exchange: self.dead_exchange(), cause: e })
     }
 
     /// Every queue with its arguments (as JSON values, for the definitions export too).

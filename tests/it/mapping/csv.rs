@@ -48,6 +48,7 @@ async fn concurrent_appends_from_tasks_and_processes_keep_every_row_whole() {
                         "Smith, \"Jr\"",
                         "--by",
                         who,
+                        "--no-check",
                     ],
                 )
                 .await;
