@@ -57,7 +57,9 @@ impl Handler<'_> {
                 match &written {
                     Written::Created(r) => {
                         tracing::info!(source = %request.source.id, quote = %r.quote_number,
-                        client = %r.client_id, total = %request.totals.selling, "quote created");
+                        client = %r.client_id,
+                        total = %crate::quote::expected_total(&self.writer.quote_rules, &request).round_dp(2),
+                        "quote created");
                         self.history
                             .record(Outcome::Created, &request.source.id, Some(&r.quote_number), None)
                             .await;
