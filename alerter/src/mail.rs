@@ -19,6 +19,12 @@ const FIX_HINTS: &[(&str, &str)] = &[
         "Correct the order in Saberis and re-export it, or change [sanity] if the rule is wrong for this dealer.",
     ),
     ("mapping.", "Name the customer in Saberis, or add a mapping for it; then replay."),
+    ("mapping.no-match", "No Jobber client found: add the mapping row the reason names (sjctl mapping set KEY CLIENT_ID), then replay."),
+    ("mapping.ambiguous-client", "Several Jobber clients fit: add a mapping row for the right one (sjctl mapping set KEY CLIENT_ID; the reason lists them), then replay."),
+    ("mapping.client-missing", "The mapping row names a client Jobber does not have: correct the row (sjctl mapping set, or edit the table), then replay."),
+    ("mapping.unusable", "The mapping table cannot be read: fix what the reason says (sheet shared with the service account, header row), then replay."),
+    ("mapping.unavailable", "The mapping table stayed unreachable through every retry: check the sheet or file, then replay."),
+    ("routing.quote-missing", "The PO number names a quote Jobber does not have: correct the PO in Saberis and re-export, or set quote.po_quote_missing = \"create\" and replay."),
     ("jobber.unauthorized", "Reconnect the bridge to Jobber (sjctl jobber connect), then replay."),
     ("jobber.user-error", "Jobber refused the quote: read the reason, correct the order or the client in Jobber, then replay."),
     ("jobber.invalid-request", "Jobber refused the request: read the reason (a bridge bug is possible), then replay."),
@@ -277,10 +283,23 @@ impl Mailer {
             .map_err(|e| SendError::Permanent(format!("cannot build the email: {e}")))?;
         match self.transport.send(message).await {
             Ok(_) => Ok(()),
+            // 530/534/535/538: the server refuses our login, not this email. Every email would
+            // fail the same way until the configuration is fixed, so the alerts wait for it
+            // rather than being parked one by one.
+            Err(e) if e.status().is_some_and(|code| is_login_refused(&code.to_string())) => {
+                Err(SendError::Transient(format!(
+                    "the SMTP server refused the login (check alerts.smtp.username and the password): {e}"
+                )))
+            }
             Err(e) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
             Err(e) => Err(SendError::Transient(e.to_string())),
         }
     }
+}
+
+/// SMTP codes of a refused authentication (RFC 4954): 530, 534, 535, 538.
+fn is_login_refused(code: &str) -> bool {
+    matches!(code, "530" | "534" | "535" | "538")
 }
 
 #[cfg(test)]
@@ -352,6 +371,14 @@ mod tests {
         assert!(fix_hint("parse.too-deep").contains("put it back in incoming/"));
         assert!(fix_hint("sanity.price-above-limit").contains("[sanity]"));
         assert!(fix_hint("mapping.no-customer-name").contains("mapping"));
+        assert!(fix_hint("mapping.ambiguous-client").contains("the reason lists them"));
+        assert!(fix_hint("routing.quote-missing").contains("po_quote_missing"));
+    }
+
+    #[test]
+    fn a_refused_login_is_told_apart_from_a_refused_email() {
+        assert!(is_login_refused("535") && is_login_refused("530"));
+        assert!(!is_login_refused("550") && !is_login_refused("554"));
         assert!(fix_hint("jobber.unauthorized").contains("sjctl jobber connect"));
         assert!(fix_hint("jobber.unavailable").contains("check Jobber"));
         assert_eq!(fix_hint("something.new"), DEFAULT_HINT);

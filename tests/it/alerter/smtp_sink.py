@@ -70,7 +70,9 @@ class Maildir:
 def authenticator(user, password):
     def check(server, session, envelope, mechanism, auth_data):
         ok = auth_data.login == user.encode() and auth_data.password == password.encode()
-        return AuthResult(success=ok, auth_data=auth_data if ok else None)
+        # handled=False: aiosmtpd then answers a failure with 535 itself (True would mean "already
+        # answered" and leave the client waiting).
+        return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
     return check
 

@@ -160,3 +160,41 @@ async fn a_certificate_for_another_name_is_refused() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_refused_login_keeps_the_alerts_waiting_instead_of_parking_them() {
+    // A wrong password refuses every email alike (535): the configuration is at fault, not the
+    // alert, so nothing is parked; the alerts wait and go out once the password is right.
+    let ns = Namespace::new("alert-bad-login").await;
+    let ca = Ca::new("sj test CA");
+    let cert = ca.issue(&["DNS:localhost"]);
+    let mut sink = Sink::with_options(sink_options("--starttls", &cert, Some(("sj-alerter", "right"))));
+    sink.start().await;
+    let ca_file = ca.cert.display().to_string();
+    let start = |password: &str| {
+        let env = [
+            ("SJ_ALERTS__SMTP__HOST", "localhost"),
+            ("SJ_ALERTS__SMTP__TLS", "starttls"),
+            ("SJ_ALERTS__SMTP__USERNAME", "sj-alerter"),
+            ("SJ_ALERTS__SMTP__PASSWORD", password),
+            ("SSL_CERT_FILE", ca_file.as_str()),
+        ];
+        Alerter::start(&ns, &sink, &env)
+    };
+    let publisher = publisher(&ns).await;
+    let alerter = start("wrong");
+    reject(&publisher, "b.xml", "parse.malformed-xml", "not XML").await;
+    alerter.wait_for_log("refused the login").await;
+    assert!(sink.mails().is_empty());
+    assert_eq!(alerter.log_lines("parked, not emailed"), 0, "a login refused is no refused email");
+    alerter.stop();
+    assert_eq!(ns.peek_count(&ns.topology.alerts_queue()).await, 1, "the alert waits in its queue");
+    assert_eq!(ns.peek_count(&ns.topology.undeliverable_alerts_queue()).await, 0);
+
+    let alerter = start("right");
+    let mails = sink.wait_for_mails(1).await;
+    assert!(body(&mails[0]).contains("b.xml: REJECTED"), "{}", body(&mails[0]));
+    alerter.wait_for_log("digest emailed").await;
+    alerter.stop();
+    ns.remove().await;
+}
