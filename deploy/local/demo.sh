@@ -107,6 +107,38 @@ PY
 echo
 echo "== the mapping table the workers wrote ($demo/mapping.csv) =="
 "$bin/sjctl" mapping list 2>/dev/null || true
+
+# What an operator does with a parked document: the nameless bath at 7 Chemin du Lac is the
+# Côté family's cottage. Map its address to their client, then replay it.
+echo
+echo "== an operator's fix: the nameless bath is for Côté Rénovations; map it, replay it =="
+key=$("$bin/sjctl" dlq list --json | python3 -c '
+import json, re, sys
+for p in json.load(sys.stdin):
+    m = re.search(r"mapping set .([^\x27]+).", p.get("reason") or "")
+    if p.get("kind") == "mapping.no-customer-name" and m:
+        print(m.group(1)); break')
+cote=$(python3 -c '
+import csv, sys
+for row in csv.DictReader(open(sys.argv[1], encoding="utf-8")):
+    if row["saberis_key"].startswith("name:côté"):
+        print(row["jobber_client_id"]); break' "$demo/mapping.csv")
+if [[ -n $key && -n $cote ]]; then
+  echo "\$ sjctl mapping set '$key' $cote --by demo-operator"
+  SJ_LOG__LEVEL=warn "$bin/sjctl" mapping set "$key" "$cote" --by demo-operator 2>&1 | sed 's/^/  /'
+  echo "\$ sjctl dlq replay --all --kind mapping"
+  SJ_LOG__LEVEL=warn "$bin/sjctl" dlq replay --all --kind mapping 2>&1 | sed 's/^/  /'
+  for _ in $(seq 300); do
+    grep -q '"message":"quote created".*bath-gatineau' "$demo"/logs/worker-*.log && break
+    sleep 0.1
+  done
+  grep -h '"message":"quote created".*bath-gatineau' "$demo"/logs/worker-*.log | python3 -c "
+import json, sys
+for line in sys.stdin:
+    e = json.loads(line)
+    print('  bath-gatineau.json → Jobber quote #%s for the Côté client, total %s' % (e['quote'], e['total']))
+" || true
+fi
 echo
 echo "Parked documents wait in the queue ${SJ_NAMESPACE}.sj.quotes.dead (RabbitMQ UI: http://127.0.0.1:15672, guest/guest)."
-echo "See them: SJ_NAMESPACE=demo target/debug/sjctl dlq list"
+echo "See them: SJ_NAMESPACE=demo target/debug/sjctl dlq list; what happened: SJ_NAMESPACE=demo target/debug/sjctl history"

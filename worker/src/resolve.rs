@@ -336,7 +336,10 @@ impl Resolver {
             saberis_address: customer.site_text.clone(),
             made_by: AUTO.to_owned(),
             made_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-            note: format!("found by {}", how.as_str()),
+            note: match how {
+                How::Created => "client created by the bridge".to_owned(),
+                found => format!("found by {}", found.as_str()),
+            },
         };
         if self.jobber.is_dry_run() {
             tracing::info!(customer = %customer.key, client = %client_id, "dry run: mapping row not written");
