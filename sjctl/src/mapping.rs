@@ -99,7 +99,7 @@ pub fn run(settings: &Settings, command: Command) -> ExitCode {
     }
 }
 
-fn open(settings: &Settings) -> Result<Mapping, String> {
+pub(crate) fn open(settings: &Settings) -> Result<Mapping, String> {
     let pool = store::pool(&settings.redis).map_err(|e| e.to_string())?;
     Mapping::new(&settings.mapping, pool, Keys::new(&settings.namespace)).map_err(|e| e.to_string())
 }

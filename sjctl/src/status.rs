@@ -31,6 +31,8 @@ struct Status {
     jobber: JobberStatus,
     /// Totals of the last hour from the history (or why it could not be read).
     documents_last_hour: String,
+    /// The mapping table the workers use: rows in use, where from, when read, rows skipped.
+    mapping: String,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -127,6 +129,29 @@ async fn collect(settings: &Settings) -> Status {
             ),
             Err(e) => format!("unavailable (Redis: {e})"),
         },
+        mapping: mapping(settings).await,
+    }
+}
+
+/// `3 rows in use from csv mapping.csv (read …); 0 rows skipped`, or why it is not known.
+async fn mapping(settings: &Settings) -> String {
+    let mapping = match crate::mapping::open(settings) {
+        Ok(mapping) => mapping,
+        Err(e) => return format!("unusable: {e}"),
+    };
+    match tokio::time::timeout(CHECK_TIMEOUT, mapping.in_use()).await {
+        Ok(Ok(in_use)) => format!(
+            "{} rows in use from {} (read {}); {} rows skipped{}",
+            in_use.rows.len(),
+            in_use.store,
+            in_use.loaded_at.as_deref().unwrap_or("?"),
+            in_use.problems.len(),
+            if in_use.problems.is_empty() { "" } else { " (sjctl mapping list shows them)" }
+        ),
+        Ok(Err(e)) => format!("unavailable: {e}"),
+        Err(_) => {
+            format!("no answer within {} ({})", humantime::format_duration(CHECK_TIMEOUT), mapping.describe())
+        }
     }
 }
 
@@ -264,6 +289,7 @@ fn print_text(status: &Status) {
         (None, None) => println!("Jobber cost budget: not reported (no request in the last hour)"),
     }
     println!("Jobber access token {}", status.jobber.token);
+    println!("mapping table: {}", status.mapping);
 }
 
 #[cfg(test)]

@@ -65,6 +65,12 @@ async fn queue_depths_then_consumers_budget_and_token() {
     assert_eq!(q["ready"], 0, "{running}");
     assert!(running["jobber"]["cost_budget"]["max"].as_f64().unwrap() > 0.0, "{running}");
     assert!(running["jobber"]["token_expires_at"].as_u64().is_some(), "{running}");
+    // The workers created two clients and wrote their rows.
+    let mapping = running["mapping"].as_str().unwrap();
+    assert!(
+        mapping.starts_with("2 rows in use from csv ") && mapping.ends_with("; 0 rows skipped"),
+        "{mapping}"
+    );
 
     // The text form says the same.
     let mut cmd = bridge.command("sjctl", "sjctl");
@@ -73,5 +79,6 @@ async fn queue_depths_then_consumers_budget_and_token() {
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains(&quotes) && text.contains("created 2, updated 0, unchanged 0, parked 0"), "{text}");
     assert!(text.contains("Jobber cost budget") && text.contains("access token expires in"), "{text}");
+    assert!(text.contains("mapping table: 2 rows in use"), "{text}");
     bridge.stop().await;
 }
