@@ -3,9 +3,9 @@
 //! broker). Whatever the message looks like, reading it never fails: an alert about a message we
 //! cannot read is still an alert.
 
-use lapin::types::{AMQPValue, FieldTable};
+use lapin::types::FieldTable;
 use lapin::BasicProperties;
-use sj_shared::amqp::{header, headers, DeadLetter};
+use sj_shared::amqp::{self, header, headers, DeadLetter};
 use sj_shared::message::QuoteRequest;
 
 /// What became of the document, which decides what the operator can do about it.
@@ -41,8 +41,6 @@ pub struct AlertKey {
 pub struct Alert {
     pub key: AlertKey,
     pub disposition: Disposition,
-    /// The message id (the content hash, for quote messages).
-    pub message_id: Option<String>,
     /// The id `sjctl dlq list` shows for the parked copy, what `sjctl dlq replay/purge --id`
     /// take: 12 hex digits of the content hash, else of the SHA-256 of the body (both copies of a
     /// dead letter have the same body).
@@ -78,7 +76,7 @@ impl Alert {
         let header_source = headers::text(table, header::SOURCE);
         let attempts = headers::integer(table, header::ATTEMPTS);
         let first_failure = headers::text(table, header::FIRST_FAILURE);
-        let parked_id = parked_id(message_id.as_deref(), body);
+        let parked_id = amqp::parked_id(properties, body);
         let is_rejected = properties.kind().as_ref().is_some_and(|t| t.as_str() == DeadLetter::SCHEMA);
 
         if is_rejected {
@@ -88,7 +86,6 @@ impl Alert {
                 return Self {
                     key: AlertKey { source: letter.source.id, content_hash: None },
                     disposition: Disposition::Rejected,
-                    message_id,
                     parked_id,
                     customer: None,
                     kind: letter.kind,
@@ -124,7 +121,6 @@ impl Alert {
         Self {
             key: AlertKey { source, content_hash },
             disposition: Disposition::Parked,
-            message_id,
             parked_id,
             customer,
             kind,
@@ -137,43 +133,22 @@ impl Alert {
     }
 }
 
-/// The short id `sjctl dlq` gives a parked message.
-fn parked_id(message_id: Option<&str>, body: &[u8]) -> String {
-    use sha2::{Digest as _, Sha256};
-    match message_id {
-        Some(id) => id.trim_start_matches("sha256:").chars().take(12).collect(),
-        None => Sha256::digest(body).iter().take(6).map(|b| format!("{b:02x}")).collect(),
-    }
-}
-
-/// Why the broker itself dead-lettered a message, from the newest `x-death` entry.
+/// Why the broker itself dead-lettered a message (no `sj-error` header of ours).
 fn broker_reason(table: &Option<FieldTable>) -> (String, String) {
-    let newest = table.as_ref().and_then(|t| match t.inner().get("x-death") {
-        Some(AMQPValue::FieldArray(deaths)) => match deaths.as_slice().first() {
-            Some(AMQPValue::FieldTable(death)) => Some(death.clone()),
-            _ => None,
-        },
-        _ => None,
-    });
-    let Some(death) = newest else {
-        return ("unknown".to_owned(), "dead-lettered without a reason (no sj-error header)".to_owned());
-    };
-    let death = Some(death);
-    let reason = headers::text(&death, "reason").unwrap_or_else(|| "unknown".to_owned());
-    let queue = headers::text(&death, "queue").unwrap_or_else(|| "its queue".to_owned());
-    match reason.as_str() {
-        "delivery_limit" => (
+    match amqp::broker_death(table) {
+        None => ("unknown".to_owned(), "dead-lettered without a reason (no sj-error header)".to_owned()),
+        Some((reason, queue)) if reason == "delivery_limit" => (
             "broker.delivery_limit".to_owned(),
             format!("the broker dead-lettered it from {queue} after too many deliveries: a worker stopped or crashed on it each time"),
         ),
-        other => (format!("broker.{other}"), format!("the broker dead-lettered it from {queue} ({other})")),
+        Some((other, queue)) => (format!("broker.{other}"), format!("the broker dead-lettered it from {queue} ({other})")),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lapin::types::{FieldArray, LongString, ShortString};
+    use lapin::types::{AMQPValue, FieldArray, LongString, ShortString};
     use sj_shared::amqp::text;
     use sj_shared::message::{Source, SourceKind};
 

@@ -124,7 +124,6 @@ mod tests {
         Alert {
             key: AlertKey { source: source.to_owned(), content_hash: Some(format!("sha256:{source}")) },
             disposition: Disposition::Parked,
-            message_id: None,
             parked_id: source.to_owned(),
             customer: None,
             kind: "mapping.no-customer-name".to_owned(),

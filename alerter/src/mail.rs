@@ -313,7 +313,6 @@ mod tests {
         Alert {
             key: AlertKey { source: source.to_owned(), content_hash: None },
             disposition,
-            message_id: (disposition == Disposition::Parked).then(|| format!("sha256:{source}")),
             parked_id: format!("id-{source}"),
             customer: (disposition == Disposition::Parked).then(|| "Harbour Lane <Builders>".to_owned()),
             kind: kind.to_owned(),

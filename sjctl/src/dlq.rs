@@ -14,7 +14,6 @@ use lapin::message::BasicGetMessage;
 use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions};
 use lapin::types::AMQPValue;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use sj_shared::amqp::{self, header, headers, DeadLetter, Publisher, Topology, QUOTE_ROUTING_KEY};
 use sj_shared::config::Settings;
 use sj_shared::message::QuoteRequest;
@@ -159,19 +158,15 @@ fn describe(message: BasicGetMessage) -> Parked {
     let props = &message.delivery.properties;
     let h = props.headers();
     let kind = props.kind().as_ref().map(|k| k.as_str().to_owned()).unwrap_or_default();
-    let (what, customer, id) = if kind == DeadLetter::SCHEMA {
-        ("rejected-document", None, short_hash(&message.delivery.data))
+    let id = amqp::parked_id(props, &message.delivery.data);
+    let (what, customer) = if kind == DeadLetter::SCHEMA {
+        ("rejected-document", None)
     } else {
         let request = QuoteRequest::from_json(&message.delivery.data).ok();
         let customer = request.as_ref().and_then(|r| {
             r.customer.name.clone().or_else(|| r.shipping.street1.clone().map(|s| format!("(no name) {s}")))
         });
-        let id = props
-            .message_id()
-            .as_ref()
-            .map(|m| m.as_str().trim_start_matches("sha256:").chars().take(12).collect())
-            .unwrap_or_else(|| short_hash(&message.delivery.data));
-        ("quote-request", customer, id)
+        ("quote-request", customer)
     };
     let first_failure = headers::text(h, header::FIRST_FAILURE);
     let age_seconds = first_failure
@@ -185,7 +180,7 @@ fn describe(message: BasicGetMessage) -> Parked {
         source: headers::text(h, header::SOURCE).unwrap_or_default(),
         customer,
         kind: headers::text(h, header::ERROR_KIND)
-            .or_else(|| broker_reason(h))
+            .or_else(|| amqp::broker_death(h).map(|(reason, _)| format!("broker.{reason}")))
             .unwrap_or_else(|| "(unknown)".to_owned()),
         reason: headers::text(h, header::ERROR).unwrap_or_default(),
         attempts: headers::integer(h, header::ATTEMPTS).unwrap_or(0),
@@ -194,21 +189,6 @@ fn describe(message: BasicGetMessage) -> Parked {
         age_seconds,
         message,
     }
-}
-
-/// A message the broker dead-lettered itself (e.g. past `x-delivery-limit`: a worker kept
-/// crashing on it) carries no reason of ours, only `x-death`: `broker.<reason>`.
-fn broker_reason(h: &Option<lapin::types::FieldTable>) -> Option<String> {
-    let AMQPValue::FieldArray(deaths) = h.as_ref()?.inner().get("x-death")? else { return None };
-    let AMQPValue::FieldTable(newest) = deaths.as_slice().first()? else { return None };
-    match newest.inner().get("reason")? {
-        AMQPValue::LongString(r) => Some(format!("broker.{}", String::from_utf8_lossy(r.as_bytes()))),
-        _ => None,
-    }
-}
-
-fn short_hash(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().take(6).map(|b| format!("{b:02x}")).collect()
 }
 
 /// The parked documents the ids name; each id must match exactly one (prefixes allowed).

@@ -1,10 +1,12 @@
 //! RabbitMQ: the topology, connecting, and publishing with publisher confirms.
 
+mod parked;
 mod publish;
 mod topology;
 
 use std::time::Duration;
 
+pub use parked::{broker_death, parked_id};
 pub use publish::{headers, new_traceparent, text, trace_id, DeadLetter, PendingConfirm, Publisher};
 pub use topology::{Topology, QUOTE_ROUTING_KEY};
 
