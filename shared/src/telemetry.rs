@@ -33,14 +33,9 @@ pub const EXPORT_ONLY: &str = "sj_otel";
 /// The exporting provider, kept for [`shutdown`].
 static PROVIDER: Mutex<Option<(SdkTracerProvider, Duration)>> = Mutex::new(None);
 
-/// Installs the global subscriber, logs only. `RUST_LOG`, when set, wins over `log.level`. Safe
-/// to call twice (the second call does nothing), so tests may call it freely.
-pub fn init(settings: &LogSettings) {
-    init_traced("", settings, None);
-}
-
-/// [`init`], plus span export when `telemetry` names a collector; `program` is the default
-/// `service.name`. Call [`shutdown`] before the process exits.
+/// Installs the global subscriber: logs, plus span export when `telemetry` names a collector;
+/// `program` is the default `service.name`. `RUST_LOG`, when set, wins over `log.level`. Safe to
+/// call twice (the second call does nothing). Call [`shutdown`] before the process exits.
 pub fn init_traced(program: &str, log: &LogSettings, telemetry: Option<&TelemetrySettings>) {
     let filter = std::env::var("RUST_LOG")
         .ok()
@@ -100,11 +95,6 @@ pub fn shutdown() {
     if let Err(e) = provider.shutdown_with_timeout(timeout + Duration::from_secs(1)) {
         tracing::warn!(error = %e, "could not flush the last spans to the OTLP collector");
     }
-}
-
-/// The trace id of `span` (32 hex digits) when it is exported.
-pub fn trace_id(span: &tracing::Span) -> Option<String> {
-    traceparent(span).map(|t| t[3..35].to_owned())
 }
 
 /// The W3C `traceparent` of `span` (`00-<trace id>-<span id>-<flags>`), when it is exported; None

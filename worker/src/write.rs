@@ -23,7 +23,7 @@ use sj_shared::message::QuoteRequest;
 use sj_shared::store::{Crosswalk, QuoteRecord, RedisLock, StoreError};
 
 use crate::quote;
-use crate::resolve::{Resolved, Resolver};
+use crate::resolve::{How, Resolved, Resolver};
 
 /// How a document ended.
 #[derive(Debug)]
@@ -141,9 +141,11 @@ impl Writer {
                 None => tracing::info!(quote = number, "the PO names no quote in Jobber: creating a new one"),
             }
         }
-        let Resolved { client_id, property_id, .. } = self.resolver.resolve(request).await?;
+        let Resolved { client_id, property_id, how } = self.resolver.resolve(request).await?;
         let marker = quote::marker(&request.content_hash);
-        let existing = self.jobber.client_quotes(&client_id).await?;
+        // A client this attempt created has no quotes yet: nothing to look up.
+        let existing =
+            if how == How::Created { Vec::new() } else { self.jobber.client_quotes(&client_id).await? };
         let title_marker = quote::title_marker(&marker);
         if let Some(found) =
             existing.iter().find(|q| q.markers.contains(&marker) || q.title.ends_with(&title_marker))
@@ -186,7 +188,22 @@ impl Writer {
     /// at the end of its description, in one mutation; lines already there with the marker mean
     /// an earlier attempt added them (its answer lost, or its crosswalk forgotten).
     async fn add_to_quote(&self, request: &QuoteRequest, quote: &QuoteRef) -> Result<Written, Failure> {
-        let tag = quote::title_marker(&quote::marker(&request.content_hash));
+        let marker = quote::marker(&request.content_hash);
+        let tag = quote::title_marker(&marker);
+        if quote.markers.contains(&marker) || quote.title.ends_with(&tag) {
+            // The quote the PO names is this document's own, created by an earlier attempt when
+            // the PO named no quote yet (quote.po_quote_missing = "create").
+            let record = QuoteRecord {
+                quote_id: quote.id.clone(),
+                quote_number: quote.quote_number.clone(),
+                client_id: quote.client_id.clone(),
+                found_by_marker: true,
+                source: request.source.id.clone(),
+                ..QuoteRecord::default()
+            };
+            self.remember(&request.content_hash, &record).await;
+            return Ok(Written::AlreadyThere(record));
+        }
         let record = |line_item_ids: Vec<String>, found_by_marker: bool| QuoteRecord {
             quote_id: quote.id.clone(),
             quote_number: quote.quote_number.clone(),

@@ -56,10 +56,6 @@ impl JobberClient {
         self.dry_run
     }
 
-    pub fn tokens(&self) -> &TokenStore {
-        &self.tokens
-    }
-
     /// Runs a query or mutation and returns its `data`, in a span named after the operation
     /// (exported to OTLP, not shown in logs).
     pub async fn execute(&self, query: &str, variables: Value) -> Result<Value, JobberError> {

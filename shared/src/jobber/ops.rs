@@ -37,7 +37,8 @@ pub struct QuoteRef {
     pub id: String,
     pub quote_number: String,
     pub title: String,
-    pub status: String,
+    /// Text custom field values (where a quote the bridge created carries its marker).
+    pub markers: Vec<String>,
     pub client_id: String,
     pub client_name: String,
 }
@@ -50,10 +51,6 @@ pub struct LineItemSummary {
     pub name: String,
     #[serde(default)]
     pub description: String,
-    #[serde(default)]
-    pub quantity: f64,
-    #[serde(default)]
-    pub unit_price: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -72,22 +69,6 @@ pub struct JobberAddress {
     pub province: String,
     pub postal_code: String,
     pub country: String,
-}
-
-impl JobberAddress {
-    /// The same place, ignoring case and spacing.
-    pub fn same_place(&self, other: &JobberAddress) -> bool {
-        let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
-        [
-            (&self.street1, &other.street1),
-            (&self.street2, &other.street2),
-            (&self.city, &other.city),
-            (&self.province, &other.province),
-            (&self.postal_code, &other.postal_code),
-        ]
-        .iter()
-        .all(|(a, b)| norm(a) == norm(b))
-    }
 }
 
 impl From<&Address> for JobberAddress {
@@ -216,25 +197,17 @@ impl JobberClient {
     /// Clients matching a search term (names, company, emails, phones, addresses).
     pub async fn search_clients(&self, term: &str) -> Result<Vec<ClientSummary>, JobberError> {
         let query = format!(
-            "query FindClients($term: String) {{ clients(searchTerm: $term, first: 20) {{ nodes {{ {CLIENT_FIELDS} }} }} }}"
+            "query FindClients($term: String, $after: String) {{ clients(searchTerm: $term, first: 50, after: $after) \
+             {{ nodes {{ {CLIENT_FIELDS} }} pageInfo {{ hasNextPage endCursor }} }} }}"
         );
-        let data = self.execute(&query, json!({"term": term})).await?;
-        field(&data, "/clients/nodes")
+        // Every page: a match past the first page is still a match (the one client of that name
+        // missed would be created a second time).
+        let clients = self.every_page(&query, json!({"term": term}), "/clients").await?;
+        Ok(clients.unwrap_or_default())
     }
 
     /// One client by id, with its addresses; `None` when Jobber has no such client.
     pub async fn client_by_id(&self, id: &str) -> Result<Option<ClientSummary>, JobberError> {
-        if id == DRY_RUN_CLIENT {
-            return Ok(Some(ClientSummary {
-                id: id.to_owned(),
-                name: "(dry run)".to_owned(),
-                billing_address: None,
-                properties: vec![PropertySummary {
-                    id: DRY_RUN_PROPERTY.to_owned(),
-                    address: JobberAddress::default(),
-                }],
-            }));
-        }
         let query = format!("query Client($id: EncodedId!) {{ client(id: $id) {{ {CLIENT_FIELDS} }} }}");
         let data = match self.execute(&query, json!({"id": id})).await {
             Ok(data) => data,
@@ -252,7 +225,8 @@ impl JobberClient {
     pub async fn quote_by_number(&self, number: i64) -> Result<Option<QuoteRef>, JobberError> {
         let query =
             "query QuoteByNumber($n: Int) { quotes(filter: {quoteNumber: {eq: $n}}, first: 5) { nodes { \
-                     id quoteNumber title quoteStatus client { id name } } } }";
+                     id quoteNumber title customFields { ... on CustomFieldText { label valueText } } \
+                     client { id name } } } }";
         let data = self.execute(query, json!({"n": number})).await?;
         let nodes: Vec<Value> = field(&data, "/quotes/nodes")?;
         Ok(nodes.first().map(|node| {
@@ -263,7 +237,7 @@ impl JobberClient {
                 id: summary.id,
                 quote_number: summary.quote_number,
                 title: summary.title,
-                status: text("/quoteStatus"),
+                markers: summary.markers,
                 client_id: text("/client/id"),
                 client_name: text("/client/name"),
             }
@@ -273,24 +247,37 @@ impl JobberClient {
     /// Every line item of a quote (all pages).
     pub async fn quote_line_items(&self, quote_id: &str) -> Result<Vec<LineItemSummary>, JobberError> {
         let query = "query QuoteLines($id: EncodedId!, $after: String) { quote(id: $id) { \
-                     lineItems(first: 100, after: $after) { nodes { id name description quantity unitPrice } \
+                     lineItems(first: 100, after: $after) { nodes { id name description } \
                      pageInfo { hasNextPage endCursor } } } }";
-        let mut items = Vec::new();
-        let mut after: Option<String> = None;
+        self.every_page(query, json!({"id": quote_id}), "/quote/lineItems").await?.ok_or_else(|| {
+            JobberError::new(
+                JobberErrorKind::UserError,
+                format!("quote {quote_id} does not exist (deleted?)"),
+            )
+        })
+    }
+
+    /// Every node of the connection at `at` (`/clients`), page after page. `query` takes
+    /// `$after: String` and reads `pageInfo { hasNextPage endCursor }`. `None` when the
+    /// connection's owner is missing (`quote(id:)` of a deleted quote).
+    async fn every_page<T: for<'de> Deserialize<'de>>(
+        &self,
+        query: &str,
+        mut variables: Value,
+        at: &str,
+    ) -> Result<Option<Vec<T>>, JobberError> {
+        let mut nodes = Vec::new();
         loop {
-            let data = self.execute(query, json!({"id": quote_id, "after": after})).await?;
-            if data.pointer("/quote").is_none_or(Value::is_null) {
-                return Err(JobberError::new(
-                    JobberErrorKind::UserError,
-                    format!("quote {quote_id} does not exist"),
-                ));
+            let data = self.execute(query, variables.clone()).await?;
+            if data.pointer(at).is_none_or(Value::is_null) {
+                return Ok(None);
             }
-            let page: Vec<LineItemSummary> = field(&data, "/quote/lineItems/nodes")?;
-            items.extend(page);
-            let next: bool = field(&data, "/quote/lineItems/pageInfo/hasNextPage").unwrap_or(false);
-            after = field(&data, "/quote/lineItems/pageInfo/endCursor").ok();
-            if !next || after.is_none() {
-                return Ok(items);
+            let page: Vec<T> = field(&data, &format!("{at}/nodes"))?;
+            nodes.extend(page);
+            let next: bool = field(&data, &format!("{at}/pageInfo/hasNextPage")).unwrap_or(false);
+            match field::<String>(&data, &format!("{at}/pageInfo/endCursor")) {
+                Ok(cursor) if next => variables["after"] = json!(cursor),
+                _ => return Ok(Some(nodes)),
             }
         }
     }
@@ -382,26 +369,14 @@ impl JobberClient {
 
     /// A client's quotes, with titles and text custom field values (where markers live).
     pub async fn client_quotes(&self, client_id: &str) -> Result<Vec<QuoteSummary>, JobberError> {
-        if client_id == DRY_RUN_CLIENT {
-            return Ok(Vec::new()); // a client the dry run did not create has no quotes
-        }
         let query = "query ClientQuotes($client: EncodedId!, $after: String) { \
                      quotes(filter: {clientId: $client}, first: 100, after: $after) { \
                      nodes { id quoteNumber title customFields { ... on CustomFieldText { label valueText } } } \
                      pageInfo { hasNextPage endCursor } } }";
         // Every page: a quote from a crashed attempt may be older than the newest hundred.
-        let mut quotes = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let data = self.execute(query, json!({"client": client_id, "after": after})).await?;
-            let nodes: Vec<Value> = field(&data, "/quotes/nodes")?;
-            quotes.extend(nodes.iter().map(quote_summary));
-            let next: bool = field(&data, "/quotes/pageInfo/hasNextPage").unwrap_or(false);
-            after = field(&data, "/quotes/pageInfo/endCursor").ok();
-            if !next || after.is_none() {
-                return Ok(quotes);
-            }
-        }
+        let nodes: Vec<Value> =
+            self.every_page(query, json!({"client": client_id}), "/quotes").await?.unwrap_or_default();
+        Ok(nodes.iter().map(quote_summary).collect())
     }
 
     /// Creates a quote with its line items in one mutation; returns it.

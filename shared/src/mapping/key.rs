@@ -57,11 +57,6 @@ impl CustomerKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    /// `number`, `name` or `address`.
-    pub fn kind(&self) -> &str {
-        self.0.split_once(':').map_or("", |(kind, _)| kind)
-    }
 }
 
 impl fmt::Display for CustomerKey {

@@ -379,3 +379,26 @@ async fn two_customers_of_one_site_racing_make_one_client_there() {
     assert_eq!(clients.len(), 1, "one client at the site: {clients:?}");
     bridge.stop().await;
 }
+
+#[tokio::test]
+async fn a_client_past_the_first_page_of_search_results_is_found_not_created_again() {
+    let mut bridge = Bridge::start("search-pages").await;
+    // Fifty-five clients whose names hold every word of the customer's come first…
+    for n in 0..55 {
+        company(
+            &bridge,
+            &format!("Harbour Lane Builders Supply {n}"),
+            &format!("{n} Dock St"),
+            "Billings",
+            "59101",
+        )
+        .await;
+    }
+    // …then the customer itself, billed where the document says: on the search's second page.
+    let (client, _) = company(&bridge, "Harbour Lane Builders", "88 Quarry Rd", "Bozeman", "59715").await;
+    bridge.add(&samples().join(KITCHEN), "kitchen.xml");
+    let quote = one_quote(&mut bridge).await;
+    assert_eq!(quote_client(&quote), client_number(&client), "found by name, not created");
+    assert_eq!(clients(&bridge).await.len(), 56);
+    bridge.stop().await;
+}

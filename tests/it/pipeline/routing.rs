@@ -120,3 +120,30 @@ async fn lines_added_by_po_count_as_updated_and_a_po_naming_no_quote_is_parked()
     assert_eq!(names(&routed).len(), 6);
     bridge.stop().await;
 }
+
+#[tokio::test]
+async fn a_po_that_came_to_name_the_documents_own_quote_adds_nothing() {
+    // The PO names quote #1 before it exists; with po_quote_missing = "create" the bridge creates
+    // a quote for it, and that new quote is #1. Sent again (Redis forgetting what was written),
+    // the PO now names the document's own quote: nothing is added to it.
+    let mut bridge = Bridge::start("po-own").await;
+    bridge.env.push(("SJ_QUOTE__PO_QUOTE_MISSING".into(), "create".into()));
+    bridge.start_consuming_worker().await;
+    kitchen_with_po(&bridge, "Q#1", "kitchen.xml");
+    bridge.poll_once(&[]);
+    bridge.wait_until("the new quote", || async { bridge.quotes().await.len() == 1 }).await;
+    assert_eq!(bridge.quotes().await[0]["quote_number"], json!("1"));
+
+    bridge.ns.forget_redis().await;
+    kitchen_with_po(&bridge, "Q#1", "kitchen-again.xml");
+    bridge.poll_once(&[]);
+    bridge
+        .wait_until("the second look-up", || async {
+            bridge.worker_log_lines(&["already in Jobber", "\"by_marker\":true"]) == 1
+        })
+        .await;
+    let quotes = bridge.quotes().await;
+    assert_eq!(quotes.len(), 1);
+    assert_eq!(names(&quotes[0]).len(), 5, "the kitchen's five lines, once");
+    bridge.stop().await;
+}
