@@ -17,7 +17,7 @@ use serde::Serialize;
 use sj_shared::amqp::{self, header, headers, DeadLetter, Publisher, Topology, QUOTE_ROUTING_KEY};
 use sj_shared::config::Settings;
 use sj_shared::message::QuoteRequest;
-use sj_shared::store::{History, Outcome};
+use sj_shared::store::{History, Outcome, PublishedDocuments};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -126,7 +126,7 @@ async fn execute(settings: &Settings, command: Command) -> anyhow::Result<ExitCo
             replay(settings, &connection, &topology, &chosen, dry_run).await?
         }
         Command::Purge { ids, yes } => match select(&parked, &ids) {
-            Ok(found) => purge(&found, yes).await?,
+            Ok(found) => purge(settings, &found, yes).await?,
             Err(e) => {
                 eprintln!("sjctl dlq purge: {e}");
                 ExitCode::from(2)
@@ -335,7 +335,7 @@ async fn replay(
     Ok(code)
 }
 
-async fn purge(chosen: &[&Parked], yes: bool) -> anyhow::Result<ExitCode> {
+async fn purge(settings: &Settings, chosen: &[&Parked], yes: bool) -> anyhow::Result<ExitCode> {
     if !yes {
         eprint!(
             "Delete {} parked document(s) for good ({})? [y/N] ",
@@ -350,8 +350,22 @@ async fn purge(chosen: &[&Parked], yes: bool) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     }
+    let keys = sj_shared::store::Keys::new(&settings.namespace);
+    let published =
+        sj_shared::store::pool(&settings.redis).ok().map(|pool| PublishedDocuments::new(pool, keys));
     for p in chosen {
         p.message.delivery.acker.ack(BasicAckOptions::default()).await?;
+        // The poller would otherwise take a later export of the same order for one it already
+        // sent, and archive it without a message.
+        let hash = p.message.delivery.properties.message_id().as_ref().map(|id| id.as_str().to_owned());
+        if let (Some(published), Some(hash), "quote-request") = (&published, hash, p.what) {
+            if let Err(e) = published.forget(&hash).await {
+                eprintln!(
+                    "purged {}, but Redis did not forget its content ({e}): a re-export would be skipped",
+                    p.id
+                );
+            }
+        }
         println!("purged {} ({})", p.id, p.source);
     }
     Ok(ExitCode::SUCCESS)

@@ -141,3 +141,28 @@ async fn the_ui_move_messages_route_sends_parked_documents_through_again() {
     assert_eq!(bridge.worker_log_lines(&["quote created", "bath.json"]), 1);
     bridge.stop().await;
 }
+
+/// A purged document is forgotten by the poller too: the same order exported again is published,
+/// not archived as one already sent.
+#[tokio::test]
+async fn a_purged_document_exported_again_is_sent_again() {
+    let mut bridge = Bridge::start("dlq-purge-again").await;
+    bridge.env.push(("SJ_MAPPING__ON_NO_MATCH".into(), "park".into()));
+    bridge.add(&samples().join("saberis/kitchen-harbour-lane.xml"), "kitchen.xml");
+    bridge.poll_once(&[]);
+    bridge.start_consuming_worker().await;
+    let parked_queue = bridge.ns.topology.parked_queue();
+    bridge
+        .wait_until("the parked kitchen", || async { bridge.ns.peek_count(&parked_queue).await == 1 })
+        .await;
+    let listed: Vec<Value> =
+        serde_json::from_slice(&sjctl(&bridge, &["dlq", "list", "--json"], "").stdout).unwrap();
+    let out = sjctl(&bridge, &["dlq", "purge", "--id", listed[0]["id"].as_str().unwrap(), "--yes"], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    bridge.add(&samples().join("saberis/kitchen-harbour-lane.xml"), "kitchen-again.xml");
+    let out = bridge.command("sj-poller", "sj-poller").arg("--once").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 published"), "{}", text(&out));
+    bridge.wait_until("parked again", || async { bridge.ns.peek_count(&parked_queue).await == 1 }).await;
+    bridge.stop().await;
+}
