@@ -19,6 +19,10 @@ pub struct Handler<'a> {
     pub history: &'a History,
     pub publisher: &'a Publisher,
     pub topology: &'a Topology,
+    /// Told when a republish failed: the publishing channel may be broken (an exchange deleted
+    /// under us closes it), and every later failure would fail alike, so the worker reconnects
+    /// (declaring the topology again) instead of requeueing documents until the broker drops them.
+    pub publisher_failed: tokio::sync::Notify,
 }
 
 impl Handler<'_> {
@@ -129,6 +133,7 @@ impl Handler<'_> {
             Err(e) => {
                 // Could not hand it on: give it back to the queue (a redelivery, never a loss).
                 tracing::error!(%source, error = %e, "could not republish a failed document; requeueing it");
+                self.publisher_failed.notify_one();
                 let _ = delivery
                     .acker
                     .nack(BasicNackOptions { requeue: true, ..BasicNackOptions::default() })

@@ -160,7 +160,13 @@ async fn consume(
         concurrency = settings.worker.concurrency, "sj-worker consuming");
 
     let history = History::new(writer.crosswalk.pool().clone(), writer.crosswalk.keys());
-    let handler = Handler { writer, history: &history, publisher: &publisher, topology };
+    let handler = Handler {
+        writer,
+        history: &history,
+        publisher: &publisher,
+        topology,
+        publisher_failed: tokio::sync::Notify::new(),
+    };
     let deliveries = consumer.for_each_concurrent(settings.worker.concurrency, |delivery| {
         let handler = &handler;
         async move {
@@ -175,6 +181,11 @@ async fn consume(
         _ = &mut deliveries => {
             // The stream ended: the broker cancelled us or the connection dropped.
             anyhow::bail!("the consumer stream ended")
+        }
+        _ = handler.publisher_failed.notified() => {
+            // Documents in hand return to the queue when the connection closes.
+            let _ = connection.close(200, "sj-worker reconnecting".into()).await;
+            anyhow::bail!("a failed document could not be republished: reconnecting, declaring the topology again")
         }
         _ = &mut *shutdown => {
             tracing::info!("stopping: no new deliveries; finishing those in hand");

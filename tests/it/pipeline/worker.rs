@@ -602,3 +602,44 @@ async fn a_user_error_from_jobber_parks_the_document_with_jobbers_reason() {
     assert!(bridge.quotes().await.is_empty());
     bridge.stop().await;
 }
+
+#[tokio::test]
+async fn a_dead_letter_exchange_deleted_under_a_running_worker_still_parks_the_document_with_its_reason() {
+    let mut bridge = Bridge::start("dlx-gone").await;
+    bridge.start_consuming_worker().await;
+    // Jobber refuses the quote, slowly: the document is in the worker's hands meanwhile.
+    set_fault(
+        &bridge.sandbox,
+        serde_json::json!({"route": "/api/graphql", "body_contains": "quoteCreate", "latency_ms": 2000,
+            "user_error_next": 5, "user_error_message": "Quote is locked"}),
+    )
+    .await;
+    bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
+    bridge.poll_once(&[]);
+    bridge
+        .wait_until("the worker to take it", || async {
+            bridge.ns.peek_count(&bridge.ns.topology.quotes_queue()).await == 0
+        })
+        .await;
+    // An operator deletes sj.dead: the worker's dead letter closes its publishing channel.
+    bridge
+        .ns
+        .channel
+        .exchange_delete(
+            bridge.ns.topology.dead_exchange().as_str().into(),
+            lapin::options::ExchangeDeleteOptions::default(),
+        )
+        .await
+        .unwrap();
+    // The worker reconnects, declares the topology again, and the document is parked with its
+    // reason (not requeued until the broker drops it for want of a dead-letter exchange).
+    let parked_queue = bridge.ns.topology.parked_queue();
+    bridge.wait_until("the parked vanity", || async { bridge.ns.peek_count(&parked_queue).await == 1 }).await;
+    let parked = bridge.ns.drain(&parked_queue).await;
+    let h = parked[0].delivery.properties.headers();
+    assert_eq!(headers::text(h, "sj-error-kind").as_deref(), Some("jobber.user-error"));
+    assert!(headers::text(h, "sj-error").unwrap().contains("Quote is locked"));
+    assert_eq!(bridge.worker_log_lines(&["reconnecting, declaring the topology again"]), 1);
+    assert!(bridge.quotes().await.is_empty());
+    bridge.stop().await;
+}
