@@ -273,7 +273,6 @@ fn failed<T: Default>(set: impl FnOnce(&mut T, Vec<MutationErrors>), error: Muta
     payload
 }
 
-/// Runs `change` on one quote of the account, or reports it missing at `path`.
 /// Appends line items built by `make` (product or text lines) to the end of a quote; returns
 /// the quote's number and the new items.
 fn append_line_items<A>(
@@ -284,7 +283,13 @@ fn append_line_items<A>(
 ) -> Result<(u64, Vec<LineItemRecord>), MutationErrors> {
     let account_id = session.account_id;
     with_quote(session, quote_id, "quoteId", |store, number, now| {
-        let start = store.accounts[&account_id].quotes[&number].line_items.len() as i32;
+        // After the last line's place (not the count: deleted lines leave gaps).
+        let start = store.accounts[&account_id].quotes[&number]
+            .line_items
+            .iter()
+            .map(|li| li.sort_order)
+            .max()
+            .unwrap_or(0);
         let created: Vec<LineItemRecord> =
             items.iter().enumerate().map(|(i, li)| make(store, now, start + i as i32 + 1, li)).collect();
         account_mut(store, account_id)
@@ -297,6 +302,7 @@ fn append_line_items<A>(
     })
 }
 
+/// Runs `change` on one quote of the account, or reports it missing at `path`.
 fn with_quote<T>(
     session: &Session,
     id: &EncodedId,
