@@ -1,9 +1,7 @@
 //! `sjctl status`: how the bridge is doing right now. Queue depths and consumers (AMQP passive
 //! declares, always available), unacknowledged messages and rates (RabbitMQ's management API,
-//! when reachable), Jobber's cost budget and the access token's expiry (Redis).
-//!
-//! Documents processed and failed in the last hour need the outcome history (`sjctl history`,
-//! issue #6), which the workers do not write yet: the line says so.
+//! when reachable), Jobber's cost budget and the access token's expiry (Redis), the last hour's
+//! outcomes (the history), and the mapping table in use.
 
 use std::process::ExitCode;
 

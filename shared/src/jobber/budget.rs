@@ -95,18 +95,23 @@ impl CostBudget {
         Ok(Duration::from_millis(wait.max(0) as u64))
     }
 
-    /// Waits until a request may go. Redis trouble means no pacing, not no request.
-    pub async fn before_request(&self) {
+    /// Waits until a request may go, at most `patience`: a longer wait (the request window
+    /// spent) is `Err(the wait still ahead)`, so a caller holding locks gives the document back
+    /// to the retry tiers rather than outwait its leases. Redis trouble means no pacing, not no
+    /// request.
+    pub async fn before_request(&self, patience: Duration) -> Result<(), Duration> {
+        let started = tokio::time::Instant::now();
         loop {
             match self.reserve().await {
-                Ok(wait) if wait.is_zero() => return,
+                Ok(wait) if wait.is_zero() => return Ok(()),
+                Ok(wait) if started.elapsed() + wait > patience => return Err(wait),
                 Ok(wait) => {
                     tracing::debug!(wait_ms = wait.as_millis() as u64, "Jobber budget low: waiting");
                     tokio::time::sleep(wait.min(Duration::from_secs(5))).await;
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, "Jobber budget unavailable (Redis): not pacing");
-                    return;
+                    return Ok(());
                 }
             }
         }

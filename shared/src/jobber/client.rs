@@ -17,6 +17,8 @@ pub struct JobberClient {
     tokens: TokenStore,
     /// Jobber's cost bucket and request count, shared with every other process.
     budget: CostBudget,
+    /// How long a request may wait for the budget (the request timeout).
+    budget_patience: std::time::Duration,
     /// Log mutations instead of sending them (`sj-worker --dry-run`); queries still run.
     dry_run: bool,
 }
@@ -34,6 +36,7 @@ impl JobberClient {
             version: settings.graphql_version.clone(),
             tokens,
             budget,
+            budget_patience: settings.request_timeout.0,
             dry_run: false,
         }
     }
@@ -72,7 +75,15 @@ impl JobberClient {
     }
 
     async fn execute_untraced(&self, query: &str, variables: Value) -> Result<Value, JobberError> {
-        self.budget.before_request().await;
+        if let Err(wait) = self.budget.before_request(self.budget_patience).await {
+            return Err(JobberError::new(
+                JobberErrorKind::Throttled,
+                format!(
+                    "Jobber's shared budget allows the next request in {}, longer than a request may wait",
+                    humantime::format_duration(std::time::Duration::from_secs(wait.as_secs().max(1)))
+                ),
+            ));
+        }
         let body = json!({"query": query, "variables": variables});
         let token = self.tokens.access_token().await?;
         let (status, reply) = self.post(&token, &body).await?;

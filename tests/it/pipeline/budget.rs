@@ -59,3 +59,17 @@ async fn the_request_count_stops_at_jobbers_limit() {
     }
     ns.remove().await;
 }
+
+#[tokio::test]
+async fn a_wait_longer_than_a_request_may_take_is_refused_not_slept() {
+    let ns = Namespace::new("budget-patience").await;
+    let b = budget(&ns);
+    b.report(1000.0, 10000.0, 500.0).await; // the next request may go in about 4.5 s
+    let started = std::time::Instant::now();
+    let refused = b.before_request(Duration::from_secs(1)).await;
+    assert!(refused.is_err_and(|wait| wait > Duration::from_secs(3)), "{refused:?}");
+    assert!(started.elapsed() < Duration::from_secs(2), "answered at once, not after the refill");
+    // Patient enough: it waits for the refill and goes.
+    assert_eq!(b.before_request(Duration::from_secs(10)).await, Ok(()));
+    ns.remove().await;
+}
