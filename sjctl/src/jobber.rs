@@ -18,7 +18,6 @@ use std::io::{BufRead, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use serde_json::{json, Value};
 use sj_shared::config::Settings;
 use sj_shared::jobber::{CostBudget, JobberClient, JobberError, JobberErrorKind, TokenState, TokenStore};
 use sj_shared::store::{self, Keys};
@@ -122,16 +121,6 @@ pub(crate) fn jobber_client(settings: &Settings) -> Result<(TokenStore, JobberCl
     let budget = CostBudget::new(pool, &Keys::new(&settings.namespace));
     let client = JobberClient::new(&settings.jobber, http, tokens.clone(), budget);
     Ok((tokens, client))
-}
-
-/// The connected account: `(id, name)`.
-async fn account(client: &JobberClient) -> Result<(String, String), JobberError> {
-    let data = client.execute("query SjctlAccount { account { id name } }", json!({})).await?;
-    let field = |name: &str| data.pointer(&format!("/account/{name}")).and_then(Value::as_str);
-    match (field("id"), field("name")) {
-        (Some(id), Some(name)) => Ok((id.to_owned(), name.to_owned())),
-        _ => Err(JobberError::new(JobberErrorKind::Invalid, format!("unexpected account answer: {data}"))),
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -264,7 +253,7 @@ async fn finish(
         .await
         .map_err(|e| format!("{}; nothing stored", e.message))?;
     tokens.store_initial(&fresh).await.map_err(|e| format!("storing the tokens: {e}"))?;
-    account(client).await.map_err(|e| {
+    client.account().await.map_err(|e| {
         format!("the tokens are stored, but a first query with them failed ({e}); check with sjctl verify")
     })
 }
@@ -388,7 +377,7 @@ async fn disconnect(settings: &Settings, args: &DisconnectArgs) -> Result<(), Fa
     }
 
     // Which account, for the question; tokens Jobber refuses mean it was disconnected there.
-    let (who, jobber_refuses) = match account(&client).await {
+    let (who, jobber_refuses) = match client.account().await {
         Ok((id, name)) => (format!("Jobber account {name} ({id})"), false),
         Err(e) if e.kind == JobberErrorKind::Unauthorized => {
             ("Jobber (its tokens no longer work)".to_owned(), true)
@@ -417,7 +406,7 @@ async fn disconnect(settings: &Settings, args: &DisconnectArgs) -> Result<(), Fa
     let told = if jobber_refuses {
         "Jobber no longer accepted the tokens (disconnected there already?)".to_owned()
     } else {
-        match app_disconnect(&client).await {
+        match client.disconnect().await {
             Ok(()) => "Jobber revoked the bridge's tokens".to_owned(),
             Err(e) if e.kind == JobberErrorKind::Unauthorized => {
                 "Jobber no longer accepted the tokens (disconnected there already?)".to_owned()
@@ -443,22 +432,6 @@ async fn disconnect(settings: &Settings, args: &DisconnectArgs) -> Result<(), Fa
     Ok(())
 }
 
-async fn app_disconnect(client: &JobberClient) -> Result<(), JobberError> {
-    let data = client
-        .execute("mutation SjctlDisconnect { appDisconnect { userErrors { message } } }", json!({}))
-        .await?;
-    let errors: Vec<&str> = data
-        .pointer("/appDisconnect/userErrors")
-        .and_then(Value::as_array)
-        .map(|e| e.iter().filter_map(|e| e.get("message").and_then(Value::as_str)).collect())
-        .unwrap_or_default();
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(JobberError::new(JobberErrorKind::UserError, errors.join("; ")))
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // status
 
@@ -475,7 +448,7 @@ async fn status(settings: &Settings) -> Result<(), Failure> {
                 .to_owned(),
         )),
         TokenState::Connected(_) | TokenState::NotStored => {
-            let (id, name) = account(&client).await?;
+            let (id, name) = client.account().await?;
             println!("Connected to Jobber account {name} ({id})");
             if let Some(stored) = tokens.load().await? {
                 println!("Access token expires {}", verify::expiry(&stored));

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use serde::Serialize;
 use serde_json::Value;
 use sj_shared::config::Settings;
-use sj_shared::jobber::TokenState;
+use sj_shared::jobber::{recorded_notice, TokenState, VersionNotice};
 use sj_shared::store::{self, Keys};
 
 use crate::verify::{self, connect_amqp, inspect_queue, queue_names, read_budget, Budget, CHECK_TIMEOUT};
@@ -60,6 +60,8 @@ struct JobberStatus {
     /// What went wrong reading the budget, if anything.
     #[serde(skip_serializing_if = "Option::is_none")]
     budget_error: Option<String>,
+    /// The version warning a process saw from Jobber in the last day (`extensions.versioning`).
+    version_warning: Option<VersionNotice>,
 }
 
 pub fn run(settings: &Settings, args: &Args) -> ExitCode {
@@ -234,9 +236,13 @@ async fn jobber(settings: &Settings) -> JobberStatus {
             return status;
         }
     };
-    match read_budget(&pool, &Keys::new(&settings.namespace)).await {
+    let keys = Keys::new(&settings.namespace);
+    match read_budget(&pool, &keys).await {
         Ok(budget) => status.cost_budget = budget,
         Err(e) => status.budget_error = Some(format!("Redis: {e}")),
+    }
+    if let Ok(Ok(notice)) = tokio::time::timeout(CHECK_TIMEOUT, recorded_notice(&pool, &keys)).await {
+        status.version_warning = notice;
     }
     let http = reqwest::Client::new();
     let tokens = verify::token_store(settings, pool, http);
@@ -287,6 +293,9 @@ fn print_text(status: &Status) {
         (None, None) => println!("Jobber cost budget: not reported (no request in the last hour)"),
     }
     println!("Jobber access token {}", status.jobber.token);
+    if let Some(notice) = &status.jobber.version_warning {
+        println!("WARNING {notice}: move jobber.graphql_version to a supported version (README: Jobber API version)");
+    }
     println!("mapping table: {}", status.mapping);
 }
 

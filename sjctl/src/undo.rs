@@ -1,19 +1,26 @@
-//! `sjctl undo`: remove from Jobber what the bridge wrote for one document — the quote it created,
-//! or the lines it added to an existing quote (PO routing) — after showing what will go and asking.
+//! `sjctl undo`: take back what the bridge wrote for one document, within what Jobber's public API
+//! allows.
+//!
+//! - Lines the bridge added to an existing quote (PO routing) are removed
+//!   (`quoteDeleteLineItems`) after showing them and asking.
+//! - A quote the bridge created cannot be deleted through the API (Jobber has no `quoteDelete`):
+//!   undo shows it with its link in Jobber and asks the operator to delete it there, then run the
+//!   command again; once `quote(id)` says Jobber no longer has it, the document is forgotten.
 //!
 //! The document is named by its content hash or by its source (file name or GUID); the crosswalk
-//! in Redis says what was written. After the removal the crosswalk and the poller's record of the
-//! document are forgotten and the history records `undone`: the same file put back into
-//! `incoming/` (or a replayed message) is written again as new.
+//! in Redis says what was written. Once nothing of it is left in Jobber, the crosswalk and the
+//! poller's record of the document are forgotten and the history records `undone`: the same file
+//! put back into `incoming/` (or a replayed message) is written again as new.
 //!
-//! Exit codes: 0 removed; 1 usage, or the question answered no; 2 nothing known of the document,
-//! or Jobber or Redis failing.
+//! Exit codes: 0 undone (nothing of it left in Jobber, the document forgotten); 1 usage, or the
+//! question answered no; 2 nothing known of the document, or Jobber or Redis failing; 3 the quote
+//! is still in Jobber: delete it there, then run the command again.
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
-use serde_json::{json, Value};
 use sj_shared::config::Settings;
+use sj_shared::jobber::ops::QuoteView;
 use sj_shared::jobber::JobberClient;
 use sj_shared::store::{self, Crosswalk, History, Keys, Outcome, PublishedDocuments, QuoteRecord};
 
@@ -34,13 +41,27 @@ pub struct Args {
     yes: bool,
 }
 
+/// Exit code 3: the quote the bridge created is still in Jobber.
+const STILL_IN_JOBBER: u8 = 3;
+
 pub fn run(settings: &Settings, args: &Args) -> ExitCode {
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
-    exit_code("undo", runtime.block_on(undo(settings, args)))
+    match runtime.block_on(undo(settings, args)) {
+        Ok(Undone::Forgotten) => ExitCode::SUCCESS,
+        Ok(Undone::StillInJobber) => ExitCode::from(STILL_IN_JOBBER),
+        Err(e) => exit_code("undo", Err(e)),
+    }
 }
 
-async fn undo(settings: &Settings, args: &Args) -> Result<(), Failure> {
+enum Undone {
+    /// Nothing of the document is left in Jobber; the bridge forgot it.
+    Forgotten,
+    /// The quote is still in Jobber, for the operator to delete there.
+    StillInJobber,
+}
+
+async fn undo(settings: &Settings, args: &Args) -> Result<Undone, Failure> {
     let pool = store::pool(&settings.redis).map_err(|e| Failure::Usage(format!("redis.url: {e}")))?;
     let keys = Keys::new(&settings.namespace);
     let crosswalk = Crosswalk::new(pool.clone(), keys.clone());
@@ -70,16 +91,20 @@ async fn undo(settings: &Settings, args: &Args) -> Result<(), Failure> {
     println!("{}", plan.describe(&record));
     if plan.nothing_left(&record) {
         println!("Nothing of it is left in Jobber.");
-    } else {
-        if !args.yes && !confirm("Remove it from Jobber?")? {
+    } else if record.added_to_existing {
+        if !args.yes && !confirm("Remove these lines from the quote in Jobber?")? {
             return Err(Failure::Usage("nothing removed".to_owned()));
         }
-        if record.added_to_existing {
-            jobber.delete_line_items(&record.quote_id, &plan.present_lines).await?;
-        } else {
-            jobber.delete_quote(&record.quote_id).await?;
-        }
+        jobber.delete_line_items(&record.quote_id, &plan.present_lines).await?;
         println!("Removed.");
+    } else {
+        let quote = plan.quote.as_ref().expect("not nothing_left");
+        println!(
+            "Jobber's API cannot delete a quote. Delete quote #{} in Jobber ({}), then run this command \
+             again: the bridge forgets the document once Jobber no longer has the quote.",
+            quote.quote_number, quote.jobber_web_uri
+        );
+        return Ok(Undone::StillInJobber);
     }
     crosswalk.forget(&hash, &record.source).await.map_err(redis)?;
     PublishedDocuments::new(pool.clone(), keys.clone()).forget(&hash).await.map_err(redis)?;
@@ -89,12 +114,12 @@ async fn undo(settings: &Settings, args: &Args) -> Result<(), Failure> {
          archive/), or replay its message, to write it again.",
         if record.source.is_empty() { "the document" } else { &record.source }
     );
-    Ok(())
+    Ok(Undone::Forgotten)
 }
 
 /// What is still in Jobber of what the bridge wrote.
 struct Plan {
-    quote: Option<Value>,
+    quote: Option<QuoteView>,
     /// Lines the bridge added (PO routing) that the quote still has.
     present_lines: Vec<String>,
     line_names: Vec<String>,
@@ -102,11 +127,7 @@ struct Plan {
 
 impl Plan {
     async fn of(jobber: &JobberClient, record: &QuoteRecord) -> Result<Plan, Failure> {
-        let query =
-            "query SjctlUndoQuote($id: EncodedId!) { quote(id: $id) { id quoteNumber title quoteStatus \
-                     amounts { total } client { name } } }";
-        let data = jobber.execute(query, json!({"id": record.quote_id})).await?;
-        let quote = data.get("quote").filter(|q| !q.is_null()).cloned();
+        let quote = jobber.quote_view(&record.quote_id).await?;
         let (mut present_lines, mut line_names) = (Vec::new(), Vec::new());
         if record.added_to_existing && quote.is_some() {
             for item in jobber.quote_line_items(&record.quote_id).await? {
@@ -127,30 +148,31 @@ impl Plan {
         let Some(quote) = &self.quote else {
             return format!("Quote #{} is no longer in Jobber (deleted there).", record.quote_number);
         };
-        let text = |pointer: &str| quote.pointer(pointer).and_then(Value::as_str).unwrap_or("").to_owned();
-        let total = quote.pointer("/amounts/total").and_then(Value::as_f64).unwrap_or_default();
-        let status = text("/quoteStatus");
-        let warning = match status.as_str() {
+        let warning = match quote.quote_status.as_str() {
             "draft" | "" => String::new(),
             other => format!("\n  Note: the quote's status is {other}: the client may have seen it."),
         };
         if record.added_to_existing {
             format!(
-                "{} line(s) the bridge added to quote #{} {:?} (client {}, total now {total:.2}) for {}: {}{warning}",
+                "{} line(s) the bridge added to quote #{} {:?} (client {}, total now {:.2}) for {}: {}\n  {}{warning}",
                 self.present_lines.len(),
-                record.quote_number,
-                text("/title"),
-                text("/client/name"),
+                quote.quote_number,
+                quote.title,
+                quote.client_name,
+                quote.total,
                 source_name(record),
-                self.line_names.join(", ")
+                self.line_names.join(", "),
+                quote.jobber_web_uri,
             )
         } else {
             format!(
-                "Quote #{} {:?} (client {}, total {total:.2}) created by the bridge for {}{warning}",
-                record.quote_number,
-                text("/title"),
-                text("/client/name"),
-                source_name(record)
+                "Quote #{} {:?} (client {}, total {:.2}) created by the bridge for {}\n  {}{warning}",
+                quote.quote_number,
+                quote.title,
+                quote.client_name,
+                quote.total,
+                source_name(record),
+                quote.jobber_web_uri,
             )
         }
     }

@@ -414,8 +414,8 @@ async fn check_jobber(settings: &Settings) -> Check {
     let keys = Keys::new(&settings.namespace);
     let client =
         JobberClient::new(&settings.jobber, http, tokens.clone(), CostBudget::new(pool.clone(), &keys));
-    let marker = match limited(client.quote_custom_field(&settings.jobber.marker_field)).await {
-        Ok(marker) => marker,
+    let account = match limited(client.account()).await {
+        Ok((_, name)) => name,
         Err(e) => {
             let fix = if e.contains("401") || e.to_lowercase().contains("refresh") || e.contains("token") {
                 CONNECT_FIX.to_owned()
@@ -425,12 +425,33 @@ async fn check_jobber(settings: &Settings) -> Check {
             return Check::failed(WHAT, format!("a query failed: {e}"), fix);
         }
     };
-
-    let mut detail = vec!["query ok".to_owned()];
-    if marker.is_none() {
-        detail.push(format!(
+    let mut detail = vec![format!("account {account}")];
+    // The marker field: the app needs the custom field configurations (read) scope to see it.
+    match tokio::time::timeout(CHECK_TIMEOUT, client.quote_custom_field(&settings.jobber.marker_field)).await
+    {
+        Ok(Ok(Some(_))) => {
+            detail.push(format!("markers in the quote custom field {:?}", settings.jobber.marker_field))
+        }
+        Ok(Ok(None)) => detail.push(format!(
             "no quote custom field {:?}: markers go in quote titles",
             settings.jobber.marker_field
+        )),
+        Ok(Err(e)) if !e.is_transient() => return Check::failed(
+            WHAT,
+            format!(
+                "Jobber refused the custom field query ({}): the app lacks the scope \
+                     \"Custom field configurations: read\"; workers put markers in quote titles meanwhile",
+                e.message
+            ),
+            "add that scope to the app in Jobber's Developer Center, then reconnect (sjctl jobber connect)",
+        ),
+        Ok(Err(e)) => return Check::failed(WHAT, format!("the custom field query failed: {e}"), "try again"),
+        Err(_) => return Check::failed(WHAT, "the custom field query did not answer in time", "try again"),
+    }
+    if let Some(notice) = client.version_notice() {
+        detail.push(format!(
+            "WARNING {notice}: set jobber.graphql_version to a supported version (README: Jobber API \
+             version)"
         ));
     }
     match read_budget(&pool, &keys).await {

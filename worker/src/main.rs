@@ -56,11 +56,23 @@ struct Cli {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match process::start("sj-worker", cli.config.as_deref(), cli.check_config, |_| Ok(())) {
+    let settings = match process::start("sj-worker", cli.config.as_deref(), cli.check_config, check) {
         Ok(settings) => settings,
         Err(code) => return code,
     };
     process::exit_code("sj-worker", run(&settings, cli.dry_run).await.map(|()| ExitCode::SUCCESS))
+}
+
+/// The worker's own requirements of the settings.
+fn check(settings: &Settings) -> Result<(), String> {
+    // Every token refresh sends it; without it the worker would start, then fail at the first
+    // refresh (within the hour) with every document it holds.
+    if settings.jobber.client_secret.is_none() {
+        return Err("jobber.client_secret is not set: every Jobber token refresh sends it \
+                    (SJ_JOBBER__CLIENT_SECRET or jobber.client_secret_file)"
+            .to_owned());
+    }
+    Ok(())
 }
 
 async fn run(settings: &Settings, dry_run: bool) -> anyhow::Result<()> {
@@ -92,12 +104,8 @@ async fn run(settings: &Settings, dry_run: bool) -> anyhow::Result<()> {
     loop {
         // The marker field is looked up once Jobber answers (it may be down at start).
         if writer.is_none() {
-            match jobber.quote_custom_field(&settings.jobber.marker_field).await {
+            match marker_field(&jobber, &settings.jobber.marker_field).await {
                 Ok(field) => {
-                    if field.is_none() {
-                        tracing::warn!(field = %settings.jobber.marker_field,
-                            "no such quote custom field in Jobber: the marker goes at the end of quote titles");
-                    }
                     writer = Some(Writer {
                         jobber: jobber.clone(),
                         crosswalk: Crosswalk::new(pool.clone(), keys.clone()),
@@ -195,5 +203,32 @@ async fn consume(
             let _ = connection.close(200, "sj-worker stopping".into()).await;
             Ok(())
         }
+    }
+}
+
+/// The quote custom field that holds the marker. `None` (markers at the end of quote titles)
+/// when the account has no such field, or when Jobber refuses the query itself (the app lacks
+/// the "custom field configurations" read scope): the worker still writes quotes, it does not
+/// wait for a scope that may never come. `Err` only for what may pass (Jobber down, throttled,
+/// not connected).
+async fn marker_field(
+    jobber: &sj_shared::jobber::JobberClient,
+    name: &str,
+) -> Result<Option<String>, sj_shared::jobber::JobberError> {
+    match jobber.quote_custom_field(name).await {
+        Ok(Some(id)) => Ok(Some(id)),
+        Ok(None) => {
+            tracing::warn!(field = %name,
+                "no such quote custom field in Jobber: the marker goes at the end of quote titles");
+            Ok(None)
+        }
+        Err(e) if !e.is_transient() => {
+            tracing::warn!(field = %name, error = %e,
+                "Jobber refused the custom field query: the Jobber app probably lacks the custom field \
+                 configurations (read) scope; the marker goes at the end of quote titles (sjctl verify \
+                 names the missing scope)");
+            Ok(None)
+        }
+        Err(e) => Err(e),
     }
 }

@@ -5,8 +5,9 @@
 //! 1. `mapping`: the mapping table, by customer key, then by address;
 //! 2. `jobber-name`: Jobber's client search by name, accepted when exactly one client has the
 //!    name and its addresses agree with the document's;
-//! 3. `jobber-address`: the search by street, accepted when exactly one client has a property
-//!    (or billing address) at the document's address;
+//! 3. `jobber-address`: the search by street among property addresses (Jobber's client search
+//!    does not cover billing addresses), accepted when exactly one client has a property at the
+//!    document's address;
 //! 4. otherwise `mapping.on_no_match`: `create` the client (and write the mapping row back) or
 //!    `park` with the row to add. Customers without a name follow `mapping.unnamed_customer`.
 //!
@@ -18,7 +19,7 @@
 use std::time::Duration;
 
 use sj_shared::config::{AddressAgreement, MappingSettings, NoMatch, Strategy, UnnamedCustomer};
-use sj_shared::jobber::ops::{ClientSummary, JobberAddress};
+use sj_shared::jobber::ops::{ClientSummary, JobberAddress, SEARCH_NAMES, SEARCH_PROPERTIES};
 use sj_shared::jobber::JobberClient;
 use sj_shared::mapping::{
     address_key, address_text, normalize_name, CustomerKey, Mapping, MappingError, MappingRow, AUTO,
@@ -189,7 +190,7 @@ impl Resolver {
         let wanted = normalize_name(name);
         let candidates: Vec<ClientSummary> = self
             .jobber
-            .search_clients(name)
+            .search_clients(name, SEARCH_NAMES)
             .await?
             .into_iter()
             .filter(|c| normalize_name(&c.name) == wanted)
@@ -210,10 +211,12 @@ impl Resolver {
         };
         let candidates: Vec<ClientSummary> = self
             .jobber
-            .search_clients(&customer.site.street1)
+            .search_clients(&customer.site.street1, SEARCH_PROPERTIES)
             .await?
             .into_iter()
-            .filter(|c| c.addresses().any(|a| same_place(a, &customer.site, strictness) == Some(true)))
+            .filter(|c| {
+                c.property_addresses().any(|a| same_place(a, &customer.site, strictness) == Some(true))
+            })
             .collect();
         self.accept(customer, candidates, How::JobberAddress, "at the address of").await
     }

@@ -66,6 +66,7 @@ return 0
 #[derive(Clone)]
 pub struct CostBudget {
     pool: Pool,
+    keys: Keys,
     bucket_key: String,
     counter_key: String,
 }
@@ -74,9 +75,16 @@ impl CostBudget {
     pub fn new(pool: Pool, keys: &Keys) -> Self {
         Self {
             pool,
+            keys: keys.clone(),
             bucket_key: keys.key("jobber", "cost-bucket"),
             counter_key: keys.key("jobber", "requests"),
         }
+    }
+
+    /// The Redis pool and keys the budget lives in (the client records other account-wide
+    /// facts beside it).
+    pub(crate) fn store(&self) -> (&Pool, &Keys) {
+        (&self.pool, &self.keys)
     }
 
     /// How long to wait before the next request; zero means it may go now (and is counted).

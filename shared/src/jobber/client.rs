@@ -5,7 +5,9 @@ use serde_json::{json, Value};
 use tracing::Instrument as _;
 
 use super::budget::CostBudget;
+use super::operations::Operation;
 use super::tokens::without_url;
+use super::version::{VersionNotice, VersionWatch};
 use super::{JobberError, JobberErrorKind, TokenStore};
 use crate::config::JobberSettings;
 
@@ -17,6 +19,8 @@ pub struct JobberClient {
     tokens: TokenStore,
     /// Jobber's cost bucket and request count, shared with every other process.
     budget: CostBudget,
+    /// `extensions.versioning` warnings: logged once, recorded for `sjctl status`.
+    versions: VersionWatch,
     /// How long a request may wait for the budget (the request timeout).
     budget_patience: std::time::Duration,
     /// Log mutations instead of sending them (`sj-worker --dry-run`); queries still run.
@@ -30,12 +34,15 @@ impl JobberClient {
         tokens: TokenStore,
         budget: CostBudget,
     ) -> Self {
+        let (pool, keys) = budget.store();
+        let versions = VersionWatch::new(pool.clone(), keys, &settings.graphql_version);
         Self {
             http,
             graphql_url: format!("{}/api/graphql", settings.api_url.trim_end_matches('/')),
             version: settings.graphql_version.clone(),
             tokens,
             budget,
+            versions,
             budget_patience: settings.request_timeout.0,
             dry_run: false,
         }
@@ -52,17 +59,25 @@ impl JobberClient {
     }
 
     /// In a dry run, logs the mutation and returns true: the caller must not send it.
-    pub(crate) fn withhold(&self, mutation: &str, variables: &Value) -> bool {
+    pub(crate) fn withhold(&self, mutation: Operation, variables: &Value) -> bool {
+        debug_assert!(mutation.is_mutation(), "{} is a query", mutation.name());
         if self.dry_run {
-            tracing::info!(document = mutation, variables = %variables, "dry run: mutation not sent");
+            tracing::info!(operation = mutation.name(), document = mutation.document(), variables = %variables,
+                "dry run: mutation not sent");
         }
         self.dry_run
     }
 
-    /// Runs a query or mutation and returns its `data`, in a span named after the operation
-    /// (exported to OTLP, not shown in logs).
-    pub async fn execute(&self, query: &str, variables: Value) -> Result<Value, JobberError> {
-        let operation = operation_name(query);
+    /// The last `extensions.versioning` warning this process saw from Jobber, if any.
+    pub fn version_notice(&self) -> Option<VersionNotice> {
+        self.versions.last()
+    }
+
+    /// Runs one of the bridge's operations and returns its `data`, in a span named after the
+    /// operation (exported to OTLP, not shown in logs).
+    pub async fn execute(&self, op: Operation, variables: Value) -> Result<Value, JobberError> {
+        let operation = op.name();
+        let query = op.document();
         let span = tracing::info_span!(target: crate::telemetry::EXPORT_ONLY, "jobber",
             otel.name = %format_args!("jobber {operation}"), otel.kind = "client", operation,
             otel.status_code = tracing::field::Empty, otel.status_description = tracing::field::Empty);
@@ -119,6 +134,7 @@ impl JobberClient {
             }
         }
         self.note_budget(&reply).await;
+        self.versions.note(&reply).await;
         if let Some(errors) = reply.get("errors").and_then(Value::as_array).filter(|e| !e.is_empty()) {
             let throttled = errors
                 .iter()
@@ -164,37 +180,7 @@ impl JobberClient {
     }
 }
 
-/// `CreateQuote` for `mutation CreateQuote($attributes: …) { … }`; `anonymous` without a name.
-fn operation_name(query: &str) -> &str {
-    let mut words = query.split_whitespace();
-    match (words.next(), words.next()) {
-        (Some("query" | "mutation"), Some(name)) => {
-            let end = name.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(name.len());
-            if end == 0 {
-                "anonymous"
-            } else {
-                &name[..end]
-            }
-        }
-        _ => "anonymous",
-    }
-}
-
 fn snippet(value: &Value) -> String {
     let text = value.to_string();
     text.chars().take(200).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::operation_name;
-
-    #[test]
-    fn operations_are_named_by_their_graphql_name() {
-        assert_eq!(operation_name("mutation CreateQuote($a: X!) { quoteCreate { id } }"), "CreateQuote");
-        assert_eq!(operation_name("query CustomFields { nodes { id } }"), "CustomFields");
-        assert_eq!(operation_name("  query QuoteLines($id: EncodedId!)"), "QuoteLines");
-        assert_eq!(operation_name("query { x }"), "anonymous");
-        assert_eq!(operation_name("{ x }"), "anonymous");
-    }
 }

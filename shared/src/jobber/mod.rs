@@ -7,12 +7,15 @@
 
 mod budget;
 mod client;
+pub mod operations;
 pub mod ops;
 mod tokens;
+mod version;
 
 pub use budget::{CostBudget, REQUEST_LIMIT, REQUEST_WINDOW};
 pub use client::JobberClient;
 pub use tokens::{TokenSet, TokenState, TokenStore};
+pub use version::{recorded_notice, VersionNotice};
 
 /// Why a Jobber call failed, and whether trying again later can help.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -5,18 +5,17 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::operations::{self, Operation};
 use super::{JobberClient, JobberError, JobberErrorKind};
 use crate::message::Address;
 
-/// A client as found by a search, with its properties.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// A client with its addresses, as a search or a look-up by id finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientSummary {
     pub id: String,
     pub name: String,
-    #[serde(default)]
     pub billing_address: Option<JobberAddress>,
-    #[serde(default)]
+    /// Every property of the client (all pages of `clientProperties`).
     pub properties: Vec<PropertySummary>,
 }
 
@@ -25,11 +24,48 @@ impl ClientSummary {
     pub fn addresses(&self) -> impl Iterator<Item = &JobberAddress> {
         self.properties.iter().map(|p| &p.address).chain(self.billing_address.as_ref())
     }
+
+    /// Its properties' addresses only: what Jobber's client search matches (`PROPERTIES`); a
+    /// billing address is never searched.
+    pub fn property_addresses(&self) -> impl Iterator<Item = &JobberAddress> {
+        self.properties.iter().map(|p| &p.address)
+    }
 }
 
-/// The client fields every client query reads.
-const CLIENT_FIELDS: &str = "id name billingAddress { street1 street2 city province postalCode country } \
-                             properties { id address { street1 street2 city province postalCode country } }";
+/// A client node as `ClientFields` reads it: the first page of its properties.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ClientNode {
+    id: String,
+    name: String,
+    #[serde(default)]
+    billing_address: Option<JobberAddress>,
+    client_properties: Page<PropertySummary>,
+}
+
+/// One page of a connection.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Page<T> {
+    nodes: Vec<T>,
+    #[serde(default)]
+    page_info: Option<PageInfo>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PageInfo {
+    has_next_page: bool,
+    #[serde(default)]
+    end_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// The cursor of the next page, when there is one.
+    fn next(&self) -> Option<&str> {
+        self.page_info.as_ref().filter(|p| p.has_next_page).and_then(|p| p.end_cursor.as_deref())
+    }
+}
 
 /// An existing quote found by its number (PO routing), with what the bridge needs to add to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,19 +92,31 @@ pub struct LineItemSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct PropertySummary {
     pub id: String,
+    /// `Property.address` is non-null, its parts are not.
     pub address: JobberAddress,
 }
 
-/// An address as Jobber writes it (empty strings for missing parts).
+/// An address as the bridge compares and writes it: a missing part is an empty string, whether
+/// Jobber left it out or sent `null` (every `PropertyAddress` part is nullable in Jobber).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct JobberAddress {
+    #[serde(deserialize_with = "null_as_empty")]
     pub street1: String,
+    #[serde(deserialize_with = "null_as_empty")]
     pub street2: String,
+    #[serde(deserialize_with = "null_as_empty")]
     pub city: String,
+    #[serde(deserialize_with = "null_as_empty")]
     pub province: String,
+    #[serde(deserialize_with = "null_as_empty")]
     pub postal_code: String,
+    #[serde(deserialize_with = "null_as_empty")]
     pub country: String,
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 impl From<&Address> for JobberAddress {
@@ -118,8 +166,6 @@ pub struct QuoteInput {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub custom_fields: Vec<Value>,
 }
-
-const USER_ERRORS: &str = "userErrors { message path }";
 
 /// Stand-in ids of what a dry run would have created.
 pub const DRY_RUN_CLIENT: &str = "dry-run-client";
@@ -178,12 +224,44 @@ fn field<T: for<'de> Deserialize<'de>>(value: &Value, pointer: &str) -> Result<T
     })
 }
 
+/// Jobber's search fields (`ClientSearchField`) for a search by name.
+pub const SEARCH_NAMES: &[&str] = &["NAMES"];
+/// … and for a search by address: property addresses only (billing addresses are not searched).
+pub const SEARCH_PROPERTIES: &[&str] = &["PROPERTIES"];
+
+/// A quote as an operator sees it (`sjctl undo`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuoteView {
+    pub id: String,
+    pub quote_number: String,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub title: String,
+    /// `draft`, `awaiting_response`, `approved`, `archived`, `converted`, `changes_requested`.
+    pub quote_status: String,
+    /// The quote's page in Jobber's web app.
+    pub jobber_web_uri: String,
+    /// `amounts.total`.
+    #[serde(default, rename = "amounts", deserialize_with = "total")]
+    pub total: f64,
+    /// `client.name`.
+    #[serde(default, rename = "client", deserialize_with = "client_name")]
+    pub client_name: String,
+}
+
+fn total<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    Ok(Value::deserialize(deserializer)?.get("total").and_then(Value::as_f64).unwrap_or_default())
+}
+
+fn client_name<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let value = Value::deserialize(deserializer)?;
+    Ok(value.get("name").and_then(Value::as_str).unwrap_or_default().to_owned())
+}
+
 impl JobberClient {
     /// The id of the quote custom field named `name` (text), if the account has one.
     pub async fn quote_custom_field(&self, name: &str) -> Result<Option<String>, JobberError> {
-        let query = "query CustomFields { customFieldConfigurations(first: 100) { nodes { \
-                     ... on CustomFieldConfigurationText { id name appliesTo } } } }";
-        let data = self.execute(query, json!({})).await?;
+        let data = self.execute(operations::CUSTOM_FIELDS, json!({})).await?;
         let nodes: Vec<Value> = field(&data, "/customFieldConfigurations/nodes")?;
         Ok(nodes
             .iter()
@@ -194,22 +272,29 @@ impl JobberClient {
             .and_then(|n| n.get("id").and_then(Value::as_str).map(str::to_owned)))
     }
 
-    /// Clients matching a search term (names, company, emails, phones, addresses).
-    pub async fn search_clients(&self, term: &str) -> Result<Vec<ClientSummary>, JobberError> {
-        let query = format!(
-            "query FindClients($term: String, $after: String) {{ clients(searchTerm: $term, first: 50, after: $after) \
-             {{ nodes {{ {CLIENT_FIELDS} }} pageInfo {{ hasNextPage endCursor }} }} }}"
-        );
+    /// Clients matching a search term in the given `ClientSearchField`s ([`SEARCH_NAMES`],
+    /// [`SEARCH_PROPERTIES`]), each with every property.
+    pub async fn search_clients(
+        &self,
+        term: &str,
+        fields: &[&str],
+    ) -> Result<Vec<ClientSummary>, JobberError> {
         // Every page: a match past the first page is still a match (the one client of that name
         // missed would be created a second time).
-        let clients = self.every_page(&query, json!({"term": term}), "/clients").await?;
-        Ok(clients.unwrap_or_default())
+        let nodes: Vec<ClientNode> = self
+            .every_page(operations::FIND_CLIENTS, json!({"term": term, "fields": fields}), "/clients")
+            .await?
+            .unwrap_or_default();
+        let mut clients = Vec::with_capacity(nodes.len());
+        for node in nodes {
+            clients.push(self.with_every_property(node).await?);
+        }
+        Ok(clients)
     }
 
     /// One client by id, with its addresses; `None` when Jobber has no such client.
     pub async fn client_by_id(&self, id: &str) -> Result<Option<ClientSummary>, JobberError> {
-        let query = format!("query Client($id: EncodedId!) {{ client(id: $id) {{ {CLIENT_FIELDS} }} }}");
-        let data = match self.execute(&query, json!({"id": id})).await {
+        let data = match self.execute(operations::CLIENT, json!({"id": id})).await {
             Ok(data) => data,
             // A malformed id is "no such client" to the caller (a person typed it in the table).
             Err(e) if e.kind == JobberErrorKind::Invalid || e.kind == JobberErrorKind::UserError => {
@@ -218,16 +303,38 @@ impl JobberClient {
             }
             Err(e) => return Err(e),
         };
-        field(&data, "/client")
+        match field::<Option<ClientNode>>(&data, "/client")? {
+            Some(node) => Ok(Some(self.with_every_property(node).await?)),
+            None => Ok(None),
+        }
     }
 
-    /// The quote with this number, if any.
+    /// A client node with the rest of its properties read, when it has more than one page.
+    async fn with_every_property(&self, node: ClientNode) -> Result<ClientSummary, JobberError> {
+        let next = node.client_properties.next().map(str::to_owned);
+        let mut properties = node.client_properties.nodes;
+        if let Some(after) = next {
+            let rest: Vec<PropertySummary> = self
+                .every_page(
+                    operations::CLIENT_PROPERTIES,
+                    json!({"id": node.id, "after": after}),
+                    "/client/clientProperties",
+                )
+                .await?
+                .unwrap_or_default();
+            properties.extend(rest);
+        }
+        Ok(ClientSummary { id: node.id, name: node.name, billing_address: node.billing_address, properties })
+    }
+
+    /// The quote with this number, if any. Quote numbers are GraphQL `Int`s (32 bits): a larger
+    /// number names no quote, and is not sent.
     pub async fn quote_by_number(&self, number: i64) -> Result<Option<QuoteRef>, JobberError> {
-        let query =
-            "query QuoteByNumber($n: Int) { quotes(filter: {quoteNumber: {eq: $n}}, first: 5) { nodes { \
-                     id quoteNumber title customFields { ... on CustomFieldText { label valueText } } \
-                     client { id name } } } }";
-        let data = self.execute(query, json!({"n": number})).await?;
+        let Ok(number) = i32::try_from(number) else {
+            tracing::debug!(number, "a quote number beyond GraphQL's Int names no quote");
+            return Ok(None);
+        };
+        let data = self.execute(operations::QUOTE_BY_NUMBER, json!({"n": number})).await?;
         let nodes: Vec<Value> = field(&data, "/quotes/nodes")?;
         Ok(nodes.first().map(|node| {
             let summary = quote_summary(node);
@@ -244,40 +351,45 @@ impl JobberClient {
         }))
     }
 
-    /// Every line item of a quote (all pages).
-    pub async fn quote_line_items(&self, quote_id: &str) -> Result<Vec<LineItemSummary>, JobberError> {
-        let query = "query QuoteLines($id: EncodedId!, $after: String) { quote(id: $id) { \
-                     lineItems(first: 100, after: $after) { nodes { id name description } \
-                     pageInfo { hasNextPage endCursor } } } }";
-        self.every_page(query, json!({"id": quote_id}), "/quote/lineItems").await?.ok_or_else(|| {
-            JobberError::new(
-                JobberErrorKind::UserError,
-                format!("quote {quote_id} does not exist (deleted?)"),
-            )
-        })
+    /// A quote as an operator sees it; `None` when Jobber no longer has it (deleted there).
+    pub async fn quote_view(&self, quote_id: &str) -> Result<Option<QuoteView>, JobberError> {
+        let data = self.execute(operations::QUOTE, json!({"id": quote_id})).await?;
+        field(&data, "/quote")
     }
 
-    /// Every node of the connection at `at` (`/clients`), page after page. `query` takes
+    /// Every line item of a quote (all pages).
+    pub async fn quote_line_items(&self, quote_id: &str) -> Result<Vec<LineItemSummary>, JobberError> {
+        self.every_page(operations::QUOTE_LINES, json!({"id": quote_id}), "/quote/lineItems")
+            .await?
+            .ok_or_else(|| {
+                JobberError::new(
+                    JobberErrorKind::UserError,
+                    format!("quote {quote_id} does not exist (deleted?)"),
+                )
+            })
+    }
+
+    /// Every node of the connection at `at` (`/clients`), page after page. The operation takes
     /// `$after: String` and reads `pageInfo { hasNextPage endCursor }`. `None` when the
     /// connection's owner is missing (`quote(id:)` of a deleted quote).
     async fn every_page<T: for<'de> Deserialize<'de>>(
         &self,
-        query: &str,
+        op: Operation,
         mut variables: Value,
         at: &str,
     ) -> Result<Option<Vec<T>>, JobberError> {
         let mut nodes = Vec::new();
         loop {
-            let data = self.execute(query, variables.clone()).await?;
+            let data = self.execute(op, variables.clone()).await?;
             if data.pointer(at).is_none_or(Value::is_null) {
                 return Ok(None);
             }
-            let page: Vec<T> = field(&data, &format!("{at}/nodes"))?;
-            nodes.extend(page);
-            let next: bool = field(&data, &format!("{at}/pageInfo/hasNextPage")).unwrap_or(false);
-            match field::<String>(&data, &format!("{at}/pageInfo/endCursor")) {
-                Ok(cursor) if next => variables["after"] = json!(cursor),
-                _ => return Ok(Some(nodes)),
+            let page: Page<T> = field(&data, at)?;
+            let next = page.next().map(str::to_owned);
+            nodes.extend(page.nodes);
+            match next {
+                Some(cursor) => variables["after"] = json!(cursor),
+                None => return Ok(Some(nodes)),
             }
         }
     }
@@ -288,36 +400,19 @@ impl JobberClient {
         quote_id: &str,
         items: &[LineItemInput],
     ) -> Result<Vec<String>, JobberError> {
-        let query = format!(
-            "mutation AddLines($quote: EncodedId!, $items: [QuoteCreateLineItemAttributes!]!) {{ \
-             quoteCreateLineItems(quoteId: $quote, lineItems: $items) {{ createdLineItems {{ id }} {USER_ERRORS} }} }}"
-        );
         let variables = json!({"quote": quote_id, "items": items});
-        if self.withhold(&query, &variables) {
+        if self.withhold(operations::ADD_LINES, &variables) {
             return Ok(Vec::new());
         }
-        let data = self.execute(&query, variables).await?;
+        let data = self.execute(operations::ADD_LINES, variables).await?;
         let payload = payload(&data, "quoteCreateLineItems")?;
         let created: Vec<Value> = field(&payload, "/createdLineItems")?;
         Ok(created.iter().filter_map(|v| v.get("id").and_then(Value::as_str).map(str::to_owned)).collect())
     }
 
-    /// Deletes a quote (`sjctl undo`).
-    pub async fn delete_quote(&self, quote_id: &str) -> Result<(), JobberError> {
-        let query = format!(
-            "mutation DeleteQuote($quote: EncodedId!) {{ quoteDelete(quoteId: $quote) {{ deletedQuote {{ id }} {USER_ERRORS} }} }}"
-        );
-        let data = self.execute(&query, json!({"quote": quote_id})).await?;
-        payload(&data, "quoteDelete").map(|_| ())
-    }
-
     /// Deletes line items of a quote (`sjctl undo` of lines added by PO routing).
     pub async fn delete_line_items(&self, quote_id: &str, ids: &[String]) -> Result<(), JobberError> {
-        let query = format!(
-            "mutation DeleteLines($quote: EncodedId!, $ids: [EncodedId!]!) {{ \
-             quoteDeleteLineItems(quoteId: $quote, lineItemIds: $ids) {{ deletedLineItems {{ id }} {USER_ERRORS} }} }}"
-        );
-        let data = self.execute(&query, json!({"quote": quote_id, "ids": ids})).await?;
+        let data = self.execute(operations::DELETE_LINES, json!({"quote": quote_id, "ids": ids})).await?;
         payload(&data, "quoteDeleteLineItems").map(|_| ())
     }
 
@@ -329,22 +424,18 @@ impl JobberClient {
         billing: &JobberAddress,
         property: &JobberAddress,
     ) -> Result<(String, String), JobberError> {
-        let query = format!(
-            "mutation CreateClient($input: ClientCreateInput!) {{ clientCreate(input: $input) {{ \
-             client {{ id properties {{ id }} }} {USER_ERRORS} }} }}"
-        );
         let input = json!({
             "companyName": name, "isCompany": true,
             "billingAddress": billing, "properties": [{"address": property}],
         });
         let variables = json!({ "input": input });
-        if self.withhold(&query, &variables) {
+        if self.withhold(operations::CREATE_CLIENT, &variables) {
             return Ok((DRY_RUN_CLIENT.to_owned(), DRY_RUN_PROPERTY.to_owned()));
         }
-        let data = self.execute(&query, variables).await?;
+        let data = self.execute(operations::CREATE_CLIENT, variables).await?;
         let payload = payload(&data, "clientCreate")?;
         let client_id: String = field(&payload, "/client/id")?;
-        let property_id: String = field(&payload, "/client/properties/0/id")?;
+        let property_id: String = field(&payload, "/client/clientProperties/nodes/0/id")?;
         Ok((client_id, property_id))
     }
 
@@ -354,39 +445,29 @@ impl JobberClient {
         client_id: &str,
         address: &JobberAddress,
     ) -> Result<String, JobberError> {
-        let query = format!(
-            "mutation CreateProperty($client: EncodedId!, $input: PropertyCreateInput!) {{ \
-             propertyCreate(clientId: $client, input: $input) {{ properties {{ id }} {USER_ERRORS} }} }}"
-        );
         let variables = json!({"client": client_id, "input": {"properties": [{"address": address}]}});
-        if self.withhold(&query, &variables) {
+        if self.withhold(operations::CREATE_PROPERTY, &variables) {
             return Ok(DRY_RUN_PROPERTY.to_owned());
         }
-        let data = self.execute(&query, variables).await?;
+        let data = self.execute(operations::CREATE_PROPERTY, variables).await?;
         let payload = payload(&data, "propertyCreate")?;
         field(&payload, "/properties/0/id")
     }
 
     /// A client's quotes, with titles and text custom field values (where markers live).
     pub async fn client_quotes(&self, client_id: &str) -> Result<Vec<QuoteSummary>, JobberError> {
-        let query = "query ClientQuotes($client: EncodedId!, $after: String) { \
-                     quotes(filter: {clientId: $client}, first: 100, after: $after) { \
-                     nodes { id quoteNumber title customFields { ... on CustomFieldText { label valueText } } } \
-                     pageInfo { hasNextPage endCursor } } }";
         // Every page: a quote from a crashed attempt may be older than the newest hundred.
-        let nodes: Vec<Value> =
-            self.every_page(query, json!({"client": client_id}), "/quotes").await?.unwrap_or_default();
+        let nodes: Vec<Value> = self
+            .every_page(operations::CLIENT_QUOTES, json!({"client": client_id}), "/quotes")
+            .await?
+            .unwrap_or_default();
         Ok(nodes.iter().map(quote_summary).collect())
     }
 
     /// Creates a quote with its line items in one mutation; returns it.
     pub async fn create_quote(&self, input: &QuoteInput) -> Result<QuoteSummary, JobberError> {
-        let query = format!(
-            "mutation CreateQuote($attributes: QuoteCreateAttributes!) {{ quoteCreate(attributes: $attributes) {{ \
-             quote {{ id quoteNumber title }} {USER_ERRORS} }} }}"
-        );
         let variables = json!({ "attributes": input });
-        if self.withhold(&query, &variables) {
+        if self.withhold(operations::CREATE_QUOTE, &variables) {
             let title = input.title.clone();
             return Ok(QuoteSummary {
                 id: "dry-run-quote".into(),
@@ -395,10 +476,58 @@ impl JobberClient {
                 markers: vec![],
             });
         }
-        let data = self.execute(&query, variables).await?;
+        let data = self.execute(operations::CREATE_QUOTE, variables).await?;
         let payload = payload(&data, "quoteCreate")?;
         let quote = payload.get("quote").cloned().unwrap_or(Value::Null);
         let _: String = field(&quote, "/id")?; // a created quote has an id
         Ok(quote_summary(&quote))
+    }
+
+    /// The connected account: `(id, name)`.
+    pub async fn account(&self) -> Result<(String, String), JobberError> {
+        let data = self.execute(operations::ACCOUNT, json!({})).await?;
+        let id: String = field(&data, "/account/id")?;
+        let name: String = field(&data, "/account/name")?;
+        Ok((id, name))
+    }
+
+    /// Disconnects the app from the account (`appDisconnect`): every token dies.
+    pub async fn disconnect(&self) -> Result<(), JobberError> {
+        let data = self.execute(operations::DISCONNECT, json!({})).await?;
+        payload(&data, "appDisconnect").map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn null_address_parts_read_as_empty() {
+        let node: ClientNode = serde_json::from_value(json!({
+            "id": "c1", "name": "Côté",
+            "billingAddress": null,
+            "clientProperties": {
+                "nodes": [{"id": "p1", "address": {"street1": "12 Main St", "street2": null, "city": null,
+                    "province": null, "postalCode": "62704", "country": null}}],
+                "pageInfo": {"hasNextPage": false, "endCursor": null}
+            }
+        }))
+        .expect("nullable parts are read");
+        let address = &node.client_properties.nodes[0].address;
+        assert_eq!(address.street1, "12 Main St");
+        assert_eq!(address.street2, "");
+        assert_eq!(address.postal_code, "62704");
+        assert!(node.billing_address.is_none());
+        assert!(node.client_properties.next().is_none());
+    }
+
+    #[test]
+    fn a_page_with_more_gives_its_cursor() {
+        let page: Page<Value> = serde_json::from_value(
+            json!({"nodes": [], "pageInfo": {"hasNextPage": true, "endCursor": "MQ"}}),
+        )
+        .unwrap();
+        assert_eq!(page.next(), Some("MQ"));
     }
 }

@@ -6,7 +6,6 @@
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use serde_json::json;
 use sj_shared::config::{JobberSettings, RedisSettings, Secret};
 use sj_shared::jobber::{CostBudget, JobberClient, TokenState, TokenStore};
 use sj_shared::store::{self, Keys};
@@ -180,8 +179,8 @@ async fn connect_stores_tokens_workers_use_and_disconnect_revokes_them_for_good(
     // The tokens are in Redis, and a worker with no refresh token configured works with them.
     let (tokens, worker) = setup.worker(None);
     let stored = tokens.load().await.unwrap().expect("tokens stored by connect");
-    let data = worker.execute("{ account { name } }", json!({})).await.unwrap();
-    assert_eq!(data["account"]["name"], "Sandbox Cabinets Ltd.");
+    let (_, name) = worker.account().await.unwrap();
+    assert_eq!(name, "Sandbox Cabinets Ltd.");
     let (code, out, err) = run(setup.sjctl(&["status"])).await;
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("Connected to Jobber account Sandbox Cabinets Ltd.") && out.contains("expires in"));
@@ -212,10 +211,10 @@ async fn connect_stores_tokens_workers_use_and_disconnect_revokes_them_for_good(
     // The worker that knew the tokens, and a new one with the old refresh token configured,
     // both fail with the reason and the fix; neither brings the connection back.
     let reason = "disconnected: run sjctl jobber connect";
-    let e = worker.execute("{ account { name } }", json!({})).await.unwrap_err();
+    let e = worker.account().await.unwrap_err();
     assert!(e.message.contains(reason), "{e}");
     let (_, restarted) = setup.worker(Some(&stored.refresh_token));
-    let e = restarted.execute("{ account { name } }", json!({})).await.unwrap_err();
+    let e = restarted.account().await.unwrap_err();
     assert!(e.message.contains(reason), "{e}");
     assert!(matches!(tokens.state().await.unwrap(), TokenState::Disconnected { .. }));
     let (code, _, err) = run(setup.sjctl(&["status"])).await;
@@ -230,8 +229,8 @@ async fn connect_stores_tokens_workers_use_and_disconnect_revokes_them_for_good(
     browser(true).get(&connecting.url).send().await.unwrap();
     let (status, out, err) = connecting.finish().await;
     assert_eq!(status.code(), Some(0), "{out}{err}");
-    let data = worker.execute("{ account { name } }", json!({})).await.unwrap();
-    assert_eq!(data["account"]["name"], "Sandbox Cabinets Ltd.");
+    let (_, name) = worker.account().await.unwrap();
+    assert_eq!(name, "Sandbox Cabinets Ltd.");
     setup.ns.remove().await;
 }
 
