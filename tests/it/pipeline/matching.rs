@@ -193,6 +193,62 @@ async fn jobber_search_by_address_finds_the_client_who_owns_the_site() {
     bridge.stop().await;
 }
 
+/// Jobber's client search covers property addresses, never billing addresses: the address
+/// strategy searches properties only and takes only a client with a property at the site. A
+/// client named after the street and billed at the site, with no property there, is no
+/// candidate (before, it made the search ambiguous and the document was parked).
+#[tokio::test]
+async fn the_address_search_goes_by_properties_not_billing_addresses() {
+    let mut bridge = Bridge::start("search-billing").await;
+    bridge.env.push(("SJ_MAPPING__STRATEGIES".into(), r#"["jobber-address"]"#.into()));
+    let (owner, site) = company(&bridge, "R. & J. Calloway", "1410 Aspen Ridge Ct", "Bozeman", "59718").await;
+    let token = bridge.sandbox.issue_tokens().access_token;
+    let reply = crate::sandbox::gql(
+        &bridge.sandbox,
+        &token,
+        "mutation($input: ClientCreateInput!) { clientCreate(input: $input) { client { id } userErrors { message } } }",
+        json!({"input": {"companyName": "1410 Aspen Ridge Ct Partners", "isCompany": true,
+            "billingAddress": {"street1": "1410 Aspen Ridge Ct", "city": "Bozeman", "province": "MT", "postalCode": "59718"},
+            "properties": [{"address": {"street1": "9 Elm St", "city": "Billings", "postalCode": "59101"}}]}}),
+    )
+    .await;
+    assert!(reply.json["data"]["clientCreate"]["client"].is_object(), "{}", reply.text);
+    bridge.add(&samples().join(KITCHEN), "kitchen.xml");
+    let quote = one_quote(&mut bridge).await;
+    assert_eq!(quote_client(&quote), client_number(&owner));
+    assert_eq!(quote["property_id"].as_u64(), Some(client_number(&site)));
+    assert_eq!(bridge.worker_log_lines(&["client resolved", "jobber-address"]), 1);
+    bridge.stop().await;
+}
+
+/// A client's properties come page after page (`clientProperties`): the site among a client's
+/// later properties is reused, not created again.
+#[tokio::test]
+async fn a_site_among_a_clients_later_properties_is_reused() {
+    let mut bridge = Bridge::start("many-properties").await;
+    let (client, _) = company(&bridge, "Harbour Lane Builders", "88 Quarry Rd", "Bozeman", "59715").await;
+    let token = bridge.sandbox.issue_tokens().access_token;
+    let mut last = String::new();
+    for street in ["1 Dock St", "2 Dock St", "3 Dock St", "4 Dock St", "5 Dock St", "6 Dock St", "1410 Aspen Ridge Ct"] {
+        let reply = crate::sandbox::gql(
+            &bridge.sandbox,
+            &token,
+            "mutation($c: EncodedId!, $input: PropertyCreateInput!) { propertyCreate(clientId: $c, input: $input) { properties { id } userErrors { message } } }",
+            json!({"c": client, "input": {"properties": [{"address": {"street1": street, "street2": if street.starts_with("1410") { "Lot 12" } else { "" },
+                "city": "Bozeman", "province": "MT", "postalCode": "59718"}}]}}),
+        )
+        .await;
+        last = reply.json["data"]["propertyCreate"]["properties"][0]["id"].as_str().unwrap_or_else(|| panic!("{}", reply.text)).to_owned();
+    }
+    assert_eq!(properties_of(&bridge, &client).await.len(), 8);
+    bridge.add(&samples().join(KITCHEN), "kitchen.xml");
+    let quote = one_quote(&mut bridge).await;
+    assert_eq!(quote_client(&quote), client_number(&client));
+    assert_eq!(quote["property_id"].as_u64(), Some(client_number(&last)), "the eighth property, reused");
+    assert_eq!(properties_of(&bridge, &client).await.len(), 8, "no property created");
+    bridge.stop().await;
+}
+
 // Multi-threaded: sjctl (a blocking child process) asks the in-process sandbox about the client.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_park_policy_names_the_row_to_add_and_a_replay_after_the_fix_writes_the_quote() {

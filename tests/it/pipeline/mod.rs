@@ -2,6 +2,7 @@
 //! namespace (queues, exchanges and Redis keys), removed at the end.
 
 mod budget;
+mod jobber_api;
 mod matching;
 mod poller;
 mod pricing;

@@ -97,18 +97,32 @@ async fn lines_added_by_po_count_as_updated_and_a_po_naming_no_quote_is_parked()
     let number = existing_quote(&bridge).await;
     kitchen_with_po(&bridge, &format!("Q#{number}"), "kitchen.xml");
     kitchen_with_po(&bridge, "Q#9999", "kitchen-9999.xml");
+    // Beyond GraphQL's Int (Jobber's quote numbers): no such quote either, not a refused request.
+    kitchen_with_po(&bridge, "Q#3000000000", "kitchen-big.xml");
     // A PO that is no quote reference goes the usual way: a new quote.
     kitchen_with_po(&bridge, "PO-77", "kitchen-po77.xml");
     bridge.poll_once(&[]);
     bridge.start_workers(1);
     let queue = bridge.ns.topology.parked_queue();
-    bridge.wait_until("the parked document", || async { bridge.ns.peek_count(&queue).await >= 1 }).await;
+    bridge.wait_until("the parked documents", || async { bridge.ns.peek_count(&queue).await >= 2 }).await;
     bridge.wait_until("the new quote", || async { bridge.quotes().await.len() == 2 }).await;
-    let parked = bridge.ns.drain(&queue).await;
-    let h = parked[0].delivery.properties.headers();
-    assert_eq!(headers::text(h, "sj-error-kind").as_deref(), Some("routing.quote-missing"));
-    let reason = headers::text(h, "sj-error").unwrap();
-    assert!(reason.contains("Q#9999") && reason.contains("#9999"), "{reason}");
+    let mut reasons: Vec<(String, String)> = bridge
+        .ns
+        .drain(&queue)
+        .await
+        .iter()
+        .map(|m| {
+            let h = m.delivery.properties.headers();
+            (headers::text(h, "sj-error-kind").unwrap_or_default(), headers::text(h, "sj-error").unwrap_or_default())
+        })
+        .collect();
+    reasons.sort();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    for (kind, reason) in &reasons {
+        assert_eq!(kind, "routing.quote-missing", "{reason}");
+    }
+    assert!(reasons[0].1.contains("Q#3000000000") && reasons[0].1.contains("#3000000000"), "{reasons:?}");
+    assert!(reasons[1].1.contains("Q#9999") && reasons[1].1.contains("#9999"), "{reasons:?}");
     bridge
         .wait_until("the update in history", || async {
             let out = bridge.command("sjctl", "sjctl").args(["history", "--json"]).output().unwrap();
