@@ -12,6 +12,7 @@ use sj_shared::message::QuoteRequest;
 use sj_shared::store::{History, Outcome};
 use tracing::Instrument as _;
 
+use crate::lookup::Delivered;
 use crate::write::{Failure, Writer, Written};
 
 pub struct Handler<'a> {
@@ -40,7 +41,15 @@ impl Handler<'_> {
     async fn handle_traced(&self, delivery: Delivery) {
         let source = headers::text(delivery.properties.headers(), header::SOURCE).unwrap_or_default();
         let outcome = match QuoteRequest::from_json(&delivery.data) {
-            Ok(request) => self.writer.write(&request).await.map(|written| (request, written)),
+            Ok(request) => {
+                let h = delivery.properties.headers();
+                let delivered = Delivered {
+                    redelivered: delivery.redelivered,
+                    attempts: headers::integer(h, header::ATTEMPTS).unwrap_or(0),
+                    replays: headers::integer(h, header::REPLAY_COUNT).unwrap_or(0),
+                };
+                self.writer.write(&request, delivered).await.map(|written| (request, written))
+            }
             Err(e) => Err(Failure::permanent("message.unreadable", e.to_string())),
         };
         if self.writer.jobber.is_dry_run() {

@@ -1,7 +1,9 @@
 //! `sj-worker`: consumes quote messages and writes each one to Jobber exactly once (README, "How
 //! it fits together"). Run as many as needed: they share the queue, Redis and Jobber's budget.
 
+mod client_cache;
 mod consume;
+mod lookup;
 mod quote;
 mod resolve;
 mod write;
@@ -120,6 +122,7 @@ async fn run(settings: &Settings, dry_run: bool) -> anyhow::Result<()> {
                             // each bounded by the request timeout.
                             customer_lease: (settings.jobber.request_timeout.0 * 5)
                                 .max(Duration::from_secs(60)),
+                            cache: client_cache::ClientCache::new(pool.clone(), keys.clone()),
                         },
                         marker_field: field,
                         quote_rules: quote::QuoteRules::new(&settings.pricing, &settings.quote)

@@ -19,7 +19,9 @@
 use std::time::Duration;
 
 use sj_shared::config::{AddressAgreement, MappingSettings, NoMatch, Strategy, UnnamedCustomer};
-use sj_shared::jobber::ops::{ClientSummary, JobberAddress, SEARCH_NAMES, SEARCH_PROPERTIES};
+use sj_shared::jobber::ops::{
+    ClientSummary, JobberAddress, PropertySummary, SEARCH_NAMES, SEARCH_PROPERTIES,
+};
 use sj_shared::jobber::JobberClient;
 use sj_shared::mapping::{
     address_key, address_text, normalize_name, CustomerKey, Mapping, MappingError, MappingRow, AUTO,
@@ -27,6 +29,7 @@ use sj_shared::mapping::{
 use sj_shared::message::{Address, QuoteRequest};
 use sj_shared::store::{Keys, RedisLock};
 
+use crate::client_cache::ClientCache;
 use crate::write::Failure;
 
 /// The client and property a document's quote goes to, and how they were found.
@@ -35,6 +38,9 @@ pub struct Resolved {
     pub client_id: String,
     pub property_id: String,
     pub how: How,
+    /// The client came from the worker's cache, not from Jobber: a refusal by Jobber means
+    /// resolving again from Jobber ([`Resolver::resolve`] with `fresh`).
+    pub cached: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +83,8 @@ pub struct Resolver {
     /// How long the per-customer lock is held at most: longer than the Jobber calls made under
     /// it can take, or a second worker could create the same client while the first waits.
     pub customer_lease: Duration,
+    /// Clients read recently, so a known customer's document costs no Jobber read.
+    pub cache: ClientCache,
 }
 
 /// What the document says about its customer, reduced for matching.
@@ -91,7 +99,9 @@ struct Customer {
 }
 
 impl Resolver {
-    pub async fn resolve(&self, request: &QuoteRequest) -> Result<Resolved, Failure> {
+    /// The document's client and property; `fresh` reads the mapped client from Jobber even
+    /// when the cache has it (Jobber refused what the cache said).
+    pub async fn resolve(&self, request: &QuoteRequest, fresh: bool) -> Result<Resolved, Failure> {
         let Some(key) = CustomerKey::of(&request.customer, &request.shipping) else {
             return Err(Failure::permanent(
                 "mapping.no-customer",
@@ -134,17 +144,17 @@ impl Resolver {
                 }
             }
         }
-        let result = self.resolve_locked(&customer).await;
+        let result = self.resolve_locked(&customer, fresh).await;
         for lock in held {
             lock.release(&self.pool).await;
         }
         result
     }
 
-    async fn resolve_locked(&self, customer: &Customer) -> Result<Resolved, Failure> {
+    async fn resolve_locked(&self, customer: &Customer, fresh: bool) -> Result<Resolved, Failure> {
         for strategy in &self.settings.strategies {
             let found = match strategy {
-                Strategy::Mapping => self.by_mapping(customer).await?,
+                Strategy::Mapping => self.by_mapping(customer, fresh).await?,
                 Strategy::JobberName => self.by_name(customer).await?,
                 Strategy::JobberAddress => self.by_address(customer).await?,
             };
@@ -157,7 +167,7 @@ impl Resolver {
         self.no_match(customer).await
     }
 
-    async fn by_mapping(&self, customer: &Customer) -> Result<Option<Resolved>, Failure> {
+    async fn by_mapping(&self, customer: &Customer, fresh: bool) -> Result<Option<Resolved>, Failure> {
         let (row, how) = match self.mapping.lookup(&customer.key).await? {
             Some(row) => (row, How::MappingKey),
             None => match &customer.site_key {
@@ -168,6 +178,23 @@ impl Resolver {
                 None => return Ok(None),
             },
         };
+        if !fresh {
+            if let Some(client) = self.cache.get(&row.client_id).await {
+                match self.property(&client, row.property_id.as_deref(), &customer.site).await {
+                    Ok(property_id) => {
+                        return Ok(Some(Resolved { client_id: client.id, property_id, how, cached: true }))
+                    }
+                    // Refused for what the cache said (the client gone, or the property there
+                    // after all): Jobber decides.
+                    Err(f) if f.kind == sj_shared::jobber::JobberErrorKind::UserError.as_str() => {
+                        tracing::info!(client = %client.id, reason = %f.reason,
+                            "Jobber refused a property for the cached client: reading the client again");
+                        self.cache.forget(&client.id).await;
+                    }
+                    Err(f) => return Err(f),
+                }
+            }
+        }
         let Some(client) = self.jobber.client_by_id(&row.client_id).await? else {
             return Err(Failure::permanent(
                 "mapping.client-missing",
@@ -181,8 +208,14 @@ impl Resolver {
                 ),
             ));
         };
+        self.cache.put(&client).await;
         let property_id = self.property(&client, row.property_id.as_deref(), &customer.site).await?;
-        Ok(Some(Resolved { client_id: client.id, property_id, how }))
+        Ok(Some(Resolved { client_id: client.id, property_id, how, cached: false }))
+    }
+
+    /// Forgets the cached client (Jobber refused a quote for it).
+    pub async fn forget_cached(&self, client_id: &str) {
+        self.cache.forget(client_id).await;
     }
 
     async fn by_name(&self, customer: &Customer) -> Result<Option<Resolved>, Failure> {
@@ -233,9 +266,10 @@ impl Resolver {
         match candidates.as_slice() {
             [] => Ok(None),
             [client] => {
+                self.cache.put(client).await;
                 let property_id = self.property(client, None, &customer.site).await?;
                 self.write_back(customer, &client.id, &property_id, how).await;
-                Ok(Some(Resolved { client_id: client.id.clone(), property_id, how }))
+                Ok(Some(Resolved { client_id: client.id.clone(), property_id, how, cached: false }))
             }
             several => Err(Failure::permanent(
                 "mapping.ambiguous-client",
@@ -288,8 +322,19 @@ impl Resolver {
         let (client_id, property_id) =
             self.jobber.create_client(&name, &customer.billing, &customer.site).await?;
         tracing::info!(client = %client_id, customer = %customer.key, %name, "created the Jobber client");
+        if !self.jobber.is_dry_run() {
+            let property = PropertySummary { id: property_id.clone(), address: customer.site.clone() };
+            self.cache
+                .put(&ClientSummary {
+                    id: client_id.clone(),
+                    name,
+                    billing_address: Some(customer.billing.clone()),
+                    properties: vec![property],
+                })
+                .await;
+        }
         self.write_back(customer, &client_id, &property_id, How::Created).await;
-        Ok(Resolved { client_id, property_id, how: How::Created })
+        Ok(Resolved { client_id, property_id, how: How::Created, cached: false })
     }
 
     /// The client's property for the document: the mapped one when the document has no address
@@ -313,6 +358,8 @@ impl Resolver {
         }
         let property = self.jobber.create_property(&client.id, site).await?;
         tracing::info!(client = %client.id, %property, "created the property");
+        // The next document of this client reads it again, new property included.
+        self.cache.forget(&client.id).await;
         Ok(property)
     }
 

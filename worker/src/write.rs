@@ -5,9 +5,13 @@
 //!    (the poller may publish a document twice; a redelivery may overlap a slow first attempt).
 //! 3. Resolve the client and property ([`Resolver`]: mapping table, Jobber search, policy; under a
 //!    per-customer lock, so one client per customer).
-//! 4. Look the document's marker up among the client's quotes in Jobber: a quote from an earlier
-//!    attempt that crashed after writing (or whose crosswalk Redis lost) is found, not doubled.
-//! 5. Create the quote, marker included, in one mutation; record the crosswalk.
+//! 4. When an earlier attempt may have reached Jobber ([`LookUp`]: a redelivery, a retry, a
+//!    replay, an attempt record, or a Redis too young to vouch), look the document's marker up
+//!    among the client's quotes in Jobber: a quote from an earlier attempt that crashed after
+//!    writing (or whose answer was lost) is found, not doubled. Otherwise no look-up: a known
+//!    customer's document then costs one request, the `quoteCreate`.
+//! 5. Record the attempt (Redis), create the quote, marker included, in one mutation; record the
+//!    crosswalk.
 //!
 //! PO routing: when the PO number names an existing quote (`quote.po_quote_pattern`), steps 3–5
 //! become: look the marker up among that quote's lines, else add the document's lines to it in
@@ -18,10 +22,12 @@
 use regex::Regex;
 use sj_shared::config::{PoQuoteMissing, QuoteSettings, WorkerSettings};
 use sj_shared::jobber::ops::QuoteRef;
+use sj_shared::jobber::JobberErrorKind;
 use sj_shared::jobber::{JobberClient, JobberError};
 use sj_shared::message::QuoteRequest;
-use sj_shared::store::{Crosswalk, QuoteRecord, RedisLock, StoreError};
+use sj_shared::store::{epoch, Crosswalk, QuoteRecord, RedisEpoch, RedisLock, StoreError};
 
+use crate::lookup::{Delivered, LookUp};
 use crate::quote;
 use crate::resolve::{How, Resolved, Resolver};
 
@@ -104,7 +110,7 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub async fn write(&self, request: &QuoteRequest) -> Result<Written, Failure> {
+    pub async fn write(&self, request: &QuoteRequest, delivered: Delivered) -> Result<Written, Failure> {
         let hash = &request.content_hash;
         if let Some(record) = self.crosswalk.get(hash).await? {
             return Ok(Written::AlreadyThere(record));
@@ -118,16 +124,48 @@ impl Writer {
                 "another worker is writing this document (or crashed while writing it; its lease expires soon)",
             ));
         };
-        let result = self.write_holding_intent(request).await;
+        let result = self.write_holding_intent(request, delivered).await;
         // Released on failure too: the next attempt looks the marker up in Jobber before writing.
         intent.release(pool).await;
         result
     }
 
-    async fn write_holding_intent(&self, request: &QuoteRequest) -> Result<Written, Failure> {
+    /// How far to look for the document's marker before writing it ([`LookUp`]).
+    async fn look_up(&self, request: &QuoteRequest, delivered: Delivered) -> Result<LookUp, Failure> {
+        let attempted = self.crosswalk.attempted(&request.content_hash).await?;
+        let epoch = RedisEpoch::current(self.crosswalk.pool(), self.crosswalk.keys()).await?;
+        let received_at = humantime::parse_rfc3339_weak(&request.source.received_at)
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs());
+        let (look, why) = LookUp::decide(
+            delivered,
+            attempted,
+            received_at,
+            epoch,
+            self.settings.recheck_after_redis_reset.0,
+        );
+        tracing::debug!(?look, why, "marker look-up");
+        Ok(look)
+    }
+
+    /// The attempt record, before anything is sent: a later attempt then knows to look.
+    async fn before_writing(&self, request: &QuoteRequest) -> Result<(), Failure> {
+        if !self.jobber.is_dry_run() {
+            self.crosswalk.record_attempt(&request.content_hash, epoch::now()).await?;
+        }
+        Ok(())
+    }
+
+    async fn write_holding_intent(
+        &self,
+        request: &QuoteRequest,
+        delivered: Delivered,
+    ) -> Result<Written, Failure> {
+        let look = self.look_up(request, delivered).await?;
         if let Some(number) = self.routing.quote_number(request) {
             match self.jobber.quote_by_number(number).await? {
-                Some(quote) => return self.add_to_quote(request, &quote).await,
+                Some(quote) => return self.add_to_quote(request, &quote, look).await,
                 None if self.routing.missing == PoQuoteMissing::Park => {
                     return Err(Failure::permanent(
                         "routing.quote-missing",
@@ -141,11 +179,15 @@ impl Writer {
                 None => tracing::info!(quote = number, "the PO names no quote in Jobber: creating a new one"),
             }
         }
-        let Resolved { client_id, property_id, how } = self.resolver.resolve(request).await?;
+        let resolved = self.resolver.resolve(request, false).await?;
         let marker = quote::marker(&request.content_hash);
         // A client this attempt created has no quotes yet: nothing to look up.
-        let existing =
-            if how == How::Created { Vec::new() } else { self.jobber.client_quotes(&client_id).await? };
+        let existing = match look {
+            _ if resolved.how == How::Created => Vec::new(),
+            LookUp::Skip => Vec::new(),
+            LookUp::Since(since) => self.jobber.client_quotes(&resolved.client_id, Some(since)).await?,
+            LookUp::Everything => self.jobber.client_quotes(&resolved.client_id, None).await?,
+        };
         let title_marker = quote::title_marker(&marker);
         if let Some(found) =
             existing.iter().find(|q| q.markers.contains(&marker) || q.title.ends_with(&title_marker))
@@ -153,7 +195,7 @@ impl Writer {
             let record = QuoteRecord {
                 quote_id: found.id.clone(),
                 quote_number: found.quote_number.clone(),
-                client_id,
+                client_id: resolved.client_id,
                 found_by_marker: true,
                 source: request.source.id.clone(),
                 ..QuoteRecord::default()
@@ -161,22 +203,26 @@ impl Writer {
             self.remember(&request.content_hash, &record).await;
             return Ok(Written::AlreadyThere(record));
         }
-        let input = quote::build(
-            &self.quote_rules,
-            request,
-            &client_id,
-            &property_id,
-            &marker,
-            self.marker_field.as_deref(),
-        );
-        let created = self.jobber.create_quote(&input).await?;
+        self.before_writing(request).await?;
+        let (created, resolved) = match self.create_quote(request, &resolved, &marker).await {
+            // Refused for a client or property the cache gave: Jobber decides (a client deleted,
+            // a property removed meanwhile). A refused quoteCreate wrote nothing.
+            Err(e) if e.kind == JobberErrorKind::UserError && resolved.cached => {
+                tracing::info!(client = %resolved.client_id, reason = %e.message,
+                    "Jobber refused the quote for the cached client: reading the client again");
+                self.resolver.forget_cached(&resolved.client_id).await;
+                let fresh = self.resolver.resolve(request, true).await?;
+                (self.create_quote(request, &fresh, &marker).await?, fresh)
+            }
+            other => (other?, resolved),
+        };
         if self.jobber.is_dry_run() {
             return Ok(Written::DryRun);
         }
         let record = QuoteRecord {
             quote_id: created.id,
             quote_number: created.quote_number,
-            client_id,
+            client_id: resolved.client_id,
             source: request.source.id.clone(),
             ..QuoteRecord::default()
         };
@@ -184,10 +230,32 @@ impl Writer {
         Ok(Written::Created(record))
     }
 
+    async fn create_quote(
+        &self,
+        request: &QuoteRequest,
+        resolved: &Resolved,
+        marker: &str,
+    ) -> Result<sj_shared::jobber::ops::QuoteSummary, JobberError> {
+        let input = quote::build(
+            &self.quote_rules,
+            request,
+            &resolved.client_id,
+            &resolved.property_id,
+            marker,
+            self.marker_field.as_deref(),
+        );
+        self.jobber.create_quote(&input).await
+    }
+
     /// PO routing: the document's lines go to the quote its PO names, each carrying the marker
     /// at the end of its description, in one mutation; lines already there with the marker mean
     /// an earlier attempt added them (its answer lost, or its crosswalk forgotten).
-    async fn add_to_quote(&self, request: &QuoteRequest, quote: &QuoteRef) -> Result<Written, Failure> {
+    async fn add_to_quote(
+        &self,
+        request: &QuoteRequest,
+        quote: &QuoteRef,
+        look: LookUp,
+    ) -> Result<Written, Failure> {
         let marker = quote::marker(&request.content_hash);
         let tag = quote::title_marker(&marker);
         if quote.markers.contains(&marker) || quote.title.ends_with(&tag) {
@@ -213,14 +281,17 @@ impl Writer {
             line_item_ids,
             source: request.source.id.clone(),
         };
-        let mine: Vec<String> = self
-            .jobber
-            .quote_line_items(&quote.id)
-            .await?
-            .into_iter()
-            .filter(|item| item.description.ends_with(&tag))
-            .map(|item| item.id)
-            .collect();
+        let mine: Vec<String> = if look == LookUp::Skip {
+            Vec::new()
+        } else {
+            self.jobber
+                .quote_line_items(&quote.id)
+                .await?
+                .into_iter()
+                .filter(|item| item.description.ends_with(&tag))
+                .map(|item| item.id)
+                .collect()
+        };
         if !mine.is_empty() {
             let record = record(mine, true);
             self.remember(&request.content_hash, &record).await;
@@ -234,6 +305,7 @@ impl Writer {
                 format!("{}\n{tag}", item.description)
             };
         }
+        self.before_writing(request).await?;
         let ids = self.jobber.add_line_items(&quote.id, &items).await?;
         if self.jobber.is_dry_run() {
             return Ok(Written::DryRun);

@@ -133,11 +133,16 @@ pub struct WorkerSettings {
     /// How long a worker holds a document's intent lease while writing it; another worker (or a
     /// redelivery after a crash) waits this long before looking the quote up in Jobber itself.
     pub intent_lease: HumanDuration,
+    /// For this long after Redis is found without the bridge's records (a new installation, or
+    /// Redis lost its data), every document is looked up among its client's quotes in Jobber
+    /// before it is written: what Redis forgot cannot tell that a quote was already written.
+    /// After that, only documents with a sign of an earlier attempt are looked up.
+    pub recheck_after_redis_reset: HumanDuration,
 }
 
 impl Default for WorkerSettings {
     fn default() -> Self {
-        Self { concurrency: 4, intent_lease: secs(300) }
+        Self { concurrency: 4, intent_lease: secs(300), recheck_after_redis_reset: secs(7 * 24 * 3600) }
     }
 }
 

@@ -44,6 +44,7 @@ operation!(FIND_CLIENTS = "FindClients");
 operation!(CLIENT = "Client");
 operation!(CLIENT_PROPERTIES = "ClientProperties");
 operation!(CLIENT_QUOTES = "ClientQuotes");
+operation!(RECENT_CLIENT_QUOTES = "RecentClientQuotes");
 operation!(QUOTE = "Quote");
 operation!(QUOTE_BY_NUMBER = "QuoteByNumber");
 operation!(QUOTE_LINES = "QuoteLines");

@@ -10,7 +10,7 @@ use super::{JobberClient, JobberError, JobberErrorKind};
 use crate::message::Address;
 
 /// A client with its addresses, as a search or a look-up by id finds it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientSummary {
     pub id: String,
     pub name: String,
@@ -89,7 +89,7 @@ pub struct LineItemSummary {
     pub description: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PropertySummary {
     pub id: String,
     /// `Property.address` is non-null, its parts are not.
@@ -454,13 +454,23 @@ impl JobberClient {
         field(&payload, "/properties/0/id")
     }
 
-    /// A client's quotes, with titles and text custom field values (where markers live).
-    pub async fn client_quotes(&self, client_id: &str) -> Result<Vec<QuoteSummary>, JobberError> {
-        // Every page: a quote from a crashed attempt may be older than the newest hundred.
-        let nodes: Vec<Value> = self
-            .every_page(operations::CLIENT_QUOTES, json!({"client": client_id}), "/quotes")
-            .await?
-            .unwrap_or_default();
+    /// A client's quotes, with titles and text custom field values (where markers live): every
+    /// quote, or only those created after `since` (Unix seconds).
+    pub async fn client_quotes(
+        &self,
+        client_id: &str,
+        since: Option<u64>,
+    ) -> Result<Vec<QuoteSummary>, JobberError> {
+        let (op, variables) = match since {
+            Some(since) => {
+                let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(since);
+                let since = humantime::format_rfc3339_seconds(at).to_string();
+                (operations::RECENT_CLIENT_QUOTES, json!({"client": client_id, "since": since}))
+            }
+            // Every page: a quote from a crashed attempt may be older than the newest hundred.
+            None => (operations::CLIENT_QUOTES, json!({"client": client_id})),
+        };
+        let nodes: Vec<Value> = self.every_page(op, variables, "/quotes").await?.unwrap_or_default();
         Ok(nodes.iter().map(quote_summary).collect())
     }
 

@@ -1,15 +1,17 @@
 //! Redis: the bridge's coordinator and cache (never its source of truth; Jobber is). Every key
 //! carries the namespace, so installations and test runs share one Redis without meeting.
 
+pub mod epoch;
 mod history;
 mod lock;
 mod published;
 mod quotes;
 
+pub use epoch::RedisEpoch;
 pub use history::{History, HistoryEntry, Outcome, Totals};
 pub use lock::RedisLock;
 pub use published::PublishedDocuments;
-pub use quotes::{Crosswalk, QuoteRecord};
+pub use quotes::{Crosswalk, QuoteRecord, ATTEMPT_KEPT};
 
 use crate::config::RedisSettings;
 

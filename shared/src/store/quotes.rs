@@ -1,12 +1,19 @@
 //! The crosswalk (content hash → the Jobber quote written for it), the only record the worker
-//! needs to skip a document it already wrote. Jobber stays the truth: when this record is missing
-//! (Redis restarted empty), the worker looks the quote's marker up in Jobber before writing.
+//! needs to skip a document it already wrote, and the attempt record (content hash → when a write
+//! of it was first attempted), written before every Jobber write: a document with an attempt
+//! record and no crosswalk may be in Jobber already, and is looked up there first. Jobber stays
+//! the truth: when Redis lost these records, the worker looks the quote's marker up in Jobber
+//! before writing (see [`super::epoch`]).
 
 use deadpool_redis::Pool;
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 
 use super::{Keys, StoreError};
+
+/// How long an attempt record is kept: longer than any document stays in the retry tiers or the
+/// dead letters before it is replayed.
+pub const ATTEMPT_KEPT: std::time::Duration = std::time::Duration::from_secs(90 * 24 * 3600);
 
 /// What the bridge wrote to Jobber for one document.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +73,27 @@ impl Crosswalk {
         Ok(())
     }
 
+    /// When a write of the document was first attempted (Unix seconds), if ever.
+    pub async fn attempted(&self, content_hash: &str) -> Result<Option<u64>, StoreError> {
+        let mut conn = self.pool.get().await?;
+        Ok(conn.get(self.keys.key("attempt", content_hash)).await?)
+    }
+
+    /// Records that a write of the document is about to be attempted (the first attempt's time
+    /// is kept), for [`ATTEMPT_KEPT`]. Must succeed before the write is sent.
+    pub async fn record_attempt(&self, content_hash: &str, at: u64) -> Result<(), StoreError> {
+        let mut conn = self.pool.get().await?;
+        redis::cmd("SET")
+            .arg(self.keys.key("attempt", content_hash))
+            .arg(at)
+            .arg("NX")
+            .arg("EX")
+            .arg(ATTEMPT_KEPT.as_secs())
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
     /// The content hash of the last document from `source` that the bridge wrote.
     pub async fn hash_of_source(&self, source: &str) -> Result<Option<String>, StoreError> {
         let mut conn = self.pool.get().await?;
@@ -76,7 +104,7 @@ impl Crosswalk {
     pub async fn forget(&self, content_hash: &str, source: &str) -> Result<(), StoreError> {
         let mut conn = self.pool.get().await?;
         let mut pipe = redis::pipe();
-        pipe.atomic().del(self.keys.key("quote", content_hash));
+        pipe.atomic().del(self.keys.key("quote", content_hash)).del(self.keys.key("attempt", content_hash));
         if !source.is_empty() {
             pipe.del(self.keys.key("source", source));
         }

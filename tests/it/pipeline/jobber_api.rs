@@ -31,7 +31,10 @@ async fn a_version_warning_from_jobber_is_logged_once_and_shown_by_status_and_ve
 
     let (code, out) = sjctl(&bridge, &["status"]).await;
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains("WARNING Jobber warns about API version 2023-01-01") && out.contains("retired"), "{out}");
+    assert!(
+        out.contains("WARNING Jobber warns about API version 2023-01-01") && out.contains("retired"),
+        "{out}"
+    );
     assert!(out.contains("jobber.graphql_version"), "the setting to change is named: {out}");
 
     let (_, out) = sjctl(&bridge, &["verify"]).await;

@@ -229,7 +229,9 @@ async fn a_site_among_a_clients_later_properties_is_reused() {
     let (client, _) = company(&bridge, "Harbour Lane Builders", "88 Quarry Rd", "Bozeman", "59715").await;
     let token = bridge.sandbox.issue_tokens().access_token;
     let mut last = String::new();
-    for street in ["1 Dock St", "2 Dock St", "3 Dock St", "4 Dock St", "5 Dock St", "6 Dock St", "1410 Aspen Ridge Ct"] {
+    for street in
+        ["1 Dock St", "2 Dock St", "3 Dock St", "4 Dock St", "5 Dock St", "6 Dock St", "1410 Aspen Ridge Ct"]
+    {
         let reply = crate::sandbox::gql(
             &bridge.sandbox,
             &token,
@@ -238,7 +240,10 @@ async fn a_site_among_a_clients_later_properties_is_reused() {
                 "city": "Bozeman", "province": "MT", "postalCode": "59718"}}]}}),
         )
         .await;
-        last = reply.json["data"]["propertyCreate"]["properties"][0]["id"].as_str().unwrap_or_else(|| panic!("{}", reply.text)).to_owned();
+        last = reply.json["data"]["propertyCreate"]["properties"][0]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{}", reply.text))
+            .to_owned();
     }
     assert_eq!(properties_of(&bridge, &client).await.len(), 8);
     bridge.add(&samples().join(KITCHEN), "kitchen.xml");

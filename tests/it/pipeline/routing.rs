@@ -113,7 +113,10 @@ async fn lines_added_by_po_count_as_updated_and_a_po_naming_no_quote_is_parked()
         .iter()
         .map(|m| {
             let h = m.delivery.properties.headers();
-            (headers::text(h, "sj-error-kind").unwrap_or_default(), headers::text(h, "sj-error").unwrap_or_default())
+            (
+                headers::text(h, "sj-error-kind").unwrap_or_default(),
+                headers::text(h, "sj-error").unwrap_or_default(),
+            )
         })
         .collect();
     reasons.sort();
