@@ -693,6 +693,8 @@ impl Mutation {
                 custom_fields: attach_ids(store, values),
                 created_at: now,
                 updated_at: now,
+                approved_at: None,
+                archived_at: None,
             };
             account_mut(store, account_id).quotes.insert(id, quote.clone());
             Ok(quote)

@@ -36,8 +36,10 @@ impl ScalarType for DateTime {
     }
 }
 
-fn web_uri(kind: &str, id: u64) -> String {
-    format!("https://secure.getjobber.com/{kind}/{id}")
+/// `jobberWebUri`: the record's page in the sandbox's stand-in for Jobber Online
+/// (`{base url}/web/{quotes,clients,properties}/{id}`, see `crate::jobber::web`).
+fn web_uri(ctx: &Context<'_>, kind: &str, id: u64) -> String {
+    crate::jobber::web::uri(Session::of(ctx).shared.base_url(), kind, id)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -125,8 +127,8 @@ impl Client {
     async fn custom_fields(&self, ctx: &Context<'_>) -> Vec<CustomFieldUnion> {
         custom_field_values(ctx, &self.0.custom_fields)
     }
-    async fn jobber_web_uri(&self) -> String {
-        web_uri("clients", self.0.id)
+    async fn jobber_web_uri(&self, ctx: &Context<'_>) -> String {
+        web_uri(ctx, "clients", self.0.id)
     }
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
@@ -253,8 +255,8 @@ impl Property {
     async fn is_billing_address(&self) -> Option<bool> {
         Some(self.0.is_billing_address)
     }
-    async fn jobber_web_uri(&self) -> String {
-        web_uri("properties", self.0.id)
+    async fn jobber_web_uri(&self, ctx: &Context<'_>) -> String {
+        web_uri(ctx, "properties", self.0.id)
     }
     async fn quotes(
         &self,
@@ -397,8 +399,8 @@ impl Quote {
     async fn custom_fields(&self, ctx: &Context<'_>) -> Vec<CustomFieldUnion> {
         custom_field_values(ctx, &self.0.custom_fields)
     }
-    async fn jobber_web_uri(&self) -> String {
-        web_uri("quotes", self.0.id)
+    async fn jobber_web_uri(&self, ctx: &Context<'_>) -> String {
+        web_uri(ctx, "quotes", self.0.id)
     }
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
