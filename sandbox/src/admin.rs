@@ -6,6 +6,8 @@
 //! | `GET /_admin/state` | the whole store |
 //! | `POST /_admin/reset` | everything back to a fresh start (records, grants, documents, sheets, limits, faults, counters) |
 //! | `GET, DELETE /_admin/jobber/{clients,properties,quotes}` | list / remove (removing clients removes their properties and quotes) |
+//! | `POST /_admin/jobber/quotes/{quote}/approve`, `…/archive` | what a person does in Jobber Online (the API cannot): approve / archive one quote; `{quote}` is its EncodedId or its number |
+//! | `DELETE /_admin/jobber/quotes/{quote}` | delete one quote as a person does in Jobber Online |
 //! | `GET, PUT /_admin/jobber/throttle` | the default account's bucket; `{"currently_available": n}` sets it |
 //! | `POST /_admin/oauth/grants` | a new grant and its tokens (as a completed authorization) |
 //! | `GET /_admin/oauth/grants` | grants |
@@ -35,8 +37,9 @@ use crate::faults::FaultSpec;
 use crate::jobber::ids::encode;
 use crate::jobber::oauth::{self, TokenResponse};
 use crate::jobber::schema::types::QuoteAmounts;
+use crate::jobber::web::{self, WebError};
 use crate::saberis::{add_document, Form};
-use crate::state::{Store, DEFAULT_ACCOUNT_ID};
+use crate::state::{QuoteRecord, Store, DEFAULT_ACCOUNT_ID};
 
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
@@ -45,6 +48,9 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/jobber/clients", get(clients).delete(delete_clients))
         .route("/jobber/properties", get(properties).delete(delete_properties))
         .route("/jobber/quotes", get(quotes).delete(delete_quotes))
+        .route("/jobber/quotes/{quote}", axum::routing::delete(delete_quote))
+        .route("/jobber/quotes/{quote}/approve", post(approve_quote))
+        .route("/jobber/quotes/{quote}/archive", post(archive_quote))
         .route("/jobber/throttle", get(throttle).put(set_throttle))
         .route("/oauth/grants", get(grants).post(new_grant))
         .route("/oauth/revoke", post(revoke))
@@ -106,22 +112,55 @@ async fn properties(State(shared): State<Arc<Shared>>, Query(p): Query<AccountPa
     }))
 }
 
+/// A quote as the admin API shows it: the record, its `encoded_id` and computed amounts.
+fn quote_json(q: &QuoteRecord) -> Value {
+    let mut value = with_encoded_id("Quote", q.id, q);
+    let amounts = QuoteAmounts::of(q);
+    value["amounts"] = json!({"subtotal": amounts.subtotal, "total": amounts.total,
+        "discountAmount": amounts.discount_amount, "depositAmount": amounts.deposit_amount});
+    value
+}
+
 /// Quotes with their line items and computed amounts.
 async fn quotes(State(shared): State<Arc<Shared>>, Query(p): Query<AccountParam>) -> Json<Vec<Value>> {
     Json(shared.read(|s| {
-        s.accounts.get(&account_of(&p)).map_or_else(Vec::new, |a| {
-            a.quotes
-                .values()
-                .map(|q| {
-                    let mut value = with_encoded_id("Quote", q.id, q);
-                    let amounts = QuoteAmounts::of(q);
-                    value["amounts"] = json!({"subtotal": amounts.subtotal, "total": amounts.total,
-                        "discountAmount": amounts.discount_amount, "depositAmount": amounts.deposit_amount});
-                    value
-                })
-                .collect()
-        })
+        s.accounts.get(&account_of(&p)).map_or_else(Vec::new, |a| a.quotes.values().map(quote_json).collect())
     }))
+}
+
+/// The quote after a person's action (200), or why not: 404 no such quote, 409 the action does
+/// not apply (or the number names several quotes). The error body is `{"error": "…"}`.
+fn web_reply(result: Result<QuoteRecord, WebError>) -> Response {
+    match result {
+        Ok(quote) => Json(quote_json(&quote)).into_response(),
+        Err(WebError::NotFound(e)) => (StatusCode::NOT_FOUND, Json(json!({"error": e}))).into_response(),
+        Err(WebError::Conflict(e)) => (StatusCode::CONFLICT, Json(json!({"error": e}))).into_response(),
+    }
+}
+
+async fn approve_quote(
+    State(shared): State<Arc<Shared>>,
+    Path(quote): Path<String>,
+    Query(p): Query<AccountParam>,
+) -> Response {
+    web_reply(web::approve(&shared, account_of(&p), &quote))
+}
+
+async fn archive_quote(
+    State(shared): State<Arc<Shared>>,
+    Path(quote): Path<String>,
+    Query(p): Query<AccountParam>,
+) -> Response {
+    web_reply(web::archive(&shared, account_of(&p), &quote))
+}
+
+/// Answers with the deleted quote.
+async fn delete_quote(
+    State(shared): State<Arc<Shared>>,
+    Path(quote): Path<String>,
+    Query(p): Query<AccountParam>,
+) -> Response {
+    web_reply(web::delete(&shared, account_of(&p), &quote))
 }
 
 async fn delete_clients(State(shared): State<Arc<Shared>>, Query(p): Query<AccountParam>) -> StatusCode {

@@ -99,12 +99,16 @@ pub fn fresh_token(store: &mut Store, salt: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// All routes. Faults and counters wrap everything except `/_admin`.
+/// All routes. Faults and counters wrap everything except `/_admin` and the `jobberWebUri` pages.
 pub fn router(shared: Arc<Shared>) -> Router {
     let services = Router::new()
         .merge(jobber::routes())
         .merge(crate::saberis::routes())
         .merge(crate::sheets::routes())
         .layer(axum::middleware::from_fn_with_state(shared.clone(), crate::faults::layer));
-    Router::new().merge(services).nest("/_admin", crate::admin::routes()).with_state(shared)
+    Router::new()
+        .merge(services)
+        .merge(jobber::web::routes())
+        .nest("/_admin", crate::admin::routes())
+        .with_state(shared)
 }

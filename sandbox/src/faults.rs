@@ -60,6 +60,14 @@ pub struct FaultSpec {
     pub user_error_next: u32,
     /// The message of those user errors.
     pub user_error_message: Option<String>,
+    /// Jobber GraphQL only: answer the next N requests, unhandled, with HTTP 200 and
+    /// `{"data": null, "errors": [{"message", "extensions": {"code"}}]}`, as a GraphQL server
+    /// refuses a request (e.g. a field the app's scopes do not allow).
+    pub graphql_error_next: u32,
+    /// The message of that error (default `Sandbox: injected GraphQL error`).
+    pub graphql_error_message: Option<String>,
+    /// Its `extensions.code`; without one the error has no `extensions`.
+    pub graphql_error_code: Option<String>,
 }
 
 /// Marks a GraphQL request the handler must answer THROTTLED (the body needs its cost).
@@ -77,6 +85,7 @@ enum Action {
     TooMany,
     LoseResponse(Duration),
     UserError(String),
+    GraphqlError { message: String, code: Option<String> },
 }
 
 struct RouteFaults {
@@ -168,6 +177,14 @@ impl Faults {
             Action::UserError(
                 spec.user_error_message.clone().unwrap_or_else(|| "Sandbox: injected user error".into()),
             )
+        } else if take(&mut spec.graphql_error_next) {
+            Action::GraphqlError {
+                message: spec
+                    .graphql_error_message
+                    .clone()
+                    .unwrap_or_else(|| "Sandbox: injected GraphQL error".into()),
+                code: spec.graphql_error_code.clone(),
+            }
         } else if take(&mut spec.lose_response_next) {
             Action::LoseResponse(Duration::from_millis(spec.hold_ms.unwrap_or(0)))
         } else if spec.error_rate > 0.0 && next_random(&mut faults.rng) < spec.error_rate {
@@ -318,6 +335,14 @@ pub async fn layer(State(shared): State<Arc<Shared>>, request: Request, next: Ne
             let reply = serde_json::json!({"data": {field: {"userErrors": [{"message": message, "path": ["input"]}]}}});
             (StatusCode::OK, [("content-type", "application/json")], reply.to_string()).into_response()
         }
+        Action::GraphqlError { message, code } => {
+            let mut error = serde_json::json!({"message": message});
+            if let Some(code) = code {
+                error["extensions"] = serde_json::json!({"code": code});
+            }
+            let reply = serde_json::json!({"data": null, "errors": [error]});
+            (StatusCode::OK, [("content-type", "application/json")], reply.to_string()).into_response()
+        }
         Action::LoseResponse(hold) => {
             // The work is done; only the answer is lost.
             drop(next.run(request).await);
@@ -385,6 +410,30 @@ mod tests {
         assert_eq!(create.1, Action::LoseResponse(Duration::from_millis(5)));
         let again = faults.decide("/api/graphql", Some(br#"{"query":"mutation { quoteCreate }"}"#));
         assert_eq!(again.1, Action::Pass, "consumed");
+    }
+
+    #[test]
+    fn graphql_errors_come_after_user_errors_and_before_lost_responses() {
+        let faults = Faults::default();
+        faults.set(FaultSpec {
+            route: "/api/graphql".into(),
+            user_error_next: 1,
+            graphql_error_next: 1,
+            graphql_error_code: Some("FORBIDDEN".into()),
+            lose_response_next: 1,
+            ..FaultSpec::default()
+        });
+        let body = Some(&br#"{"query":"{ clients { totalCount } }"}"#[..]);
+        assert!(matches!(faults.decide("/api/graphql", body).1, Action::UserError(_)));
+        assert_eq!(
+            faults.decide("/api/graphql", body).1,
+            Action::GraphqlError {
+                message: "Sandbox: injected GraphQL error".into(),
+                code: Some("FORBIDDEN".into())
+            }
+        );
+        assert_eq!(faults.decide("/api/graphql", body).1, Action::LoseResponse(Duration::ZERO));
+        assert_eq!(faults.decide("/api/graphql", body).1, Action::Pass);
     }
 
     #[test]

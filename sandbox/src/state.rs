@@ -225,6 +225,9 @@ pub struct QuoteRecord {
     pub custom_fields: Vec<CustomFieldValueRecord>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When it was last approved / archived (admin routes, as a person in Jobber's web UI).
+    pub approved_at: Option<i64>,
+    pub archived_at: Option<i64>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

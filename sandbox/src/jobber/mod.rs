@@ -6,6 +6,7 @@ pub mod ids;
 pub mod limits;
 pub mod oauth;
 pub mod schema;
+pub mod web;
 pub mod webhooks;
 
 use std::sync::Arc;

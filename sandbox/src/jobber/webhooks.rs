@@ -26,6 +26,8 @@ pub enum Topic {
     ClientCreate,
     QuoteCreate,
     QuoteApproved,
+    /// A quote deleted in the web UI (`DELETE /_admin/jobber/quotes/{quote}`).
+    QuoteDestroy,
     /// `appDisconnect` (the sandbox's `itemId` is the account's id).
     AppDisconnect,
 }
@@ -36,6 +38,7 @@ impl Topic {
             Topic::ClientCreate => "CLIENT_CREATE",
             Topic::QuoteCreate => "QUOTE_CREATE",
             Topic::QuoteApproved => "QUOTE_APPROVED",
+            Topic::QuoteDestroy => "QUOTE_DESTROY",
             Topic::AppDisconnect => "APP_DISCONNECT",
         }
     }

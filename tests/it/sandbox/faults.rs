@@ -135,3 +135,36 @@ async fn faults_and_counters_are_listed_and_cleared() {
     assert_eq!(counters["requests"]["/saberis/api/v1/export"], 1);
     assert_eq!(counters["faults_served"], json!({}));
 }
+
+#[tokio::test]
+async fn graphql_error_answers_one_query_as_a_refusing_graphql_server_does() {
+    let sandbox = start(frozen()).await;
+    let token = sandbox.issue_tokens().access_token;
+    set_fault(
+        &sandbox,
+        json!({"route": ROUTE, "graphql_error_next": 1, "body_contains": "customFieldConfigurations",
+               "graphql_error_message": "Field 'customFieldConfigurations' doesn't exist on type 'Query'",
+               "graphql_error_code": "undefinedField"}),
+    )
+    .await;
+    // Another query passes untouched.
+    let r = gql(&sandbox, &token, "{ clients { totalCount } }", json!({})).await;
+    assert_eq!(r.json["data"]["clients"]["totalCount"], 0, "{}", r.text);
+    let query = "{ customFieldConfigurations { nodes { ... on CustomFieldConfigurationText { id } } } }";
+    let r = gql(&sandbox, &token, query, json!({})).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.json,
+        json!({"data": null, "errors": [{"message": "Field 'customFieldConfigurations' doesn't exist on type 'Query'",
+                                         "extensions": {"code": "undefinedField"}}]})
+    );
+    // Once: the next one is answered.
+    let r = gql(&sandbox, &token, query, json!({})).await;
+    assert!(r.json["data"]["customFieldConfigurations"]["nodes"].is_array(), "{}", r.text);
+    assert_eq!(sandbox.shared().counters.snapshot().faults_served[ROUTE], 1);
+
+    // Without a code: only a message.
+    set_fault(&sandbox, json!({"route": ROUTE, "graphql_error_next": 1})).await;
+    let r = gql(&sandbox, &token, "{ clients { totalCount } }", json!({})).await;
+    assert_eq!(r.json, json!({"data": null, "errors": [{"message": "Sandbox: injected GraphQL error"}]}));
+}

@@ -3,10 +3,12 @@
 //! Time-dependent behaviour (expiry, bucket refill, rate windows) runs on the sandbox's frozen
 //! clock, advanced explicitly: no assertion depends on how fast the machine is.
 
+mod admin;
 mod faults;
 mod graphql;
 mod oauth;
 mod persistence;
+mod queries;
 mod saberis;
 mod schema;
 mod sheets;
@@ -52,6 +54,22 @@ pub async fn gql(sandbox: &Sandbox, token: &str, query: &str, variables: Value) 
         .await
         .expect("request");
     reply(response).await
+}
+
+/// A request to the admin API (`path` under `/_admin`), as a test playing the person at Jobber
+/// Online or the operator does.
+pub async fn admin(sandbox: &Sandbox, method: reqwest::Method, path: &str) -> Reply {
+    let response = reqwest::Client::new()
+        .request(method, sandbox.url(&format!("/_admin{path}")))
+        .send()
+        .await
+        .expect("admin request");
+    reply(response).await
+}
+
+/// Approves a quote (by EncodedId or number) as the client would; the admin API's answer.
+pub async fn approve_quote(sandbox: &Sandbox, quote: &str) -> Reply {
+    admin(sandbox, reqwest::Method::POST, &format!("/jobber/quotes/{quote}/approve")).await
 }
 
 /// Creates a client with one property; returns (client id, property id).

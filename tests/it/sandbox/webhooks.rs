@@ -67,13 +67,7 @@ async fn events_are_posted_with_jobbers_body_and_a_valid_signature() {
     )
     .await;
     let quote = r.json["data"]["quoteCreate"]["quote"]["id"].as_str().unwrap().to_string();
-    gql(
-        &sandbox,
-        &token,
-        "mutation($q: EncodedId!) { quoteApprove(id: $q) { quote { id } } }",
-        json!({"q": quote}),
-    )
-    .await;
+    assert_eq!(super::approve_quote(&sandbox, &quote).await.status, 200);
 
     let events = wait_for(&received, 3).await;
     assert_eq!(events.len(), 3, "{events:?}");

@@ -1,13 +1,12 @@
 //! Jobber's input types and input enums, as the mutations take them.
 //!
-//! Non-null fields are non-null here too, so a missing `propertyId`, `lineItems` or
-//! `saveToProductsAndServices` fails GraphQL validation exactly as in Jobber. Two later changes
-//! recorded in jobber-api.md are applied: `PropertyAttributes.address` is non-null (2023-08-18) and
-//! `customFields` inputs are `[CustomFieldCreateInput!]`.
+//! As Jobber's public schema of version 2025-04-16 has them (a subset of each input's fields; every
+//! required one). Non-null fields are non-null here too, so a missing `propertyId`, `lineItems` or
+//! `saveToProductsAndServices` fails GraphQL validation exactly as in Jobber.
 
 use async_graphql::{Enum, InputObject};
 
-use super::types::{CostModifierTypeEnum, QuoteStatusTypeEnum};
+use super::types::{CostModifierTypeEnum, DateTime, ProductsAndServicesCategory, QuoteStatusTypeEnum};
 use crate::jobber::ids::EncodedId;
 use crate::state::{AddressRecord, CostModifierRecord};
 
@@ -49,24 +48,6 @@ pub enum EmailDescription {
     Work,
     Personal,
     Other,
-}
-
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(rename_items = "PascalCase")]
-pub enum WorkItemCategoryTypeEnum {
-    Product,
-    Service,
-    Package,
-}
-
-impl WorkItemCategoryTypeEnum {
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Product => "Product",
-            Self::Service => "Service",
-            Self::Package => "Package",
-        }
-    }
 }
 
 /// Attributes of a phone number.
@@ -139,16 +120,17 @@ impl AddressAttributes {
     }
 }
 
-/// Attributes of a property (address non-null since 2023-08-18).
+/// Attributes of a property.
 #[derive(InputObject)]
 pub struct PropertyAttributes {
     pub address: AddressAttributes,
 }
 
-/// A custom field value for a new record (the 2023-08-18 form).
+/// A custom field value for a new record (the configuration id is nullable in Jobber's schema;
+/// a missing one is a "not found" user error here).
 #[derive(InputObject)]
 pub struct CustomFieldCreateInput {
-    pub custom_field_configuration_id: EncodedId,
+    pub custom_field_configuration_id: Option<EncodedId>,
     pub value_text: Option<String>,
     pub value_numeric: Option<f64>,
     pub value_dropdown: Option<String>,
@@ -192,12 +174,6 @@ pub struct PropertyCreateInput {
     pub properties: Option<Vec<PropertyAttributes>>,
 }
 
-/// Attributes for updating a property.
-#[derive(InputObject)]
-pub struct PropertyEditInput {
-    pub address: Option<AddressAttributes>,
-}
-
 /// A discount or deposit: a percentage or a fixed amount.
 #[derive(InputObject)]
 pub struct CostModifierAttributes {
@@ -212,14 +188,15 @@ impl From<&CostModifierAttributes> for CostModifierRecord {
     }
 }
 
-/// Attributes for creating a new line item in quotes.
+/// Attributes for creating a new line item in quotes (`unitPrice` and `quantity` are nullable in
+/// Jobber's schema: the sandbox takes a missing price as 0 and a missing quantity as 1).
 #[derive(InputObject)]
 pub struct QuoteCreateLineItemAttributes {
     pub name: String,
     pub description: Option<String>,
-    pub category: Option<WorkItemCategoryTypeEnum>,
-    pub unit_price: f64,
-    pub quantity: f64,
+    pub category: Option<ProductsAndServicesCategory>,
+    pub unit_price: Option<f64>,
+    pub quantity: Option<f64>,
     pub taxable: Option<bool>,
     pub save_to_products_and_services: bool,
     pub unit_cost: Option<f64>,
@@ -232,7 +209,7 @@ pub struct QuoteCreateLineItemAttributes {
 pub struct QuoteCreateTextLineItemAttributes {
     pub name: String,
     pub description: Option<String>,
-    pub category: Option<WorkItemCategoryTypeEnum>,
+    pub category: Option<ProductsAndServicesCategory>,
 }
 
 /// Attributes for modifying existing line items on an existing quote.
@@ -244,7 +221,7 @@ pub struct QuoteEditLineItemAttributes {
     pub unit_price: Option<f64>,
     pub quantity: Option<f64>,
     pub taxable: Option<bool>,
-    pub category: Option<WorkItemCategoryTypeEnum>,
+    pub category: Option<ProductsAndServicesCategory>,
     pub sort_order: Option<i32>,
     pub unit_cost: Option<f64>,
     pub optional: Option<bool>,
@@ -287,6 +264,24 @@ pub struct ClientFilterAttributes {
     pub is_company: Option<bool>,
     pub is_lead: Option<bool>,
     pub is_archived: Option<bool>,
+    pub updated_at: Option<Iso8601DateTimeRangeInput>,
+    pub created_at: Option<Iso8601DateTimeRangeInput>,
+}
+
+/// Fields a client search looks in (all of them when `searchFields` is not given). Billing
+/// addresses are not among them.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ClientSearchField {
+    /// first name, last name, company name
+    Names,
+    Emails,
+    PrimaryEmail,
+    Phones,
+    /// The sandbox keeps no client notes: matches nothing.
+    Notes,
+    CustomFields,
+    /// The client's property addresses.
+    Properties,
 }
 
 /// Attributes for filtering properties.
@@ -295,7 +290,7 @@ pub struct PropertiesFilterAttributes {
     pub client_id: Option<EncodedId>,
 }
 
-/// Select a range of Int: `eq`, or `min` and/or `max`.
+/// Select a range of Int: `eq`, or `min` and/or `max` (bounds included).
 #[derive(InputObject)]
 pub struct IntRangeInput {
     pub min: Option<i32>,
@@ -303,12 +298,93 @@ pub struct IntRangeInput {
     pub eq: Option<i32>,
 }
 
-/// Attributes for filtering quotes.
+impl IntRangeInput {
+    pub fn contains(&self, n: i64) -> bool {
+        self.eq.is_none_or(|eq| n == i64::from(eq))
+            && self.min.is_none_or(|min| n >= i64::from(min))
+            && self.max.is_none_or(|max| n <= i64::from(max))
+    }
+}
+
+/// Select a range of Float: `eq`, or `min` and/or `max` (bounds included).
+#[derive(InputObject)]
+pub struct FloatRangeInput {
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub eq: Option<f64>,
+}
+
+impl FloatRangeInput {
+    pub fn contains(&self, x: f64) -> bool {
+        self.eq.is_none_or(|eq| (x - eq).abs() < 0.005)
+            && self.min.is_none_or(|min| x >= min)
+            && self.max.is_none_or(|max| x <= max)
+    }
+}
+
+/// Select a range of ISO8601DateTime: `eq`, or `after` and/or `before`. The sandbox compares at
+/// the second (the precision the type shows) and includes the bounds.
+#[derive(InputObject)]
+pub struct Iso8601DateTimeRangeInput {
+    pub before: Option<DateTime>,
+    pub after: Option<DateTime>,
+    pub eq: Option<DateTime>,
+}
+
+impl Iso8601DateTimeRangeInput {
+    pub fn contains(&self, unix_ms: i64) -> bool {
+        let second = |ms: i64| ms.div_euclid(1000);
+        let at = second(unix_ms);
+        self.eq.is_none_or(|eq| at == second(eq.0))
+            && self.after.is_none_or(|after| at >= second(after.0))
+            && self.before.is_none_or(|before| at <= second(before.0))
+    }
+}
+
+/// Attributes for filtering quotes (`cost` is the quote's total; the sandbox has no sent dates
+/// or salespeople, so `sentAt` and `salespersonId` are not offered).
 #[derive(InputObject, Default)]
 pub struct QuoteFilterAttributes {
     pub client_id: Option<EncodedId>,
     pub quote_number: Option<IntRangeInput>,
     pub status: Option<QuoteStatusTypeEnum>,
+    pub cost: Option<FloatRangeInput>,
+    pub updated_at: Option<Iso8601DateTimeRangeInput>,
+    pub created_at: Option<Iso8601DateTimeRangeInput>,
+}
+
+/// Sort directions.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SortDirectionEnum {
+    Ascending,
+    Descending,
+}
+
+/// What quotes can be sorted by. Events the sandbox never records (sending, changes requested,
+/// conversion) have no date: those keys sort every quote as "no date" (ties keep creation order).
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum QuotesSortKey {
+    #[graphql(name = "PROPERTY_STREET1")]
+    PropertyStreet1,
+    ClientPrimaryName,
+    ClientFirstName,
+    ClientLastName,
+    CreatedAt,
+    LastSentAt,
+    LastChangesRequestedAt,
+    ApprovedAt,
+    ConvertedAt,
+    ArchivedAt,
+    QuoteNumber,
+    QuoteStatus,
+    QuoteTotal,
+}
+
+/// One sort of a quotes list.
+#[derive(InputObject, Clone, Copy)]
+pub struct QuotesSortInput {
+    pub key: QuotesSortKey,
+    pub direction: SortDirectionEnum,
 }
 
 /// CustomFieldConfigurations filter input.

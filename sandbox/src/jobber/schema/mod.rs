@@ -12,16 +12,16 @@ use async_graphql::{Context, EmptySubscription, Object, Result, Schema};
 
 use self::connection::{paginate, PageArgs};
 use self::inputs::{
-    ClientFilterAttributes, CustomFieldConfigurationsFilterInput, PropertiesFilterAttributes,
-    QuoteFilterAttributes,
+    ClientFilterAttributes, ClientSearchField, CustomFieldConfigurationsFilterInput,
+    PropertiesFilterAttributes, QuoteFilterAttributes, QuotesSortInput, QuotesSortKey, SortDirectionEnum,
 };
 use self::types::{
     AccountView, Client, ClientConnection, CustomFieldConfiguration, CustomFieldConfigurationConnection,
-    Property, PropertyConnection, Quote, QuoteConnection,
+    Property, PropertyConnection, Quote, QuoteAmounts, QuoteConnection,
 };
 use crate::app::Shared;
 use crate::jobber::ids::EncodedId;
-use crate::state::{Account, ClientRecord, Store};
+use crate::state::{Account, ClientRecord, CustomFieldValue, QuoteRecord, QuoteStatus, Store};
 
 pub use self::mutation::Mutation;
 
@@ -62,21 +62,122 @@ impl Session {
     }
 }
 
-/// Lower-cased text a client search looks in: names, company, emails, phones (also as bare
-/// digits) and the billing and property addresses.
-fn client_search_text(account: &Account, client: &ClientRecord) -> String {
-    let mut text = vec![client.first_name.clone(), client.last_name.clone()];
-    text.extend(client.company_name.clone());
-    text.extend(client.emails.iter().map(|e| e.address.clone()));
-    for phone in &client.phones {
-        text.push(phone.number.clone());
-        text.push(phone.number.chars().filter(char::is_ascii_digit).collect());
+/// Lower-cased text a client search looks in: the chosen fields (every field when `fields` is
+/// `None`). Names are first, last and company name; phones also count as bare digits; properties
+/// are the client's property addresses. Billing addresses are never searched (as in Jobber).
+fn client_search_text(
+    account: &Account,
+    client: &ClientRecord,
+    fields: Option<&[ClientSearchField]>,
+) -> String {
+    let wanted = |field: ClientSearchField| fields.is_none_or(|f| f.contains(&field));
+    let mut text = Vec::new();
+    if wanted(ClientSearchField::Names) {
+        text.extend([client.first_name.clone(), client.last_name.clone()]);
+        text.extend(client.company_name.clone());
     }
-    text.extend(client.billing_address.iter().map(|a| a.search_text()));
-    text.extend(
-        account.properties.values().filter(|p| p.client_id == client.id).map(|p| p.address.search_text()),
-    );
+    if wanted(ClientSearchField::Emails) {
+        text.extend(client.emails.iter().map(|e| e.address.clone()));
+    } else if wanted(ClientSearchField::PrimaryEmail) {
+        text.extend(client.emails.iter().filter(|e| e.primary).map(|e| e.address.clone()));
+    }
+    if wanted(ClientSearchField::Phones) {
+        for phone in &client.phones {
+            text.push(phone.number.clone());
+            text.push(phone.number.chars().filter(char::is_ascii_digit).collect());
+        }
+    }
+    // ClientSearchField::Notes: the sandbox keeps no client notes.
+    if wanted(ClientSearchField::CustomFields) {
+        text.extend(client.custom_fields.iter().map(|v| match &v.value {
+            CustomFieldValue::Text(t) => t.clone(),
+            CustomFieldValue::Numeric(n) => n.to_string(),
+        }));
+    }
+    if wanted(ClientSearchField::Properties) {
+        text.extend(
+            account.properties.values().filter(|p| p.client_id == client.id).map(|p| p.address.search_text()),
+        );
+    }
     text.join(" ").to_lowercase()
+}
+
+/// A quote's value for one sort key; `None` (no such date) sorts after every value ascending,
+/// before every value descending (as PostgreSQL's NULLS LAST / NULLS FIRST defaults do).
+#[derive(Clone, Debug, PartialEq, PartialOrd)]
+enum SortValue {
+    Number(f64),
+    Text(String),
+}
+
+fn sort_value(account: &Account, quote: &QuoteRecord, key: QuotesSortKey) -> Option<SortValue> {
+    let client = account.clients.get(&quote.client_id);
+    // Jobber's descriptions: a company sorts by its company name; a person by first (or last)
+    // name, falling back to the other.
+    let name = |first: bool| -> Option<SortValue> {
+        let client = client?;
+        let company = client.company_name.clone().filter(|_| client.is_company);
+        let (a, b) = if first {
+            (&client.first_name, &client.last_name)
+        } else {
+            (&client.last_name, &client.first_name)
+        };
+        let person = [a, b].into_iter().find(|s| !s.is_empty()).cloned();
+        company.or(person).or(client.company_name.clone()).map(|n| SortValue::Text(n.to_lowercase()))
+    };
+    let date = |ms: Option<i64>| ms.map(|ms| SortValue::Number(ms as f64));
+    match key {
+        QuotesSortKey::PropertyStreet1 => account
+            .properties
+            .get(&quote.property_id)
+            .map(|p| SortValue::Text(p.address.street1.to_lowercase())),
+        QuotesSortKey::ClientPrimaryName | QuotesSortKey::ClientFirstName => name(true),
+        QuotesSortKey::ClientLastName => name(false),
+        QuotesSortKey::CreatedAt => date(Some(quote.created_at)),
+        QuotesSortKey::ApprovedAt => date(quote.approved_at),
+        QuotesSortKey::ArchivedAt => date(quote.archived_at),
+        QuotesSortKey::LastSentAt | QuotesSortKey::LastChangesRequestedAt | QuotesSortKey::ConvertedAt => {
+            None
+        }
+        QuotesSortKey::QuoteNumber => Some(match quote.quote_number.parse::<f64>() {
+            Ok(n) => SortValue::Number(n),
+            Err(_) => SortValue::Text(quote.quote_number.clone()),
+        }),
+        // Workflow order (the sandbox's reading of "in workflow order").
+        QuotesSortKey::QuoteStatus => Some(SortValue::Number(match quote.status {
+            QuoteStatus::Draft => 0.0,
+            QuoteStatus::AwaitingResponse => 1.0,
+            QuoteStatus::ChangesRequested => 2.0,
+            QuoteStatus::Approved => 3.0,
+            QuoteStatus::Converted => 4.0,
+            QuoteStatus::Archived => 5.0,
+        })),
+        QuotesSortKey::QuoteTotal => Some(SortValue::Number(QuoteAmounts::of(quote).total)),
+    }
+}
+
+/// Sorts quotes by the given keys in order (stable: ties keep creation order).
+fn sort_quotes(account: &Account, quotes: &mut [QuoteRecord], sorts: &[QuotesSortInput]) {
+    use std::cmp::Ordering;
+    quotes.sort_by(|a, b| {
+        for sort in sorts {
+            let (x, y) = (sort_value(account, a, sort.key), sort_value(account, b, sort.key));
+            let ascending = match (&x, &y) {
+                (None, None) => Ordering::Equal,
+                (None, Some(_)) => Ordering::Greater,
+                (Some(_), None) => Ordering::Less,
+                (Some(x), Some(y)) => x.partial_cmp(y).unwrap_or(Ordering::Equal),
+            };
+            let order = match sort.direction {
+                SortDirectionEnum::Ascending => ascending,
+                SortDirectionEnum::Descending => ascending.reverse(),
+            };
+            if order != Ordering::Equal {
+                return order;
+            }
+        }
+        Ordering::Equal
+    });
 }
 
 /// Every word of the search term must occur somewhere in the client's searchable text.
@@ -103,13 +204,14 @@ impl Query {
         Session::of(ctx).read(|account| account.clients.get(&number).cloned().map(Client))
     }
 
-    /// Clients satisfying a filter and a search term.
+    /// Clients satisfying a filter and a search term (over `searchFields`, or every field).
     #[allow(clippy::too_many_arguments)]
     async fn clients(
         &self,
         ctx: &Context<'_>,
         filter: Option<ClientFilterAttributes>,
         search_term: Option<String>,
+        search_fields: Option<Vec<ClientSearchField>>,
         after: Option<String>,
         before: Option<String>,
         first: Option<i32>,
@@ -124,7 +226,12 @@ impl Query {
                 .filter(|c| filter.is_company.is_none_or(|v| c.is_company == v))
                 .filter(|c| filter.is_lead.is_none_or(|v| c.is_lead == v))
                 .filter(|c| filter.is_archived.is_none_or(|v| c.is_archived == v))
-                .filter(|c| term.trim().is_empty() || matches_search(&client_search_text(account, c), &term))
+                .filter(|c| filter.created_at.as_ref().is_none_or(|r| r.contains(c.created_at)))
+                .filter(|c| filter.updated_at.as_ref().is_none_or(|r| r.contains(c.updated_at)))
+                .filter(|c| {
+                    term.trim().is_empty()
+                        || matches_search(&client_search_text(account, c, search_fields.as_deref()), &term)
+                })
                 .cloned()
                 .map(Client)
                 .collect()
@@ -173,13 +280,15 @@ impl Query {
         Session::of(ctx).read(|account| account.quotes.get(&number).cloned().map(Quote))
     }
 
-    /// Quotes satisfying a filter (client, number, status) and a search term (title, number).
+    /// Quotes satisfying a filter and a search term (title, number), sorted by `sort` (creation
+    /// order without one).
     #[allow(clippy::too_many_arguments)]
     async fn quotes(
         &self,
         ctx: &Context<'_>,
         filter: Option<QuoteFilterAttributes>,
         search_term: Option<String>,
+        sort: Option<Vec<QuotesSortInput>>,
         after: Option<String>,
         before: Option<String>,
         first: Option<i32>,
@@ -188,7 +297,7 @@ impl Query {
         let filter = filter.unwrap_or_default();
         let term = search_term.unwrap_or_default();
         let all = Session::of(ctx).read(|account| {
-            account
+            let mut quotes = account
                 .quotes
                 .values()
                 .filter(|q| {
@@ -197,20 +306,21 @@ impl Query {
                 .filter(|q| filter.status.is_none_or(|s| q.status == s.into()))
                 .filter(|q| {
                     filter.quote_number.as_ref().is_none_or(|range| {
-                        let Ok(n) = q.quote_number.parse::<i32>() else { return false };
-                        range.eq.is_none_or(|eq| n == eq)
-                            && range.min.is_none_or(|min| n >= min)
-                            && range.max.is_none_or(|max| n <= max)
+                        q.quote_number.trim().parse::<i64>().is_ok_and(|n| range.contains(n))
                     })
                 })
+                .filter(|q| filter.cost.as_ref().is_none_or(|r| r.contains(QuoteAmounts::of(q).total)))
+                .filter(|q| filter.created_at.as_ref().is_none_or(|r| r.contains(q.created_at)))
+                .filter(|q| filter.updated_at.as_ref().is_none_or(|r| r.contains(q.updated_at)))
                 .filter(|q| {
                     let text =
                         format!("{} {}", q.quote_number, q.title.as_deref().unwrap_or("")).to_lowercase();
                     term.trim().is_empty() || matches_search(&text, &term)
                 })
                 .cloned()
-                .map(Quote)
-                .collect()
+                .collect::<Vec<_>>();
+            sort_quotes(account, &mut quotes, sort.as_deref().unwrap_or_default());
+            quotes.into_iter().map(Quote).collect()
         });
         Ok(paginate(all, &PageArgs { after, before, first, last })?.into())
     }

@@ -7,7 +7,7 @@
 use async_graphql::{Context, Object, SimpleObject};
 
 use super::inputs::*;
-use super::types::{Application, Client, MutationErrors, Property, Quote, QuoteLineItem, QuoteNote};
+use super::types::{Client, MutationErrors, Property, Quote, QuoteLineItem};
 use super::Session;
 use crate::config::{CustomFieldTarget, CustomFieldValueType};
 use crate::jobber::ids::EncodedId;
@@ -30,7 +30,6 @@ pub const PROPERTY_OF_OTHER_CLIENT: &str = "Property does not belong to the clie
 pub const CUSTOM_FIELD_NOT_FOUND: &str = "Custom field configuration not found";
 pub const CUSTOM_FIELD_WRONG_TARGET: &str = "Custom field does not apply to this object";
 pub const CUSTOM_FIELD_WRONG_VALUE: &str = "Custom field value does not match its type";
-pub const QUOTE_CANNOT_APPROVE: &str = "Quote cannot be approved in its current status";
 
 fn client_in(account: &Account, id: &EncodedId) -> Option<u64> {
     id.number_of("Client").filter(|n| account.clients.contains_key(n))
@@ -71,7 +70,8 @@ fn custom_field_values(
         .map(|input| {
             let config = input
                 .custom_field_configuration_id
-                .number_of("CustomFieldConfiguration")
+                .as_ref()
+                .and_then(|id| id.number_of("CustomFieldConfiguration"))
                 .and_then(|n| account.custom_field_configurations.get(&n))
                 .ok_or_else(|| MutationErrors::new(CUSTOM_FIELD_NOT_FOUND, path))?;
             if config.applies_to != target {
@@ -136,8 +136,8 @@ fn new_line_item(
         name: li.name.clone(),
         description: li.description.clone().unwrap_or_default(),
         category: li.category.map(|c| c.label().to_string()),
-        quantity: li.quantity,
-        unit_price: li.unit_price,
+        quantity: li.quantity.unwrap_or(1.0),
+        unit_price: li.unit_price.unwrap_or(0.0),
         unit_cost: li.unit_cost.unwrap_or(0.0),
         taxable: li.taxable.unwrap_or(true),
         optional: li.optional.unwrap_or(false),
@@ -183,21 +183,9 @@ pub struct ClientEditPayload {
 }
 
 #[derive(SimpleObject, Default)]
-pub struct ClientArchivePayload {
-    client: Option<Client>,
-    user_errors: Vec<MutationErrors>,
-}
-
-#[derive(SimpleObject, Default)]
 pub struct PropertyCreatePayload {
     client: Option<Client>,
     properties: Vec<Property>,
-    user_errors: Vec<MutationErrors>,
-}
-
-#[derive(SimpleObject, Default)]
-pub struct PropertyEditPayload {
-    property: Option<Property>,
     user_errors: Vec<MutationErrors>,
 }
 
@@ -241,28 +229,10 @@ pub struct QuoteEditPayload {
     user_errors: Vec<MutationErrors>,
 }
 
+/// Its `quoteNote` is not served: `QuoteNote` is only a placeholder in Jobber's schema file.
 #[derive(SimpleObject, Default)]
 pub struct QuoteCreateNotePayload {
     quote: Option<Quote>,
-    quote_note: Option<QuoteNote>,
-    user_errors: Vec<MutationErrors>,
-}
-
-#[derive(SimpleObject, Default)]
-pub struct QuoteApprovePayload {
-    quote: Option<Quote>,
-    user_errors: Vec<MutationErrors>,
-}
-
-#[derive(SimpleObject, Default)]
-pub struct QuoteArchivePayload {
-    quote: Option<Quote>,
-    user_errors: Vec<MutationErrors>,
-}
-
-#[derive(SimpleObject, Default)]
-pub struct QuoteDeletePayload {
-    deleted_quote: Option<Quote>,
     user_errors: Vec<MutationErrors>,
 }
 
@@ -325,9 +295,9 @@ fn quote_snapshot(store: &Store, account_id: u64, number: u64) -> Option<Quote> 
     store.accounts.get(&account_id)?.quotes.get(&number).cloned().map(Quote)
 }
 
+/// Its `app` is not served: `Application` is only a placeholder in Jobber's schema file.
 #[derive(SimpleObject, Default)]
 pub struct AppDisconnectPayload {
-    app: Option<Application>,
     user_errors: Vec<MutationErrors>,
 }
 
@@ -348,8 +318,7 @@ impl Mutation {
             "Account",
             session.account_id,
         );
-        let name = session.shared.config.webhooks.app_id.clone();
-        AppDisconnectPayload { app: Some(Application { name }), user_errors: vec![] }
+        AppDisconnectPayload { user_errors: vec![] }
     }
 
     /// Create a client.
@@ -530,25 +499,6 @@ impl Mutation {
         }
     }
 
-    /// Archives a client.
-    async fn client_archive(&self, ctx: &Context<'_>, client_id: EncodedId) -> ClientArchivePayload {
-        let session = Session::of(ctx);
-        let now = session.now_ms();
-        let result = session.write(|store, account_id| {
-            let account = account_mut(store, account_id);
-            let number = client_in(account, &client_id)
-                .ok_or_else(|| MutationErrors::new(CLIENT_NOT_FOUND, &["clientId"]))?;
-            let client = account.clients.get_mut(&number).expect("checked above");
-            client.is_archived = true;
-            client.updated_at = now;
-            Ok(client.clone())
-        });
-        match result {
-            Ok(client) => ClientArchivePayload { client: Some(Client(client)), user_errors: vec![] },
-            Err(e) => failed(|p: &mut ClientArchivePayload, e| p.user_errors = e, e),
-        }
-    }
-
     /// Creates new properties for an existing client; a duplicate address fails them all.
     async fn property_create(
         &self,
@@ -597,43 +547,6 @@ impl Mutation {
                 PropertyCreatePayload { client: Some(Client(client)), properties, user_errors: vec![] }
             }
             Err(e) => failed(|p: &mut PropertyCreatePayload, e| p.user_errors = e, e),
-        }
-    }
-
-    /// Modify an existing property.
-    async fn property_edit(
-        &self,
-        ctx: &Context<'_>,
-        property_id: EncodedId,
-        input: PropertyEditInput,
-    ) -> PropertyEditPayload {
-        let session = Session::of(ctx);
-        let now = session.now_ms();
-        let result = session.write(|store, account_id| {
-            let account = account_mut(store, account_id);
-            let number = property_id
-                .number_of("Property")
-                .filter(|n| account.properties.contains_key(n))
-                .ok_or_else(|| MutationErrors::new(PROPERTY_NOT_FOUND, &["propertyId"]))?;
-            let mut property = account.properties[&number].clone();
-            if let Some(address) = &input.address {
-                address.apply_to(&mut property.address);
-            }
-            let duplicate = account.properties.values().any(|p| {
-                p.id != number
-                    && p.client_id == property.client_id
-                    && same_address(&p.address, &property.address)
-            });
-            if duplicate {
-                return Err(MutationErrors::new(PROPERTY_EXISTS, &["input", "address"]));
-            }
-            property.updated_at = now;
-            account.properties.insert(number, property.clone());
-            Ok(property)
-        });
-        match result {
-            Ok(property) => PropertyEditPayload { property: Some(Property(property)), user_errors: vec![] },
-            Err(e) => failed(|p: &mut PropertyEditPayload, e| p.user_errors = e, e),
         }
     }
 
@@ -693,6 +606,8 @@ impl Mutation {
                 custom_fields: attach_ids(store, values),
                 created_at: now,
                 updated_at: now,
+                approved_at: None,
+                archived_at: None,
             };
             account_mut(store, account_id).quotes.insert(id, quote.clone());
             Ok(quote)
@@ -908,81 +823,15 @@ impl Mutation {
                 message: input.message.clone().unwrap_or_default(),
                 created_at: now,
             };
-            account_mut(store, account_id).quotes.get_mut(&number).expect("checked").notes.push(note.clone());
-            Ok((number, note))
-        });
-        match result {
-            Ok((number, note)) => QuoteCreateNotePayload {
-                quote: session.shared.read(|s| quote_snapshot(s, account_id, number)),
-                quote_note: Some(QuoteNote(note)),
-                user_errors: vec![],
-            },
-            Err(e) => failed(|p: &mut QuoteCreateNotePayload, e| p.user_errors = e, e),
-        }
-    }
-
-    /// Approve a quote, as the client would in client hub (lets a test play the client).
-    async fn quote_approve(&self, ctx: &Context<'_>, id: EncodedId) -> QuoteApprovePayload {
-        let session = Session::of(ctx);
-        let account_id = session.account_id;
-        let result = with_quote(session, &id, "id", |store, number, _now| {
-            let quote = account_mut(store, account_id).quotes.get_mut(&number).expect("checked");
-            match quote.status {
-                QuoteStatus::Draft | QuoteStatus::AwaitingResponse | QuoteStatus::ChangesRequested => {
-                    quote.status = QuoteStatus::Approved;
-                    Ok(number)
-                }
-                _ => Err(MutationErrors::new(QUOTE_CANNOT_APPROVE, &["id"])),
-            }
-        });
-        match result {
-            Ok(number) => {
-                session.shared.jobber.webhooks.emit(
-                    &session.shared,
-                    Topic::QuoteApproved,
-                    account_id,
-                    "Quote",
-                    number,
-                );
-                QuoteApprovePayload {
-                    quote: session.shared.read(|s| quote_snapshot(s, account_id, number)),
-                    user_errors: vec![],
-                }
-            }
-            Err(e) => failed(|p: &mut QuoteApprovePayload, e| p.user_errors = e, e),
-        }
-    }
-
-    /// Archive a quote.
-    async fn quote_archive(&self, ctx: &Context<'_>, id: EncodedId) -> QuoteArchivePayload {
-        let session = Session::of(ctx);
-        let account_id = session.account_id;
-        let result = with_quote(session, &id, "id", |store, number, _now| {
-            account_mut(store, account_id).quotes.get_mut(&number).expect("checked").status =
-                QuoteStatus::Archived;
+            account_mut(store, account_id).quotes.get_mut(&number).expect("checked").notes.push(note);
             Ok(number)
         });
         match result {
-            Ok(number) => QuoteArchivePayload {
+            Ok(number) => QuoteCreateNotePayload {
                 quote: session.shared.read(|s| quote_snapshot(s, account_id, number)),
                 user_errors: vec![],
             },
-            Err(e) => failed(|p: &mut QuoteArchivePayload, e| p.user_errors = e, e),
-        }
-    }
-
-    /// Delete a quote.
-    async fn quote_delete(&self, ctx: &Context<'_>, quote_id: EncodedId) -> QuoteDeletePayload {
-        let session = Session::of(ctx);
-        let result = session.write(|store, account_id| {
-            let account = account_mut(store, account_id);
-            let number = quote_in(account, &quote_id)
-                .ok_or_else(|| MutationErrors::new(QUOTE_NOT_FOUND, &["quoteId"]))?;
-            Ok(account.quotes.remove(&number).expect("checked above"))
-        });
-        match result {
-            Ok(quote) => QuoteDeletePayload { deleted_quote: Some(Quote(quote)), user_errors: vec![] },
-            Err(e) => failed(|p: &mut QuoteDeletePayload, e| p.user_errors = e, e),
+            Err(e) => failed(|p: &mut QuoteCreateNotePayload, e| p.user_errors = e, e),
         }
     }
 }

@@ -1,8 +1,10 @@
 //! Jobber's output types, each a thin view over a record of `crate::state`.
 //!
-//! Field names, types and nullability follow `schema-subset-2022-03-10.graphql` exactly (checked by
-//! `tests/it/sandbox/schema.rs`); only fields the bridge plausibly reads exist. Relations (a
-//! quote's client, a client's quotes…) are looked up at resolve time so they are never stale.
+//! Names, types, nullability, arguments and deprecations follow Jobber's public schema of version
+//! 2025-04-16 (`schema-2025-04-16-subset.graphql`; `tests/it/sandbox/schema.rs` checks every
+//! served type, field and argument against it); only fields the bridge plausibly reads exist, and
+//! none whose type the reference gives only as a placeholder. Relations (a quote's client, a
+//! client's quotes…) are looked up at resolve time so they are never stale.
 
 use async_graphql::{Context, Enum, Object, Result, Scalar, ScalarType, SimpleObject, Union, Value};
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
@@ -10,25 +12,28 @@ use rust_decimal::Decimal;
 
 use super::connection::{connection, paginate, PageArgs};
 use super::Session;
-use crate::clock::iso8601;
+use crate::clock::{iso8601, parse_iso8601};
 use crate::config::{CustomFieldTarget, CustomFieldValueType};
 use crate::jobber::ids::EncodedId;
 use crate::state::{
     AddressRecord, ClientRecord, CostModifierRecord, CustomFieldConfigurationRecord, CustomFieldValue,
-    CustomFieldValueRecord, EmailRecord, LineItemRecord, NoteRecord, PhoneRecord, PropertyRecord,
-    QuoteRecord, QuoteStatus,
+    CustomFieldValueRecord, EmailRecord, LineItemRecord, PhoneRecord, PropertyRecord, QuoteRecord,
+    QuoteStatus,
 };
 
-/// Jobber's `ISO8601DateTime` (output only in this sandbox: no filter takes dates).
-#[derive(Clone, Copy, Debug)]
+/// Jobber's `ISO8601DateTime` (Unix ms; shown to the second in UTC, `2025-07-08T17:02:11Z`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct DateTime(pub i64);
 
 #[Scalar(name = "ISO8601DateTime")]
 impl ScalarType for DateTime {
     fn parse(value: Value) -> async_graphql::InputValueResult<Self> {
-        Err(async_graphql::InputValueError::custom(format!(
-            "date inputs are not supported by sj-sandbox: {value}"
-        )))
+        match &value {
+            Value::String(text) => parse_iso8601(text).map(DateTime).ok_or_else(|| {
+                async_graphql::InputValueError::custom(format!("\"{text}\" is not a valid ISO8601DateTime"))
+            }),
+            _ => Err(async_graphql::InputValueError::expected_type(value)),
+        }
     }
 
     fn to_value(&self) -> Value {
@@ -36,8 +41,10 @@ impl ScalarType for DateTime {
     }
 }
 
-fn web_uri(kind: &str, id: u64) -> String {
-    format!("https://secure.getjobber.com/{kind}/{id}")
+/// `jobberWebUri`: the record's page in the sandbox's stand-in for Jobber Online
+/// (`{base url}/web/{quotes,clients,properties}/{id}`, see `crate::jobber::web`).
+fn web_uri(ctx: &Context<'_>, kind: &str, id: u64) -> String {
+    crate::jobber::web::uri(Session::of(ctx).shared.base_url(), kind, id)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -94,6 +101,9 @@ impl Client {
     async fn billing_address(&self) -> Option<ClientAddress> {
         self.0.billing_address.clone().map(ClientAddress)
     }
+    #[graphql(
+        deprecation = "Favoring connection types, use `clientProperties`. Once confident all users have migrated, this field will become a connection type."
+    )]
     async fn properties(&self, ctx: &Context<'_>) -> Vec<Property> {
         self.property_list(ctx)
     }
@@ -125,8 +135,8 @@ impl Client {
     async fn custom_fields(&self, ctx: &Context<'_>) -> Vec<CustomFieldUnion> {
         custom_field_values(ctx, &self.0.custom_fields)
     }
-    async fn jobber_web_uri(&self) -> String {
-        web_uri("clients", self.0.id)
+    async fn jobber_web_uri(&self, ctx: &Context<'_>) -> String {
+        web_uri(ctx, "clients", self.0.id)
     }
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
@@ -136,8 +146,7 @@ impl Client {
     }
 }
 
-/// A client's email address. `Email` is outside the 2022 schema extract; its fields follow
-/// Jobber's public API documentation.
+/// A client's email address.
 #[derive(Clone)]
 pub struct Email(pub EmailRecord);
 
@@ -154,7 +163,7 @@ impl Email {
     }
 }
 
-/// A client's phone number (outside the 2022 extract, like [`Email`]).
+/// A client's phone number.
 #[derive(Clone)]
 pub struct ClientPhoneNumber(pub PhoneRecord);
 
@@ -174,41 +183,68 @@ impl ClientPhoneNumber {
     }
 }
 
-/// Address fields shared by [`ClientAddress`] and [`PropertyAddress`] (outside the 2022 extract).
-macro_rules! address_type {
-    ($name:ident) => {
-        /// A postal address.
-        #[derive(Clone)]
-        pub struct $name(pub AddressRecord);
+/// A client's billing address: every part is `String!` in Jobber (empty when not set).
+#[derive(Clone)]
+pub struct ClientAddress(pub AddressRecord);
 
-        #[Object]
-        impl $name {
-            async fn street1(&self) -> &str {
-                &self.0.street1
-            }
-            async fn street2(&self) -> &str {
-                &self.0.street2
-            }
-            async fn street(&self) -> String {
-                self.0.street()
-            }
-            async fn city(&self) -> &str {
-                &self.0.city
-            }
-            async fn province(&self) -> &str {
-                &self.0.province
-            }
-            async fn postal_code(&self) -> &str {
-                &self.0.postal_code
-            }
-            async fn country(&self) -> &str {
-                &self.0.country
-            }
-        }
-    };
+#[Object]
+impl ClientAddress {
+    async fn street1(&self) -> &str {
+        &self.0.street1
+    }
+    async fn street2(&self) -> &str {
+        &self.0.street2
+    }
+    async fn street(&self) -> String {
+        self.0.street()
+    }
+    async fn city(&self) -> &str {
+        &self.0.city
+    }
+    async fn province(&self) -> &str {
+        &self.0.province
+    }
+    async fn postal_code(&self) -> &str {
+        &self.0.postal_code
+    }
+    async fn country(&self) -> &str {
+        &self.0.country
+    }
 }
-address_type!(ClientAddress);
-address_type!(PropertyAddress);
+
+/// A part of a property address: Jobber's parts are nullable, and an empty one is `null`.
+fn part(value: &str) -> Option<&str> {
+    (!value.is_empty()).then_some(value)
+}
+
+/// A property's address: every part nullable (`null` when empty), `street` always a string.
+#[derive(Clone)]
+pub struct PropertyAddress(pub AddressRecord);
+
+#[Object]
+impl PropertyAddress {
+    async fn street1(&self) -> Option<&str> {
+        part(&self.0.street1)
+    }
+    async fn street2(&self) -> Option<&str> {
+        part(&self.0.street2)
+    }
+    async fn street(&self) -> String {
+        self.0.street()
+    }
+    async fn city(&self) -> Option<&str> {
+        part(&self.0.city)
+    }
+    async fn province(&self) -> Option<&str> {
+        part(&self.0.province)
+    }
+    async fn postal_code(&self) -> Option<&str> {
+        part(&self.0.postal_code)
+    }
+    async fn country(&self) -> Option<&str> {
+        part(&self.0.country)
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Properties
@@ -229,32 +265,39 @@ impl Property {
         let id = self.0.client_id;
         Session::of(ctx).read(|account| account.clients.get(&id).cloned().map(Client))
     }
+    #[graphql(deprecation = "Use the fields available on 'address' instead")]
     async fn street(&self) -> String {
         self.0.address.street()
     }
+    #[graphql(deprecation = "Use the fields available on 'address' instead")]
     async fn street1(&self) -> &str {
         &self.0.address.street1
     }
+    #[graphql(deprecation = "Use the fields available on 'address' instead")]
     async fn street2(&self) -> &str {
         &self.0.address.street2
     }
+    #[graphql(deprecation = "Use the fields available on 'address' instead")]
     async fn city(&self) -> &str {
         &self.0.address.city
     }
+    #[graphql(deprecation = "Use the fields available on 'address' instead")]
     async fn province(&self) -> &str {
         &self.0.address.province
     }
+    #[graphql(deprecation = "Use the fields available on 'address' instead")]
     async fn postal_code(&self) -> &str {
         &self.0.address.postal_code
     }
+    #[graphql(deprecation = "Use the fields available on 'address' instead")]
     async fn country(&self) -> &str {
         &self.0.address.country
     }
     async fn is_billing_address(&self) -> Option<bool> {
         Some(self.0.is_billing_address)
     }
-    async fn jobber_web_uri(&self) -> String {
-        web_uri("properties", self.0.id)
+    async fn jobber_web_uri(&self, ctx: &Context<'_>) -> String {
+        web_uri(ctx, "properties", self.0.id)
     }
     async fn quotes(
         &self,
@@ -321,21 +364,6 @@ pub enum CostModifierTypeEnum {
     Unit,
 }
 
-/// A discount or deposit on a quote.
-#[derive(SimpleObject, Clone)]
-pub struct CostModifier {
-    pub rate: f64,
-    #[graphql(name = "type")]
-    pub kind: CostModifierTypeEnum,
-}
-
-impl From<&CostModifierRecord> for CostModifier {
-    fn from(m: &CostModifierRecord) -> Self {
-        let kind = if m.percent { CostModifierTypeEnum::Percent } else { CostModifierTypeEnum::Unit };
-        Self { rate: m.rate, kind }
-    }
-}
-
 /// A cost estimate sent to a client before any work is done.
 #[derive(Clone)]
 pub struct Quote(pub QuoteRecord);
@@ -360,12 +388,6 @@ impl Quote {
     async fn amounts(&self) -> QuoteAmounts {
         QuoteAmounts::of(&self.0)
     }
-    async fn discount(&self) -> Option<CostModifier> {
-        self.0.discount.as_ref().map(CostModifier::from)
-    }
-    async fn deposit(&self) -> Option<CostModifier> {
-        self.0.deposit.as_ref().map(CostModifier::from)
-    }
     async fn line_items(
         &self,
         after: Option<String>,
@@ -374,16 +396,6 @@ impl Quote {
         last: Option<i32>,
     ) -> Result<QuoteLineItemConnection> {
         let all = self.0.line_items.iter().cloned().map(QuoteLineItem).collect();
-        Ok(paginate(all, &PageArgs { after, before, first, last })?.into())
-    }
-    async fn notes(
-        &self,
-        after: Option<String>,
-        before: Option<String>,
-        first: Option<i32>,
-        last: Option<i32>,
-    ) -> Result<QuoteNoteConnection> {
-        let all = self.0.notes.iter().cloned().map(QuoteNote).collect();
         Ok(paginate(all, &PageArgs { after, before, first, last })?.into())
     }
     async fn client(&self, ctx: &Context<'_>) -> Option<Client> {
@@ -397,8 +409,8 @@ impl Quote {
     async fn custom_fields(&self, ctx: &Context<'_>) -> Vec<CustomFieldUnion> {
         custom_field_values(ctx, &self.0.custom_fields)
     }
-    async fn jobber_web_uri(&self) -> String {
-        web_uri("quotes", self.0.id)
+    async fn jobber_web_uri(&self, ctx: &Context<'_>) -> String {
+        web_uri(ctx, "quotes", self.0.id)
     }
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
@@ -477,20 +489,24 @@ impl QuoteLineItem {
     async fn description(&self) -> &str {
         &self.0.description
     }
-    async fn category(&self) -> &str {
-        self.0.category.as_deref().unwrap_or("Product")
+    async fn category(&self) -> ProductsAndServicesCategory {
+        ProductsAndServicesCategory::from_label(self.0.category.as_deref())
     }
     async fn quantity(&self) -> f64 {
         self.0.quantity
     }
+    #[graphql(deprecation = "Use `quantity` field")]
     async fn qty(&self) -> f64 {
         self.0.quantity
+    }
+    async fn sort_order(&self) -> Option<i32> {
+        Some(self.0.sort_order)
     }
     async fn unit_price(&self) -> f64 {
         self.0.unit_price
     }
-    async fn unit_cost(&self) -> f64 {
-        self.0.unit_cost
+    async fn unit_cost(&self) -> Option<f64> {
+        Some(self.0.unit_cost)
     }
     async fn total_price(&self) -> f64 {
         money((decimal(self.0.quantity) * decimal(self.0.unit_price)).round_dp(2))
@@ -515,20 +531,31 @@ impl QuoteLineItem {
     }
 }
 
-/// A note on a quote.
-#[derive(Clone)]
-pub struct QuoteNote(pub NoteRecord);
+/// The category of a line item (Jobber's `ProductsAndServicesCategory`).
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ProductsAndServicesCategory {
+    Product,
+    Service,
+    Labour,
+}
 
-#[Object]
-impl QuoteNote {
-    async fn id(&self) -> EncodedId {
-        EncodedId::new("QuoteNote", self.0.id)
+impl ProductsAndServicesCategory {
+    /// How the record keeps it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Product => "Product",
+            Self::Service => "Service",
+            Self::Labour => "Labour",
+        }
     }
-    async fn message(&self) -> &str {
-        &self.0.message
-    }
-    async fn created_at(&self) -> DateTime {
-        DateTime(self.0.created_at)
+
+    /// From the record; none (or an older label such as `Package`) reads as `PRODUCT`.
+    pub fn from_label(label: Option<&str>) -> Self {
+        match label.map(str::to_ascii_lowercase).as_deref() {
+            Some("service") => Self::Service,
+            Some("labour") => Self::Labour,
+            _ => Self::Product,
+        }
     }
 }
 
@@ -543,6 +570,7 @@ pub enum CustomFieldAppliesTo {
     AllQuotes,
     AllJobs,
     AllInvoices,
+    AllProductsAndServices,
     Team,
 }
 
@@ -589,6 +617,9 @@ macro_rules! custom_field_configuration_type {
             async fn applies_to(&self) -> CustomFieldAppliesTo {
                 self.0.applies_to.into()
             }
+            async fn archived(&self) -> bool {
+                false
+            }
             async fn read_only(&self) -> bool {
                 false
             }
@@ -622,16 +653,12 @@ custom_field_configuration_type!(
 );
 
 custom_field_configuration_type!(
-    /// A numeric custom field configuration.
+    /// A numeric custom field configuration. Jobber's schema file gives this type only as a
+    /// placeholder whose real type implements `CustomFieldConfigurationInterface`: it has exactly
+    /// that interface's fields here, nothing of its own (no `defaultValue`, no `unit`).
     CustomFieldConfigurationNumeric {
         async fn value_type(&self) -> CustomFieldConfigurationValueType {
             CustomFieldConfigurationValueType::Numeric
-        }
-        async fn default_value(&self) -> f64 {
-            self.0.default_value.trim().parse().unwrap_or(0.0)
-        }
-        async fn unit(&self) -> &str {
-            ""
         }
     }
 );
@@ -656,7 +683,24 @@ impl From<CustomFieldConfigurationRecord> for CustomFieldConfiguration {
     }
 }
 
-connection!(CustomFieldConfigurationConnection, CustomFieldConfigurationEdge, CustomFieldConfiguration);
+/// The connection of custom field configurations. Its `edges` are not served: their type,
+/// `CustomFieldConfigurationEdge`, is only a placeholder in Jobber's schema file.
+#[derive(SimpleObject)]
+pub struct CustomFieldConfigurationConnection {
+    pub nodes: Vec<CustomFieldConfiguration>,
+    pub page_info: super::connection::PageInfo,
+    pub total_count: i32,
+}
+
+impl From<super::connection::Page<CustomFieldConfiguration>> for CustomFieldConfigurationConnection {
+    fn from(page: super::connection::Page<CustomFieldConfiguration>) -> Self {
+        Self {
+            nodes: page.items.into_iter().map(|(_, node)| node).collect(),
+            page_info: page.page_info,
+            total_count: page.total_count,
+        }
+    }
+}
 
 /// A text custom field value.
 #[derive(SimpleObject, Clone)]
@@ -667,20 +711,20 @@ pub struct CustomFieldText {
     pub value_text: String,
 }
 
-/// A number custom field value.
+/// A numeric custom field value.
 #[derive(SimpleObject, Clone)]
-pub struct CustomFieldNumber {
+pub struct CustomFieldNumeric {
     pub custom_field_configuration: CustomFieldConfigurationNumeric,
     pub id: Option<EncodedId>,
     pub label: String,
     pub unit: String,
-    pub value_number: f64,
+    pub value_numeric: f64,
 }
 
-/// Union of custom fields (the text and number members).
+/// Union of custom fields (the sandbox implements the text and numeric members).
 #[derive(Union, Clone)]
 pub enum CustomFieldUnion {
-    CustomFieldNumber(CustomFieldNumber),
+    CustomFieldNumeric(CustomFieldNumeric),
     CustomFieldText(CustomFieldText),
 }
 
@@ -701,12 +745,12 @@ fn custom_field_values(ctx: &Context<'_>, values: &[CustomFieldValueRecord]) -> 
                         value_text: text.clone(),
                     }),
                     CustomFieldValue::Numeric(number) => {
-                        CustomFieldUnion::CustomFieldNumber(CustomFieldNumber {
+                        CustomFieldUnion::CustomFieldNumeric(CustomFieldNumeric {
                             custom_field_configuration: CustomFieldConfigurationNumeric(config),
                             id,
                             label,
                             unit: String::new(),
-                            value_number: *number,
+                            value_numeric: *number,
                         })
                     }
                 })
@@ -719,7 +763,6 @@ connection!(ClientConnection, ClientEdge, Client);
 connection!(PropertyConnection, PropertyEdge, Property);
 connection!(QuoteConnection, QuoteEdge, Quote);
 connection!(QuoteLineItemConnection, QuoteLineItemEdge, QuoteLineItem);
-connection!(QuoteNoteConnection, QuoteNoteEdge, QuoteNote);
 
 /// A business-rule failure of a mutation (Jobber's `MutationErrors`).
 #[derive(SimpleObject, Clone, Debug, PartialEq)]
@@ -740,12 +783,5 @@ impl MutationErrors {
 #[graphql(name = "Account")]
 pub struct AccountView {
     pub id: EncodedId,
-    pub name: String,
-}
-
-/// The app a token belongs to (Jobber's `Application`, outside the 2022 extract; only `name`,
-/// whose type is certain).
-#[derive(SimpleObject, Clone, Debug)]
-pub struct Application {
     pub name: String,
 }
