@@ -1,5 +1,5 @@
-//! `sjctl undo`: what the bridge wrote for a document leaves Jobber (after a question), and the
-//! document can be sent again. (Multi-threaded: sjctl runs as a blocking child process while the
+//! `sjctl undo`: what the bridge wrote for a document leaves Jobber (lines after a question; a
+//! quote by the operator's hand in Jobber), and the document can be sent again. (Multi-threaded: sjctl runs as a blocking child process while the
 //! in-process sandbox answers it.)
 
 use serde_json::Value;
@@ -15,8 +15,10 @@ async fn history_totals(bridge: &Bridge) -> Value {
     history["totals"].clone()
 }
 
+/// Jobber's public API cannot delete a quote: undo shows the quote with its link and exits 3;
+/// once the quote is deleted in Jobber, the same command forgets the document.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn undo_removes_the_created_quote_after_asking_and_the_file_can_be_sent_again() {
+async fn undo_of_a_created_quote_waits_for_its_deletion_in_jobber_then_the_file_can_be_sent_again() {
     let mut bridge = Bridge::start("undo").await;
     bridge.add(&samples().join("saberis/kitchen-harbour-lane.xml"), "kitchen.xml");
     bridge.poll_once(&[]);
@@ -24,16 +26,27 @@ async fn undo_removes_the_created_quote_after_asking_and_the_file_can_be_sent_ag
     bridge.wait_until("the quote", || async { bridge.quotes().await.len() == 1 }).await;
     let number = bridge.quotes().await[0]["quote_number"].as_str().unwrap().to_owned();
 
-    // Asked, answered no: nothing changes.
-    let out = sjctl(&bridge, &["undo", "--file", "kitchen.xml"], "n\n");
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains(&format!("Quote #{number}")) && text(&out).contains("Harbour Lane Builders"));
-    assert!(text(&out).contains("2911.85"), "the total is shown: {}", text(&out));
+    // Shown with its link in Jobber; nothing is asked, nothing removed, nothing forgotten.
+    let out = sjctl(&bridge, &["undo", "--file", "kitchen.xml"], "");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains(&format!("Quote #{number}")) && said.contains("Harbour Lane Builders"), "{said}");
+    assert!(said.contains("2911.85"), "the total is shown: {said}");
+    assert!(said.contains(&bridge.sandbox.url("/web/quotes/")), "the quote's link in Jobber: {said}");
+    assert!(said.contains(&format!("Delete quote #{number} in Jobber")), "{said}");
     assert_eq!(bridge.quotes().await.len(), 1);
+    assert_eq!(history_totals(&bridge).await["undone"].as_u64(), Some(0));
 
-    let out = sjctl(&bridge, &["undo", "--file", "kitchen.xml"], "y\n");
+    // The operator deletes it in Jobber; the same command then forgets the document.
+    let deleted = reqwest::Client::new()
+        .delete(bridge.sandbox.url(&format!("/_admin/jobber/quotes/{number}")))
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success());
+    let out = sjctl(&bridge, &["undo", "--file", "kitchen.xml"], "");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(bridge.quotes().await.is_empty(), "the quote is gone");
+    assert!(text(&out).contains("no longer in Jobber"), "{}", text(&out));
     assert_eq!(history_totals(&bridge).await["undone"].as_u64(), Some(1));
 
     // Nothing is known of it any more.
