@@ -6,6 +6,7 @@ mod jobber_api;
 mod matching;
 mod poller;
 mod pricing;
+mod requests;
 mod restarts;
 pub(crate) mod routing;
 mod saberis_connect;

@@ -206,6 +206,21 @@ impl std::ops::DerefMut for Workers {
     }
 }
 
+impl Workers {
+    /// SIGKILLs every worker and waits for them to be gone, without blocking the runtime (the
+    /// test's AMQP connection needs its heartbeats). Their log files stay in place.
+    pub async fn kill_all(&mut self) {
+        for worker in &mut self.0 {
+            let _ = worker.kill();
+        }
+        for worker in &mut self.0 {
+            while matches!(worker.try_wait(), Ok(None)) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+}
+
 impl Drop for Workers {
     fn drop(&mut self) {
         for worker in &mut self.0 {

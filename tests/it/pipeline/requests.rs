@@ -1,0 +1,204 @@
+//! What a document costs in Jobber requests, and exactly once without a marker look-up per
+//! document: a known customer's document is one request (`quoteCreate`), and every failure that
+//! may have let an earlier attempt reach Jobber still leads to the look-up.
+//!
+//! These tests model an installation whose Redis has held its records for a while (its epoch a
+//! month old), as in production after the first week; a young Redis looks every document up
+//! (the other pipeline tests run that way).
+
+use serde_json::{json, Value};
+use sj_shared::config::RedisSettings;
+use sj_shared::store::{self, Keys, RedisEpoch};
+
+use super::routing::kitchen_with_po;
+use super::worker::{set_fault, Bridge};
+use crate::support::samples;
+
+/// Redis has held this namespace's records for a month.
+async fn trust_redis(bridge: &Bridge) {
+    let pool = store::pool(&RedisSettings::default()).unwrap();
+    let month_ago = store::epoch::now() - 30 * 24 * 3600;
+    RedisEpoch::set(&pool, &Keys::new(&bridge.ns.name), month_ago).await.unwrap();
+}
+
+/// GraphQL requests the sandbox has answered so far.
+async fn graphql_requests(bridge: &Bridge) -> u64 {
+    let counters: Value =
+        reqwest::get(bridge.sandbox.url("/_admin/counters")).await.unwrap().json().await.unwrap();
+    counters["requests"]["/api/graphql"].as_u64().unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_known_customers_document_costs_one_jobber_request_whatever_its_history() {
+    let mut bridge = Bridge::start("one-request").await;
+    trust_redis(&bridge).await;
+    bridge.start_consuming_worker().await;
+    // The first order of a new customer: searches, the client, the quote.
+    kitchen_with_po(&bridge, "PO-1", "kitchen-1.xml");
+    bridge.poll_once(&[]);
+    bridge.wait_until("the first quote", || async { bridge.quotes().await.len() == 1 }).await;
+    // The customer has a long history in Jobber: 120 older quotes.
+    let first = bridge.quotes().await.remove(0);
+    let token = bridge.sandbox.issue_tokens().access_token;
+    let client_id = encoded("Client", first["client_id"].as_u64().unwrap());
+    let property_id = encoded("Property", first["property_id"].as_u64().unwrap());
+    for n in 0..120 {
+        let reply = crate::sandbox::gql(
+            &bridge.sandbox,
+            &token,
+            "mutation($a: QuoteCreateAttributes!) { quoteCreate(attributes: $a) { quote { id } userErrors { message } } }",
+            json!({"a": {"clientId": client_id, "propertyId": property_id, "title": format!("Old job {n}"),
+                "lineItems": [{"name": "Visit", "quantity": 1, "unitPrice": 100, "saveToProductsAndServices": false}]}}),
+        )
+        .await;
+        assert!(reply.json["data"]["quoteCreate"]["quote"].is_object(), "{}", reply.text);
+    }
+
+    let before = graphql_requests(&bridge).await;
+    for n in 2..=5 {
+        kitchen_with_po(&bridge, &format!("PO-{n}"), &format!("kitchen-{n}.xml"));
+    }
+    bridge.poll_once(&[]);
+    bridge.wait_until("four more quotes", || async { bridge.quotes().await.len() == 125 }).await;
+    let spent = graphql_requests(&bridge).await - before;
+    assert_eq!(spent, 4, "one Jobber request (the quoteCreate) per known customer's document");
+    bridge.stop().await;
+}
+
+fn encoded(kind: &str, id: u64) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(format!("gid://Jobber/{kind}/{id}"))
+}
+
+#[tokio::test]
+async fn a_lost_answer_is_found_by_the_look_up_the_retry_makes() {
+    let mut bridge = Bridge::start("lost-trusted").await;
+    trust_redis(&bridge).await;
+    bridge.start_consuming_worker().await;
+    set_fault(
+        &bridge.sandbox,
+        json!({"route": "/api/graphql", "body_contains": "quoteCreate", "lose_response_next": 1}),
+    )
+    .await;
+    bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
+    bridge.poll_once(&[]);
+    bridge
+        .wait_until("the marker look-up", || async {
+            bridge.worker_log_lines(&["already in Jobber", "\"by_marker\":true"]) == 1
+        })
+        .await;
+    assert_eq!(bridge.quotes().await.len(), 1, "exactly one quote");
+    bridge.stop().await;
+}
+
+#[tokio::test]
+async fn a_redelivery_after_a_worker_died_holding_the_answer_is_looked_up() {
+    let mut bridge = Bridge::start("sigkill-trusted").await;
+    trust_redis(&bridge).await;
+    bridge.start_consuming_worker().await;
+    set_fault(
+        &bridge.sandbox,
+        json!({"route": "/api/graphql", "body_contains": "quoteCreate", "lose_response_next": 1, "hold_ms": 60000}),
+    )
+    .await;
+    bridge.add(&samples().join("saberis/laundry-cote-windows1252.xml"), "laundry.xml");
+    bridge.poll_once(&[]);
+    bridge.wait_until("Jobber to have the quote", || async { bridge.quotes().await.len() == 1 }).await;
+    bridge.workers.kill_all().await;
+    bridge.start_workers(1);
+    bridge
+        .wait_until("the marker look-up", || async {
+            bridge.worker_log_lines(&["already in Jobber", "\"by_marker\":true"]) == 1
+        })
+        .await;
+    assert_eq!(bridge.quotes().await.len(), 1, "exactly one quote");
+    bridge.stop().await;
+}
+
+/// The same content in a new message (a re-publish), after an earlier message's write reached
+/// Jobber and its answer was lost, and that message is gone: only the attempt record tells.
+#[tokio::test]
+async fn an_attempt_record_makes_another_message_of_the_same_content_look_first() {
+    let mut bridge = Bridge::start("attempt-record").await;
+    trust_redis(&bridge).await;
+    bridge.start_consuming_worker().await;
+    set_fault(
+        &bridge.sandbox,
+        json!({"route": "/api/graphql", "body_contains": "quoteCreate", "lose_response_next": 1}),
+    )
+    .await;
+    bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
+    bridge.poll_once(&[]);
+    bridge
+        .wait_until("the lost answer", || async {
+            bridge.worker_log_lines(&["transient failure: retrying later"]) == 1
+        })
+        .await;
+    bridge.workers.kill_all().await;
+    assert_eq!(bridge.quotes().await.len(), 1, "Jobber has the quote");
+    // That message is gone (back from its retry tier, then taken away).
+    let quotes_queue = bridge.ns.topology.quotes_queue();
+    bridge
+        .wait_until("the retried message", || async { bridge.ns.peek_count(&quotes_queue).await == 1 })
+        .await;
+    assert_eq!(bridge.ns.drain(&quotes_queue).await.len(), 1);
+
+    bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity-again.json");
+    bridge.poll_once(&[("SJ_POLLER__SKIP_PUBLISHED", "false")]);
+    bridge.start_workers(1);
+    bridge
+        .wait_until("the marker look-up", || async {
+            bridge.worker_log_lines(&["already in Jobber", "\"by_marker\":true"]) == 1
+        })
+        .await;
+    assert_eq!(bridge.quotes().await.len(), 1, "exactly one quote");
+    bridge.stop().await;
+}
+
+/// Redis loses everything (its epoch too): until the new epoch is old enough, every document is
+/// looked up, so the same content published again is not written twice.
+#[tokio::test]
+async fn after_redis_lost_its_data_every_document_is_looked_up() {
+    let mut bridge = Bridge::start("wiped-trusted").await;
+    trust_redis(&bridge).await;
+    bridge.start_consuming_worker().await;
+    bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
+    bridge.poll_once(&[]);
+    bridge.wait_until("the quote", || async { bridge.quotes().await.len() == 1 }).await;
+
+    bridge.ns.forget_redis().await;
+    bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity-again.json");
+    bridge.poll_once(&[]);
+    bridge
+        .wait_until("the marker look-up", || async {
+            bridge.worker_log_lines(&["already in Jobber", "\"by_marker\":true"]) == 1
+        })
+        .await;
+    assert_eq!(bridge.quotes().await.len(), 1, "exactly one quote");
+    bridge.stop().await;
+}
+
+/// A cached client deleted in Jobber: the quote is refused, the client read again, and the
+/// mapping row's problem reported as before.
+#[tokio::test]
+async fn a_cached_client_deleted_in_jobber_is_read_again_not_trusted() {
+    let mut bridge = Bridge::start("cache-stale").await;
+    trust_redis(&bridge).await;
+    bridge.start_consuming_worker().await;
+    kitchen_with_po(&bridge, "PO-1", "kitchen-1.xml");
+    bridge.poll_once(&[]);
+    bridge.wait_until("the first quote", || async { bridge.quotes().await.len() == 1 }).await;
+    // A person deletes the client (and its quote) in Jobber.
+    let deleted =
+        reqwest::Client::new().delete(bridge.sandbox.url("/_admin/jobber/clients")).send().await.unwrap();
+    assert!(deleted.status().is_success());
+    kitchen_with_po(&bridge, "PO-2", "kitchen-2.xml");
+    bridge.poll_once(&[]);
+    let queue = bridge.ns.topology.parked_queue();
+    bridge.wait_until("the parked document", || async { bridge.ns.peek_count(&queue).await == 1 }).await;
+    let parked = bridge.ns.drain(&queue).await;
+    let kind = sj_shared::amqp::headers::text(parked[0].delivery.properties.headers(), "sj-error-kind");
+    assert_eq!(kind.as_deref(), Some("mapping.client-missing"), "the row names a client Jobber lacks");
+    assert_eq!(bridge.worker_log_lines(&["reading the client again"]), 1);
+    bridge.stop().await;
+}
