@@ -31,6 +31,9 @@ struct Status {
     documents_last_hour: String,
     /// The mapping table the workers use: rows in use, where from, when read, rows skipped.
     mapping: String,
+    /// Since when Redis holds the bridge's records, and whether every document is still looked
+    /// up in Jobber because of it (`worker.recheck_after_redis_reset`).
+    exactly_once: String,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -130,6 +133,41 @@ async fn collect(settings: &Settings) -> Status {
             Err(e) => format!("unavailable (Redis: {e})"),
         },
         mapping: mapping(settings).await,
+        exactly_once: exactly_once(settings).await,
+    }
+}
+
+/// `Redis holds the records since … (every document looked up in Jobber until …)`.
+async fn exactly_once(settings: &Settings) -> String {
+    let pool = match store::pool(&settings.redis) {
+        Ok(pool) => pool,
+        Err(e) => return format!("unknown: {e}"),
+    };
+    let keys = Keys::new(&settings.namespace);
+    let stamp = |secs: u64| {
+        humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)).to_string()
+    };
+    match tokio::time::timeout(CHECK_TIMEOUT, sj_shared::store::RedisEpoch::read(&pool, &keys)).await {
+        Ok(Ok(Some(epoch))) => {
+            let recheck = settings.worker.recheck_after_redis_reset.0;
+            if epoch.age() < recheck {
+                format!(
+                    "Redis holds the bridge's records since {}: every document is looked up in Jobber before it is \
+                     written until {}",
+                    stamp(epoch.since),
+                    stamp(epoch.since + recheck.as_secs())
+                )
+            } else {
+                format!(
+                    "Redis holds the bridge's records since {}: documents are looked up in Jobber only after a sign \
+                     of an earlier attempt",
+                    stamp(epoch.since)
+                )
+            }
+        }
+        Ok(Ok(None)) => "no records in Redis yet: the first worker starts them".to_owned(),
+        Ok(Err(e)) => format!("unknown: {e}"),
+        Err(_) => "unknown: Redis did not answer".to_owned(),
     }
 }
 
@@ -297,6 +335,7 @@ fn print_text(status: &Status) {
         println!("WARNING {notice}: move jobber.graphql_version to a supported version (README: Jobber API version)");
     }
     println!("mapping table: {}", status.mapping);
+    println!("exactly once: {}", status.exactly_once);
 }
 
 #[cfg(test)]

@@ -39,6 +39,13 @@ impl RedisEpoch {
         Ok(RedisEpoch { since })
     }
 
+    /// The epoch, if Redis holds one (read only: `sjctl status`).
+    pub async fn read(pool: &Pool, keys: &Keys) -> Result<Option<RedisEpoch>, StoreError> {
+        let mut conn = pool.get().await?;
+        let since: Option<u64> = redis::cmd("GET").arg(keys.key("redis", "epoch")).query_async(&mut conn).await?;
+        Ok(since.map(|since| RedisEpoch { since }))
+    }
+
     /// Sets the epoch's start (tests and benchmarks that model an installation whose Redis has
     /// held its records for a while; `sjctl` does not offer it).
     pub async fn set(pool: &Pool, keys: &Keys, since: u64) -> Result<(), StoreError> {

@@ -202,3 +202,83 @@ async fn a_cached_client_deleted_in_jobber_is_read_again_not_trusted() {
     assert_eq!(bridge.worker_log_lines(&["reading the client again"]), 1);
     bridge.stop().await;
 }
+
+/// Jobber's budget on a realistic batch, with Jobber's limits on (10,000 points at 500/s; 2,500
+/// requests per 300 s): 200 orders of 20 customers who are in Jobber already (no mapping rows:
+/// each customer's first order finds the client by name and writes the row), one of them a
+/// builder with 250 older quotes, two workers. Prints requests per document, THROTTLED and 429
+/// seen; the targets (at most 1.3 requests per document, 0 THROTTLED, 0 429) are counts, not
+/// times. Run: `cargo test -p sj-tests --test it -- --ignored --nocapture budget_on_200_orders`.
+#[tokio::test]
+#[ignore = "a measurement (about a minute): run it by name"]
+async fn budget_on_200_orders_of_20_customers() {
+    let mut bridge = Bridge::start("budget-200").await;
+    trust_redis(&bridge).await;
+    let token = bridge.sandbox.issue_tokens().access_token;
+    let kitchen = std::fs::read_to_string(samples().join("saberis/kitchen-harbour-lane.xml")).unwrap();
+    let mut builder = (String::new(), String::new());
+    for c in 0..20 {
+        let reply = crate::sandbox::gql(
+            &bridge.sandbox,
+            &token,
+            "mutation($input: ClientCreateInput!) { clientCreate(input: $input) { client { id clientProperties(first: 1) { nodes { id } } } userErrors { message } } }",
+            json!({"input": {"companyName": format!("Customer {c} Builders"), "isCompany": true,
+                "billingAddress": {"street1": format!("{c} Quarry Rd"), "city": "Bozeman", "province": "MT", "postalCode": "59715"},
+                "properties": [{"address": {"street1": format!("{c} Quarry Rd"), "city": "Bozeman", "province": "MT", "postalCode": "59715"}}]}}),
+        )
+        .await;
+        let client = &reply.json["data"]["clientCreate"]["client"];
+        if c == 0 {
+            builder = (
+                client["id"].as_str().expect(&reply.text).to_owned(),
+                client["clientProperties"]["nodes"][0]["id"].as_str().unwrap().to_owned(),
+            );
+        }
+    }
+    for n in 0..250 {
+        let reply = crate::sandbox::gql(
+            &bridge.sandbox,
+            &token,
+            "mutation($a: QuoteCreateAttributes!) { quoteCreate(attributes: $a) { quote { id } userErrors { message } } }",
+            json!({"a": {"clientId": builder.0, "propertyId": builder.1, "title": format!("Old job {n}"),
+                "lineItems": [{"name": "Visit", "quantity": 1, "unitPrice": 100, "saveToProductsAndServices": false}]}}),
+        )
+        .await;
+        assert!(reply.json["data"]["quoteCreate"]["quote"].is_object(), "{}", reply.text);
+    }
+    for d in 0..200 {
+        let c = d % 20;
+        let order = kitchen
+            .replace("Harbour Lane Builders", &format!("Customer {c} Builders"))
+            .replace("88 Quarry Rd", &format!("{c} Quarry Rd"))
+            .replace("1410 Aspen Ridge Ct", &format!("{} Aspen Ridge Ct", 1000 + c))
+            .replace("PO-2231", &format!("PO-{d}"));
+        std::fs::write(bridge.exports_incoming().join(format!("order-{d}.xml")), order).unwrap();
+    }
+    bridge.start_consuming_worker().await;
+    bridge.start_consuming_worker().await;
+    let counters_url = bridge.sandbox.url("/_admin/counters");
+    let counters = || async {
+        let c: Value = reqwest::get(counters_url.clone()).await.unwrap().json().await.unwrap();
+        c
+    };
+    let before = counters().await;
+    let started = std::time::Instant::now();
+    bridge.poll_once(&[]);
+    bridge.wait_until("200 quotes", || async { bridge.quotes().await.len() == 450 }).await;
+    let after = counters().await;
+    let requests = after["requests"]["/api/graphql"].as_u64().unwrap_or(0)
+        - before["requests"]["/api/graphql"].as_u64().unwrap_or(0);
+    let throttled = after["throttled"].as_u64().unwrap_or(0) - before["throttled"].as_u64().unwrap_or(0);
+    let too_many = after["too_many_requests"].as_u64().unwrap_or(0) - before["too_many_requests"].as_u64().unwrap_or(0);
+    let per_document = requests as f64 / 200.0;
+    println!("| documents | customers | Jobber requests | per document | THROTTLED | 429 | wall time |");
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    println!(
+        "| 200 | 20 (one with 250 older quotes) | {requests} | {per_document:.2} | {throttled} | {too_many} | {:.1} s |",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(per_document <= 1.3, "{per_document:.2} requests per document");
+    assert_eq!((throttled, too_many), (0, 0));
+    bridge.stop().await;
+}
