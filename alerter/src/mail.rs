@@ -68,13 +68,6 @@ impl Context {
     }
 }
 
-/// The virtual host of an AMQP URL as written in it (percent-encoded), empty when it names none.
-pub fn vhost_of(amqp_url: &str) -> &str {
-    let after_scheme = amqp_url.split_once("://").map_or(amqp_url, |(_, rest)| rest);
-    let path = after_scheme.split_once('/').map_or("", |(_, path)| path);
-    path.split('?').next().unwrap_or_default()
-}
-
 /// An email, ready to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
@@ -357,12 +350,14 @@ mod tests {
 
     #[test]
     fn the_dead_letters_page_is_in_the_brokers_virtual_host() {
-        assert_eq!(vhost_of("amqp://guest:guest@127.0.0.1:5672/%2f"), "%2f");
-        assert_eq!(vhost_of("amqp://u:p@mq:5672/prod?heartbeat=30"), "prod");
-        assert_eq!(vhost_of("amqp://mq:5672"), "");
         let settings = AlertSettings::default();
-        let context = Context::new(&settings, "", vhost_of("amqp://mq:5672"), "sj.quotes.dead");
+        let vhost = |url: &str| sj_shared::config::SecretUrl::parse(url).unwrap().path().to_owned();
+        let context = Context::new(&settings, "", &vhost("amqp://mq:5672"), "sj.quotes.dead");
         assert_eq!(context.parked_queue_url, "http://127.0.0.1:15672/#/queues/%2F/sj.quotes.dead");
+        let context = Context::new(&settings, "", &vhost("amqp://u:p@mq:5672/prod?heartbeat=30"), "q");
+        assert_eq!(context.parked_queue_url, "http://127.0.0.1:15672/#/queues/prod/q");
+        let context = Context::new(&settings, "", &vhost("amqp://guest:guest@127.0.0.1:5672/%2f"), "q");
+        assert_eq!(context.parked_queue_url, "http://127.0.0.1:15672/#/queues/%2f/q");
     }
 
     #[test]

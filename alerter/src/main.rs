@@ -77,7 +77,7 @@ async fn main() -> ExitCode {
 /// Consumes until SIGTERM/SIGINT, reconnecting whenever the broker goes away.
 async fn run(settings: &Settings, mailer: &Mailer) -> anyhow::Result<()> {
     let topology = settings.amqp.topology(&settings.namespace);
-    let vhost = mail::vhost_of(&settings.amqp.url);
+    let vhost = settings.amqp.url.path();
     let context = Context::new(&settings.alerts, &settings.namespace, vhost, &topology.parked_queue());
     let mut shutdown = Box::pin(process::shutdown_signal());
     loop {

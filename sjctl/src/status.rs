@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 use serde_json::Value;
-use sj_shared::config::Settings;
+use sj_shared::config::{Secret, SecretUrl, Settings};
 use sj_shared::jobber::{recorded_notice, TokenState, VersionNotice};
 use sj_shared::store::{self, Keys};
 
@@ -202,7 +202,7 @@ async fn management(settings: &Settings, queues: &mut [QueueStatus]) -> Result<(
         let url = format!("{base}/api/queues/{vhost}/{}", encode(&queue.name));
         let response = http
             .get(&url)
-            .basic_auth(&user, Some(&password))
+            .basic_auth(&user, Some(password.expose()))
             .send()
             .await
             .map_err(|e| format!("{base}: {}", e.without_url()))?;
@@ -218,40 +218,16 @@ async fn management(settings: &Settings, queues: &mut [QueueStatus]) -> Result<(
     Ok(())
 }
 
-/// The user, password and (URL-encoded) vhost of an AMQP URL; RabbitMQ's defaults where absent.
-fn amqp_credentials(url: &str) -> (String, String, String) {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let (userinfo, host) = rest.rsplit_once('@').map_or((None, rest), |(u, h)| (Some(u), h));
-    let (user, password) = match userinfo.and_then(|u| u.split_once(':')) {
-        Some((user, password)) => (decode(user), decode(password)),
-        None => ("guest".to_owned(), "guest".to_owned()),
-    };
-    let vhost = match host.split_once('/') {
-        Some((_, vhost)) if !vhost.is_empty() => vhost.split('?').next().unwrap_or(vhost).to_owned(),
-        _ => "%2F".to_owned(),
+/// The user, password and (URL-encoded) vhost of the AMQP URL; RabbitMQ's defaults where absent
+/// (as the AMQP client takes them).
+fn amqp_credentials(url: &SecretUrl) -> (String, Secret, String) {
+    let user = Some(url.username()).filter(|u| !u.is_empty()).unwrap_or_else(|| "guest".to_owned());
+    let password = url.password().unwrap_or_else(|| Secret::new("guest"));
+    let vhost = match url.path() {
+        "" => "%2F".to_owned(),
+        vhost => vhost.to_owned(),
     };
     (user, password, vhost)
-}
-
-/// Percent-decodes a URL's user or password (`%40` → `@`).
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Percent-encodes a queue name for a URL path (names are plain ASCII, but may hold anything).
@@ -344,10 +320,11 @@ mod tests {
 
     #[test]
     fn credentials_and_vhost_come_from_the_amqp_url() {
-        let (user, password, vhost) = amqp_credentials("amqp://bridge:p%40ss@mq:5672/%2f");
-        assert_eq!((user.as_str(), password.as_str(), vhost.as_str()), ("bridge", "p@ss", "%2f"));
-        let (user, _, vhost) = amqp_credentials("amqp://mq:5672");
-        assert_eq!((user.as_str(), vhost.as_str()), ("guest", "%2F"));
+        let url = |text: &str| SecretUrl::parse(text).unwrap();
+        let (user, password, vhost) = amqp_credentials(&url("amqp://bridge:p%40ss@mq:5672/%2f"));
+        assert_eq!((user.as_str(), password.expose(), vhost.as_str()), ("bridge", "p@ss", "%2f"));
+        let (user, password, vhost) = amqp_credentials(&url("amqp://mq:5672"));
+        assert_eq!((user.as_str(), password.expose(), vhost.as_str()), ("guest", "guest", "%2F"));
         assert_eq!(encode("t1.sj.quotes retry"), "t1.sj.quotes%20retry");
     }
 }

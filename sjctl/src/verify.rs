@@ -144,7 +144,7 @@ async fn checks(settings: &Settings) -> Vec<Check> {
         Err(problem) => {
             checks.push(Check::failed(
                 "Redis reachable",
-                format!("{}: {problem}", redis_endpoint(&settings.redis.url)),
+                format!("{}: {problem}", settings.redis.url.endpoint()),
                 "start Redis, or fix redis.url (SJ_REDIS__URL)",
             ));
             false
@@ -292,12 +292,6 @@ async fn check_dead_letter_exchange(connection: &lapin::Connection, topology: &T
     }
 }
 
-/// `host:port/db` of a Redis URL, without the password.
-pub(crate) fn redis_endpoint(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    rest.rsplit_once('@').map_or(rest, |(_, host)| host).to_owned()
-}
-
 async fn check_redis(settings: &Settings) -> Result<String, String> {
     let pool = store::pool(&settings.redis).map_err(|e| e.to_string())?;
     let answer: String = limited(async {
@@ -305,7 +299,7 @@ async fn check_redis(settings: &Settings) -> Result<String, String> {
         redis::cmd("PING").query_async::<String>(&mut conn).await.map_err(|e| e.to_string())
     })
     .await?;
-    Ok(format!("{}, PING → {answer}", redis_endpoint(&settings.redis.url)))
+    Ok(format!("{}, PING → {answer}", settings.redis.url.endpoint()))
 }
 
 /// The Jobber cost bucket as last reported by Jobber (the workers' shared estimate).
@@ -574,11 +568,5 @@ mod tests {
         assert_eq!(Check::ok("Redis reachable", "x").line(), "✓ Redis reachable (x)");
         assert_eq!(Check::failed("SMTP", "refused", "start it").line(), "✗ SMTP: refused — start it");
         assert_eq!(Check::skipped("SaberisConnect", "off").line(), "- SaberisConnect skipped (off)");
-    }
-
-    #[test]
-    fn redis_endpoint_hides_the_password() {
-        assert_eq!(redis_endpoint("redis://:secret@db:6379/2"), "db:6379/2");
-        assert_eq!(redis_endpoint("redis://127.0.0.1:6379/0"), "127.0.0.1:6379/0");
     }
 }

@@ -7,6 +7,7 @@ mod mapping;
 mod parser;
 mod pipeline;
 mod sandbox;
+mod secrets;
 mod sjctl;
 mod support;
 mod tls;

@@ -93,7 +93,8 @@ pub async fn connect(settings: &AmqpSettings) -> Result<lapin::Connection, AmqpE
     let deadline = tokio::time::Instant::now() + settings.connect_timeout.0;
     let mut delay = Duration::from_millis(100);
     loop {
-        match lapin::Connection::connect(&settings.url, lapin::ConnectionProperties::default()).await {
+        match lapin::Connection::connect(settings.url.expose(), lapin::ConnectionProperties::default()).await
+        {
             Ok(connection) => return Ok(connection),
             // A certificate or the credentials refused: waiting cannot help.
             Err(cause) if cannot_improve(&cause) => return Err(AmqpError::Connect { endpoint, cause }),

@@ -6,7 +6,6 @@
 //! named in the configuration (`<key>_file`); a secret written in the TOML file is refused, and
 //! a [`Secret`] never prints its value.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -18,6 +17,7 @@ use crate::saberis::{Limits, SanityRules};
 
 mod mapping;
 mod quote;
+mod secret;
 mod telemetry;
 
 pub use mapping::{
@@ -25,6 +25,7 @@ pub use mapping::{
     Strategy, UnnamedCustomer,
 };
 pub use quote::{PoQuoteMissing, PriceField, PricingSettings, QuoteSettings, Rounding};
+pub use secret::{Secret, SecretUrl, HIDDEN};
 pub use telemetry::{TelemetrySettings, OTLP_ENDPOINT_ENV};
 
 /// The environment variable that names the configuration file.
@@ -174,9 +175,9 @@ fn secs(n: u64) -> HumanDuration {
 #[serde(default, deny_unknown_fields)]
 pub struct AmqpSettings {
     /// `amqp://user:password@host:port/vhost` (`%2f` is the default vhost `/`). Holds the broker
-    /// password: set it with `SJ_AMQP__URL` in production. Never logged (see [`Self::endpoint`]).
+    /// password: set it with `SJ_AMQP__URL` in production. Prints without it (a [`SecretUrl`]).
     #[serde(skip_serializing)]
-    pub url: String,
+    pub url: SecretUrl,
     /// Redeliveries after which the broker dead-letters a message that keeps failing a worker.
     pub delivery_limit: u32,
     /// The retry tiers, shortest first: a transient failure waits in the next tier's queue.
@@ -190,7 +191,7 @@ pub struct AmqpSettings {
 impl Default for AmqpSettings {
     fn default() -> Self {
         Self {
-            url: "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned(),
+            url: SecretUrl::parse("amqp://guest:guest@127.0.0.1:5672/%2f").expect("a valid URL"),
             delivery_limit: 5,
             retry_delays: vec![secs(5), secs(30), secs(300), secs(1800)],
             prefetch: 10,
@@ -202,8 +203,7 @@ impl Default for AmqpSettings {
 impl AmqpSettings {
     /// `host:port/vhost` of the URL, without credentials: safe to print.
     pub fn endpoint(&self) -> String {
-        let rest = self.url.split_once("://").map_or(self.url.as_str(), |(_, rest)| rest);
-        rest.rsplit_once('@').map_or(rest, |(_, host)| host).to_owned()
+        self.url.endpoint()
     }
 }
 
@@ -212,13 +212,14 @@ impl AmqpSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct RedisSettings {
     /// `redis://[:password@]host:port/db`. Set it with `SJ_REDIS__URL` when it holds a password.
+    /// Prints without it (a [`SecretUrl`]).
     #[serde(skip_serializing)]
-    pub url: String,
+    pub url: SecretUrl,
 }
 
 impl Default for RedisSettings {
     fn default() -> Self {
-        Self { url: "redis://127.0.0.1:6379/0".to_owned() }
+        Self { url: SecretUrl::parse("redis://127.0.0.1:6379/0").expect("a valid URL") }
     }
 }
 
@@ -385,34 +386,6 @@ const SECRET_KEYS: &[&str] = &[
     "alerts.smtp.password",
 ];
 
-/// A secret value. `Debug` and `Display` print a placeholder; [`Secret::expose`] is the one way
-/// to the value, so every use is easy to find.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(\"***\")")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
 /// A configuration that cannot be used, with every problem found, each naming its key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid configuration:\n  {}", .problems.join("\n  "))]
@@ -544,11 +517,8 @@ impl Settings {
                 self.jobber.graphql_version
             ));
         }
-        if !self.amqp.url.starts_with("amqp://") && !self.amqp.url.starts_with("amqps://") {
-            problems.push(format!(
-                "amqp.url: must start with amqp:// or amqps:// (endpoint {})",
-                self.amqp.endpoint()
-            ));
+        if !self.amqp.url.has_scheme(&["amqp", "amqps"]) {
+            problems.push(format!("amqp.url: must start with amqp:// or amqps:// (found {})", self.amqp.url));
         }
         if self.amqp.retry_delays.is_empty() {
             problems.push("amqp.retry_delays: at least one retry tier is needed".to_owned());
@@ -559,8 +529,9 @@ impl Settings {
         if self.amqp.prefetch == 0 {
             problems.push("amqp.prefetch: must be at least 1".to_owned());
         }
-        if !self.redis.url.starts_with("redis://") && !self.redis.url.starts_with("rediss://") {
-            problems.push("redis.url: must start with redis:// or rediss://".to_owned());
+        if !self.redis.url.has_scheme(&["redis", "rediss"]) {
+            problems
+                .push(format!("redis.url: must start with redis:// or rediss:// (found {})", self.redis.url));
         }
         let connect = &self.poller.saberis_connect;
         if connect.enabled && connect.auth_token.is_none() {
@@ -712,6 +683,32 @@ mod tests {
         let printed = format!("{settings:?}");
         assert!(!printed.contains("hunter2"), "{printed}");
         assert!(printed.contains("***"));
+    }
+
+    #[test]
+    fn urls_are_parsed_at_load_and_printed_without_their_password() {
+        let vars = [
+            ("AMQP__URL", "amqp://bridge:amqp-pw-XYZ@mq:5672/prod"),
+            ("REDIS__URL", "redis://:redis-pw-XYZ@db:6379/2"),
+        ];
+        let settings = Settings::load_from(None, env("SJT_URL1_", &vars)).unwrap();
+        assert_eq!(settings.amqp.url.expose(), "amqp://bridge:amqp-pw-XYZ@mq:5672/prod");
+        assert_eq!(settings.amqp.endpoint(), "mq:5672/prod");
+        assert_eq!(settings.redis.url.password().unwrap().expose(), "redis-pw-XYZ");
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("pw-XYZ"), "{printed}");
+        assert!(printed.contains("amqp://bridge:***@mq:5672/prod"), "{printed}");
+        assert!(printed.contains("redis://:***@db:6379/2"), "{printed}");
+
+        let vars = [("AMQP__URL", "amqp://bridge:amqp-pw-XYZ@mq:port/prod")];
+        let err = Settings::load_from(None, env("SJT_URL2_", &vars)).unwrap_err().to_string();
+        assert!(err.contains("amqp.url: not a URL") && err.contains("invalid port"), "{err}");
+        assert!(!err.contains("pw-XYZ"), "{err}");
+
+        let vars = [("REDIS__URL", "http://:redis-pw-XYZ@db:6379/2")];
+        let err = Settings::load_from(None, env("SJT_URL3_", &vars)).unwrap_err().to_string();
+        assert!(err.contains("redis.url: must start with redis:// or rediss://"), "{err}");
+        assert!(err.contains("http://:***@db:6379/2") && !err.contains("pw-XYZ"), "{err}");
     }
 
     #[test]

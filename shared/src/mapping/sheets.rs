@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::table::{header_of, Header, Table, COLUMNS};
 use super::{MappingError, MappingRow};
-use crate::config::SheetsStoreSettings;
+use crate::config::{Secret, SheetsStoreSettings};
 
 /// The scope the bridge asks for: read and write the sheets the account is shared on.
 pub const SCOPE: &str = "https://www.googleapis.com/auth/spreadsheets";
@@ -25,7 +25,7 @@ const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 #[derive(Deserialize)]
 struct KeyFile {
     client_email: String,
-    private_key: String,
+    private_key: Secret,
     #[serde(default)]
     private_key_id: Option<String>,
     #[serde(default)]
@@ -67,7 +67,7 @@ fn load_account(path: &Path) -> Result<ServiceAccount, MappingError> {
     let file: KeyFile = serde_json::from_str(&text).map_err(|e| {
         MappingError::Unusable(format!("{place} is not a service account's JSON key ({e}): {KEY_FIX}"))
     })?;
-    let key = EncodingKey::from_rsa_pem(file.private_key.as_bytes()).map_err(|e| {
+    let key = EncodingKey::from_rsa_pem(file.private_key.expose().as_bytes()).map_err(|e| {
         MappingError::Unusable(format!("{place}: private_key is not a PEM RSA private key ({e}): {KEY_FIX}"))
     })?;
     Ok(ServiceAccount {

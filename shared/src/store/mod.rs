@@ -28,7 +28,7 @@ pub enum StoreError {
 
 /// A pool of Redis connections for `settings.url`.
 pub fn pool(settings: &RedisSettings) -> Result<deadpool_redis::Pool, StoreError> {
-    deadpool_redis::Config::from_url(&settings.url)
+    deadpool_redis::Config::from_url(settings.url.expose())
         .create_pool(Some(deadpool_redis::Runtime::Tokio1))
         .map_err(|e| StoreError::Setup(e.to_string()))
 }

@@ -140,7 +140,7 @@ async fn the_files_own_problems_are_unusable_with_what_to_fix() {
 #[tokio::test]
 async fn without_redis_lookups_are_unavailable() {
     let f = Fixture::new("csv-no-redis", Kind::Csv).await;
-    let redis = sj_shared::config::RedisSettings { url: "redis://127.0.0.1:1/0".into() };
+    let redis = sj_shared::config::RedisSettings { url: "redis://127.0.0.1:1/0".parse().unwrap() };
     let pool = sj_shared::store::pool(&redis).unwrap();
     let mapping = Mapping::new(&f.settings, pool, f.keys()).unwrap();
     let e = tokio::time::timeout(Duration::from_secs(20), mapping.lookup(&super::key("name:a")))

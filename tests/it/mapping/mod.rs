@@ -361,7 +361,7 @@ async fn index_rebuilt(kind: Kind) {
     // Redis forgets everything (restarted empty, or flushed): the index is read again from the
     // store, the appended row included.
     f.ns.forget_redis().await;
-    let client = redis::Client::open(RedisSettings::default().url).unwrap();
+    let client = redis::Client::open(RedisSettings::default().url.expose()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let left: Vec<String> =
         redis::cmd("KEYS").arg(format!("{}:*", f.ns.name)).query_async(&mut conn).await.unwrap();

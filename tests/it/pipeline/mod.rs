@@ -150,7 +150,7 @@ async fn delete_namespace(name: &str, t: &Topology) {
 }
 
 async fn forget_redis(name: &str) {
-    let Ok(client) = redis::Client::open(RedisSettings::default().url) else { return };
+    let Ok(client) = redis::Client::open(RedisSettings::default().url.expose()) else { return };
     let Ok(mut conn) = client.get_multiplexed_async_connection().await else { return };
     let keys: Vec<String> =
         redis::cmd("KEYS").arg(format!("{name}:*")).query_async(&mut conn).await.unwrap_or_default();
