@@ -145,7 +145,8 @@ async fn exactly_once(settings: &Settings) -> String {
     };
     let keys = Keys::new(&settings.namespace);
     let stamp = |secs: u64| {
-        humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)).to_string()
+        humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+            .to_string()
     };
     match tokio::time::timeout(CHECK_TIMEOUT, sj_shared::store::RedisEpoch::read(&pool, &keys)).await {
         Ok(Ok(Some(epoch))) => {

@@ -19,9 +19,14 @@ impl Operation {
         self.name
     }
 
-    /// The GraphQL document as sent.
+    /// The GraphQL document as sent: the file without its leading comment (which is for the
+    /// reader of the file, not for Jobber).
     pub fn document(&self) -> &'static str {
-        self.document
+        let mut rest = self.document;
+        while rest.starts_with('#') || rest.starts_with('\n') {
+            rest = rest.split_once('\n').map_or("", |(_, after)| after);
+        }
+        rest
     }
 
     /// Whether it writes (a `mutation`): a dry run logs it instead of sending it.
@@ -70,6 +75,7 @@ mod tests {
                 .expect("an operation");
             assert!(declared[1].starts_with(op.name()), "{}: {declared:?}", op.name());
         }
+        assert!(CREATE_QUOTE.document().starts_with("mutation CreateQuote("));
         assert!(CREATE_QUOTE.is_mutation() && DISCONNECT.is_mutation());
         assert!(!CLIENT.is_mutation() && !ACCOUNT.is_mutation());
     }

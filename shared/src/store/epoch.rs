@@ -42,7 +42,8 @@ impl RedisEpoch {
     /// The epoch, if Redis holds one (read only: `sjctl status`).
     pub async fn read(pool: &Pool, keys: &Keys) -> Result<Option<RedisEpoch>, StoreError> {
         let mut conn = pool.get().await?;
-        let since: Option<u64> = redis::cmd("GET").arg(keys.key("redis", "epoch")).query_async(&mut conn).await?;
+        let since: Option<u64> =
+            redis::cmd("GET").arg(keys.key("redis", "epoch")).query_async(&mut conn).await?;
         Ok(since.map(|since| RedisEpoch { since }))
     }
 

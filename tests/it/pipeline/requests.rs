@@ -72,47 +72,16 @@ fn encoded(kind: &str, id: u64) -> String {
 
 #[tokio::test]
 async fn a_lost_answer_is_found_by_the_look_up_the_retry_makes() {
-    let mut bridge = Bridge::start("lost-trusted").await;
+    let bridge = Bridge::start("lost-trusted").await;
     trust_redis(&bridge).await;
-    bridge.start_consuming_worker().await;
-    set_fault(
-        &bridge.sandbox,
-        json!({"route": "/api/graphql", "body_contains": "quoteCreate", "lose_response_next": 1}),
-    )
-    .await;
-    bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
-    bridge.poll_once(&[]);
-    bridge
-        .wait_until("the marker look-up", || async {
-            bridge.worker_log_lines(&["already in Jobber", "\"by_marker\":true"]) == 1
-        })
-        .await;
-    assert_eq!(bridge.quotes().await.len(), 1, "exactly one quote");
-    bridge.stop().await;
+    super::worker::lost_response(bridge).await;
 }
 
 #[tokio::test]
 async fn a_redelivery_after_a_worker_died_holding_the_answer_is_looked_up() {
-    let mut bridge = Bridge::start("sigkill-trusted").await;
+    let bridge = Bridge::start("sigkill-trusted").await;
     trust_redis(&bridge).await;
-    bridge.start_consuming_worker().await;
-    set_fault(
-        &bridge.sandbox,
-        json!({"route": "/api/graphql", "body_contains": "quoteCreate", "lose_response_next": 1, "hold_ms": 60000}),
-    )
-    .await;
-    bridge.add(&samples().join("saberis/laundry-cote-windows1252.xml"), "laundry.xml");
-    bridge.poll_once(&[]);
-    bridge.wait_until("Jobber to have the quote", || async { bridge.quotes().await.len() == 1 }).await;
-    bridge.workers.kill_all().await;
-    bridge.start_workers(1);
-    bridge
-        .wait_until("the marker look-up", || async {
-            bridge.worker_log_lines(&["already in Jobber", "\"by_marker\":true"]) == 1
-        })
-        .await;
-    assert_eq!(bridge.quotes().await.len(), 1, "exactly one quote");
-    bridge.stop().await;
+    super::worker::killed_after_write(bridge).await;
 }
 
 /// The same content in a new message (a re-publish), after an earlier message's write reached
@@ -270,7 +239,8 @@ async fn budget_on_200_orders_of_20_customers() {
     let requests = after["requests"]["/api/graphql"].as_u64().unwrap_or(0)
         - before["requests"]["/api/graphql"].as_u64().unwrap_or(0);
     let throttled = after["throttled"].as_u64().unwrap_or(0) - before["throttled"].as_u64().unwrap_or(0);
-    let too_many = after["too_many_requests"].as_u64().unwrap_or(0) - before["too_many_requests"].as_u64().unwrap_or(0);
+    let too_many =
+        after["too_many_requests"].as_u64().unwrap_or(0) - before["too_many_requests"].as_u64().unwrap_or(0);
     let per_document = requests as f64 / 200.0;
     println!("| documents | customers | Jobber requests | per document | THROTTLED | 429 | wall time |");
     println!("| --- | --- | --- | --- | --- | --- | --- |");
