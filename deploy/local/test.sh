@@ -15,4 +15,4 @@ done
 # Shovels a failed test's "Move messages" left behind.
 rabbitmqctl list_parameters -q 2>/dev/null | awk -F'\t' '$1 == "shovel" && $2 ~ /^Move from t[0-9]+-[0-9]+-/ {print $2}' |
   while IFS= read -r name; do rabbitmqctl clear_parameter -q shovel "$name" >/dev/null 2>&1 || true; done
-exec cargo test --workspace --locked "$@"
+exec cargo test --workspace --locked --no-fail-fast "$@"

@@ -79,3 +79,20 @@ async fn without_the_custom_field_scope_the_worker_writes_with_title_markers_and
     assert!(out.contains("Custom field configurations: read"), "the missing scope is named: {out}");
     bridge.stop().await;
 }
+
+/// Every token refresh sends the app's client secret: a worker without one would start, then
+/// fail at its first refresh with every document it holds. It refuses to start, naming the key.
+#[tokio::test]
+async fn a_worker_without_the_client_secret_refuses_to_start() {
+    let bridge = Bridge::start("no-client-secret").await;
+    let mut command = tokio::process::Command::from(bridge.command("sj-worker", "sj-worker"));
+    let out = command.env_remove("SJ_JOBBER__CLIENT_SECRET").arg("--check-config").output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("jobber.client_secret") && stderr.contains("SJ_JOBBER__CLIENT_SECRET"), "{stderr}");
+    // With it, the same configuration is accepted.
+    let mut command = tokio::process::Command::from(bridge.command("sj-worker", "sj-worker"));
+    let out = command.arg("--check-config").output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    bridge.stop().await;
+}
