@@ -75,7 +75,10 @@ mod tests {
                 .expect("an operation");
             assert!(declared[1].starts_with(op.name()), "{}: {declared:?}", op.name());
         }
-        assert!(CREATE_QUOTE.document().starts_with("mutation") && CREATE_QUOTE.document().contains("CreateQuote("));
+        assert!(
+            CREATE_QUOTE.document().starts_with("mutation")
+                && CREATE_QUOTE.document().contains("CreateQuote(")
+        );
         assert!(CREATE_QUOTE.is_mutation() && DISCONNECT.is_mutation());
         assert!(!CLIENT.is_mutation() && !ACCOUNT.is_mutation());
     }

@@ -89,7 +89,10 @@ async fn a_worker_without_the_client_secret_refuses_to_start() {
     let out = command.env_remove("SJ_JOBBER__CLIENT_SECRET").arg("--check-config").output().await.unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("jobber.client_secret") && stderr.contains("SJ_JOBBER__CLIENT_SECRET"), "{stderr}");
+    assert!(
+        stderr.contains("jobber.client_secret") && stderr.contains("SJ_JOBBER__CLIENT_SECRET"),
+        "{stderr}"
+    );
     // With it, the same configuration is accepted.
     let mut command = tokio::process::Command::from(bridge.command("sj-worker", "sj-worker"));
     let out = command.arg("--check-config").output().await.unwrap();
