@@ -358,8 +358,12 @@ impl Resolver {
         }
         let property = self.jobber.create_property(&client.id, site).await?;
         tracing::info!(client = %client.id, %property, "created the property");
-        // The next document of this client reads it again, new property included.
-        self.cache.forget(&client.id).await;
+        if !self.jobber.is_dry_run() {
+            // The next document of this client knows the new property without asking Jobber.
+            let mut known = client.clone();
+            known.properties.push(PropertySummary { id: property.clone(), address: site.clone() });
+            self.cache.put(&known).await;
+        }
         Ok(property)
     }
 
