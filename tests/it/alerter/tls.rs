@@ -37,7 +37,8 @@ async fn a_digest_goes_out_over(test: &str, tls: &str, sink_mode: &str) {
             ("SJ_ALERTS__SMTP__PASSWORD", auth.1),
             ("SSL_CERT_FILE", &ca_file),
         ],
-    );
+    )
+    .await;
     let publisher = publisher(&ns).await;
     reject(&publisher, "truncated.xml", "parse.malformed-xml", "the document ends inside <Description>")
         .await;
@@ -53,7 +54,7 @@ async fn a_digest_goes_out_over(test: &str, tls: &str, sink_mode: &str) {
     assert!(body(mail).contains("1. truncated.xml: REJECTED by the poller"), "{}", body(mail));
     alerter.wait_for_log("digest emailed").await;
     assert_eq!(alerter.log_lines(auth.1), 0, "the password stays out of the logs");
-    alerter.stop();
+    alerter.stop().await;
     assert_eq!(ns.peek_count(&ns.topology.alerts_queue()).await, 0, "acked once emailed");
     ns.remove().await;
 }
@@ -92,13 +93,13 @@ async fn refused_then_delivered(
             ("SSL_CERT_FILE".to_owned(), ca.cert.display().to_string()),
         ]
     };
-    let start = |to: (&Ca, &str)| {
+    let start = async |to: (&Ca, &str)| {
         let env = env(to);
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        Alerter::start(&ns, &sink, &env)
+        Alerter::start(&ns, &sink, &env).await
     };
 
-    let alerter = start((trusted, host));
+    let alerter = start((trusted, host)).await;
     reject(&publisher, "a.xml", "parse.malformed-xml", "not XML").await;
     alerter.wait_for_log("the mail server is not taking the email").await;
     let log = std::fs::read_to_string(&alerter.log).unwrap();
@@ -106,18 +107,18 @@ async fn refused_then_delivered(
     assert!(line.contains(refusal), "the reason is in the log line: {line}");
     assert!(sink.mails().is_empty(), "{:#?}", sink.mails());
     assert_eq!(alerter.log_lines("parked, not emailed"), 0, "not refused for good, just not sent");
-    alerter.stop();
+    alerter.stop().await;
     // Given back at stop: a quorum queue shows a requeue a moment later.
     wait_until("the alert back in its queue, not lost", || async { ns.peek_count(&alerts).await == 1 }).await;
     assert_eq!(ns.peek_count(&ns.topology.undeliverable_alerts_queue()).await, 0);
 
     // The configuration fixed (the certificate trusted, or its name used), the same alert goes out.
-    let alerter = start(fixed);
+    let alerter = start(fixed).await;
     let mails = sink.wait_for_mails(1).await;
     assert!(body(&mails[0]).contains("a.xml: REJECTED"), "{}", body(&mails[0]));
     assert!(mails[0]["tls"].as_str().is_some_and(|v| v.starts_with("TLSv1.")), "{:#}", mails[0]);
     alerter.wait_for_log("digest emailed").await;
-    alerter.stop();
+    alerter.stop().await;
     assert_eq!(ns.peek_count(&alerts).await, 0);
     ns.remove().await;
 }
@@ -172,7 +173,7 @@ async fn a_refused_login_keeps_the_alerts_waiting_instead_of_parking_them() {
     let mut sink = Sink::with_options(sink_options("--starttls", &cert, Some(("sj-alerter", "right"))));
     sink.start().await;
     let ca_file = ca.cert.display().to_string();
-    let start = |password: &str| {
+    let start = async |password: &str| {
         let env = [
             ("SJ_ALERTS__SMTP__HOST", "localhost"),
             ("SJ_ALERTS__SMTP__TLS", "starttls"),
@@ -180,23 +181,23 @@ async fn a_refused_login_keeps_the_alerts_waiting_instead_of_parking_them() {
             ("SJ_ALERTS__SMTP__PASSWORD", password),
             ("SSL_CERT_FILE", ca_file.as_str()),
         ];
-        Alerter::start(&ns, &sink, &env)
+        Alerter::start(&ns, &sink, &env).await
     };
     let publisher = publisher(&ns).await;
-    let alerter = start("wrong");
+    let alerter = start("wrong").await;
     reject(&publisher, "b.xml", "parse.malformed-xml", "not XML").await;
     alerter.wait_for_log("refused the login").await;
     assert!(sink.mails().is_empty());
     assert_eq!(alerter.log_lines("parked, not emailed"), 0, "a login refused is no refused email");
-    alerter.stop();
+    alerter.stop().await;
     let alerts = ns.topology.alerts_queue();
     wait_until("the alert waiting in its queue", || async { ns.peek_count(&alerts).await == 1 }).await;
     assert_eq!(ns.peek_count(&ns.topology.undeliverable_alerts_queue()).await, 0);
 
-    let alerter = start("right");
+    let alerter = start("right").await;
     let mails = sink.wait_for_mails(1).await;
     assert!(body(&mails[0]).contains("b.xml: REJECTED"), "{}", body(&mails[0]));
     alerter.wait_for_log("digest emailed").await;
-    alerter.stop();
+    alerter.stop().await;
     ns.remove().await;
 }

@@ -76,7 +76,7 @@ async fn a_broker_restart_mid_run_loses_nothing_and_doubles_nothing() {
     for name in ["vanity-single-item.json", "laundry-cote-windows1252.xml", "kitchen-harbour-lane.xml"] {
         bridge.add(&samples().join("saberis").join(name), name);
     }
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.wait_until("the first write", || async { !bridge.quotes().await.is_empty() }).await;
     {
         let _stopped = Stopped::rabbitmq();
@@ -110,20 +110,20 @@ async fn a_redis_restart_that_loses_its_data_loses_nothing_and_doubles_nothing()
         })
         .await;
     bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.wait_until("the first quote", || async { bridge.quotes().await.len() == 1 }).await;
     {
         // Redis goes away while a document is waiting: the workers cannot coordinate, so they
         // send it through the retry tiers instead of writing blind.
         let _stopped = Stopped::redis();
         bridge.add(&samples().join("saberis/laundry-cote-windows1252.xml"), "laundry.xml");
-        bridge.poll_once(&[]);
+        bridge.poll_once(&[]).await;
         tokio::time::sleep(Duration::from_secs(2)).await;
     } // Redis is back, empty: no crosswalk, no tokens, no published hashes.
     bridge.wait_until("the second quote", || async { bridge.quotes().await.len() == 2 }).await;
     // The first document again: Redis forgot it, Jobber did not.
     bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity-again.json");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge
         .wait_until("the marker look-up", || async {
             bridge.worker_log_lines(&["already in Jobber", "\"by_marker\":true"]) == 1

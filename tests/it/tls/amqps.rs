@@ -50,7 +50,7 @@ fn amqps_url(host: &str, proxy: &TlsProxy) -> String {
 
 /// `sj-poller --once` on an empty folder over `url`, trusting `ca`: it connects, declares the
 /// topology and exits 0, or exits 2 when the broker cannot be used.
-fn poll_once(bridge: &Bridge, url: &str, ca: &Ca) -> Output {
+async fn poll_once(bridge: &Bridge, url: &str, ca: &Ca) -> Output {
     bridge
         .command("sj-poller", "sj-poller")
         .arg("--once")
@@ -60,6 +60,7 @@ fn poll_once(bridge: &Bridge, url: &str, ca: &Ca) -> Output {
         .env("SJ_AMQP__CONNECT_TIMEOUT", "1s")
         .stdout(Stdio::null())
         .output()
+        .await
         .unwrap()
 }
 
@@ -74,7 +75,7 @@ async fn poller_and_worker_run_end_to_end_over_amqps_trusting_a_private_ca() {
 
     // Published over TLS (the poller waits for the broker's confirmation), written by a worker
     // that consumed it over TLS.
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.start_workers(1);
     bridge.wait_until("the quote", || async { !bridge.quotes().await.is_empty() }).await;
     let quotes = bridge.quotes().await;
@@ -99,7 +100,7 @@ async fn amqps_refuses_a_certificate_from_an_untrusted_ca_or_for_another_name() 
     // A certificate for the right name, from an authority the bridge does not trust.
     let untrusted = TlsProxy::start(&stranger.issue(&["DNS:localhost"]));
     let url = amqps_url("localhost", &untrusted);
-    let out = poll_once(&bridge, &url, &trusted);
+    let out = poll_once(&bridge, &url, &trusted).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "the broker could not be used: {stderr}");
     let expected = format!("sj-poller: cannot connect to RabbitMQ at localhost:{}", untrusted.port);
@@ -110,7 +111,7 @@ async fn amqps_refuses_a_certificate_from_an_untrusted_ca_or_for_another_name() 
 
     // A trusted certificate, but for localhost only, reached as 127.0.0.1: the name is checked.
     let localhost_only = TlsProxy::start(&trusted.issue(&["DNS:localhost"]));
-    let out = poll_once(&bridge, &amqps_url("127.0.0.1", &localhost_only), &trusted);
+    let out = poll_once(&bridge, &amqps_url("127.0.0.1", &localhost_only), &trusted).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     let wrong_name = r#"invalid peer certificate: certificate not valid for name "127.0.0.1""#;
@@ -119,7 +120,7 @@ async fn amqps_refuses_a_certificate_from_an_untrusted_ca_or_for_another_name() 
 
     // The same terminator reached by its certificate's name: accepted (so the refusals above were
     // the certificate's, not the terminator's).
-    let out = poll_once(&bridge, &amqps_url("localhost", &localhost_only), &trusted);
+    let out = poll_once(&bridge, &amqps_url("localhost", &localhost_only), &trusted).await;
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(localhost_only.log_lines("tls connection") >= 1, "{}", localhost_only.log());
     bridge.stop().await;
