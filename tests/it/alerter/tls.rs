@@ -22,9 +22,10 @@ fn sink_options(mode: &str, cert: &ServerCert, auth: Option<(&str, &str)>) -> Ve
 /// A rejected document is emailed over `tls` (the alerter's `alerts.smtp.tls`), authenticated.
 async fn a_digest_goes_out_over(test: &str, tls: &str, sink_mode: &str) {
     let ns = Namespace::new(test).await;
-    let ca = Ca::new("sj test CA");
+    let ca = Ca::new("sj test CA").await;
     let auth = ("sj-alerter", "s3cret-for-smtp");
-    let mut sink = Sink::with_options(sink_options(sink_mode, &ca.issue(&["DNS:localhost"]), Some(auth)));
+    let mut sink =
+        Sink::with_options(sink_options(sink_mode, &ca.issue(&["DNS:localhost"]).await, Some(auth)));
     sink.start().await;
     let ca_file = ca.cert.display().to_string();
     let alerter = Alerter::start(
@@ -125,8 +126,8 @@ async fn refused_then_delivered(
 
 #[tokio::test]
 async fn starttls_with_an_untrusted_certificate_sends_nothing_and_keeps_the_alert() {
-    let (trusted, stranger) = (Ca::new("sj test CA"), Ca::new("someone else's CA"));
-    let cert = stranger.issue(&["DNS:localhost"]);
+    let (trusted, stranger) = (Ca::new("sj test CA").await, Ca::new("someone else's CA").await);
+    let cert = stranger.issue(&["DNS:localhost"]).await;
     let refusal = "invalid peer certificate: UnknownIssuer";
     let modes = ("starttls", "--starttls");
     let fixed = (&stranger, "localhost");
@@ -136,8 +137,8 @@ async fn starttls_with_an_untrusted_certificate_sends_nothing_and_keeps_the_aler
 
 #[tokio::test]
 async fn implicit_tls_with_an_untrusted_certificate_sends_nothing_and_keeps_the_alert() {
-    let (trusted, stranger) = (Ca::new("sj test CA"), Ca::new("someone else's CA"));
-    let cert = stranger.issue(&["DNS:localhost"]);
+    let (trusted, stranger) = (Ca::new("sj test CA").await, Ca::new("someone else's CA").await);
+    let cert = stranger.issue(&["DNS:localhost"]).await;
     let refusal = "invalid peer certificate: UnknownIssuer";
     let modes = ("tls", "--tls");
     let fixed = (&stranger, "localhost");
@@ -148,8 +149,8 @@ async fn implicit_tls_with_an_untrusted_certificate_sends_nothing_and_keeps_the_
 #[tokio::test]
 async fn a_certificate_for_another_name_is_refused() {
     // Trusted, but for localhost only, and the alerter is told 127.0.0.1; then told localhost.
-    let ca = Ca::new("sj test CA");
-    let localhost_only = ca.issue(&["DNS:localhost"]);
+    let ca = Ca::new("sj test CA").await;
+    let localhost_only = ca.issue(&["DNS:localhost"]).await;
     let refusal = r#"certificate not valid for name \"127.0.0.1\""#;
     let modes = ("starttls", "--starttls");
     refused_then_delivered(
@@ -168,8 +169,8 @@ async fn a_refused_login_keeps_the_alerts_waiting_instead_of_parking_them() {
     // A wrong password refuses every email alike (535): the configuration is at fault, not the
     // alert, so nothing is parked; the alerts wait and go out once the password is right.
     let ns = Namespace::new("alert-bad-login").await;
-    let ca = Ca::new("sj test CA");
-    let cert = ca.issue(&["DNS:localhost"]);
+    let ca = Ca::new("sj test CA").await;
+    let cert = ca.issue(&["DNS:localhost"]).await;
     let mut sink = Sink::with_options(sink_options("--starttls", &cert, Some(("sj-alerter", "right"))));
     sink.start().await;
     let ca_file = ca.cert.display().to_string();

@@ -254,8 +254,7 @@ async fn a_site_among_a_clients_later_properties_is_reused() {
     bridge.stop().await;
 }
 
-// Multi-threaded: sjctl (a blocking child process) asks the in-process sandbox about the client.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn the_park_policy_names_the_row_to_add_and_a_replay_after_the_fix_writes_the_quote() {
     let mut bridge = Bridge::start("park-policy").await;
     bridge.env.push(("SJ_MAPPING__ON_NO_MATCH".into(), "park".into()));

@@ -96,7 +96,7 @@ async fn list_show_replay_after_the_fix_and_purge() {
 /// The RabbitMQ UI's "Move messages" (what an operator does without sjctl): a dynamic shovel from
 /// the parked queue to `sj.quotes`, created here through the management API exactly as the UI
 /// creates it. The moved document is processed like any other, once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn the_ui_move_messages_route_sends_parked_documents_through_again() {
     let mut bridge = Bridge::start("ui-move").await;
     bridge.add(&samples().join("saberis/bath-gatineau.json"), "bath.json");

@@ -16,7 +16,7 @@ async fn history_totals(bridge: &Bridge) -> Value {
 
 /// Jobber's public API cannot delete a quote: undo shows the quote with its link and exits 3;
 /// once the quote is deleted in Jobber, the same command forgets the document.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn undo_of_a_created_quote_waits_for_its_deletion_in_jobber_then_the_file_can_be_sent_again() {
     let mut bridge = Bridge::start("undo").await;
     bridge.add(&samples().join("saberis/kitchen-harbour-lane.xml"), "kitchen.xml");
@@ -65,7 +65,7 @@ async fn undo_of_a_created_quote_waits_for_its_deletion_in_jobber_then_the_file_
     bridge.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn undo_of_po_routed_lines_removes_only_those_lines() {
     let mut bridge = Bridge::start("undo-lines").await;
     let number = existing_quote(&bridge).await;

@@ -20,7 +20,7 @@ struct TlsProxy {
 }
 
 impl TlsProxy {
-    fn start(cert: &ServerCert) -> Self {
+    async fn start(cert: &ServerCert) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("proxy.log");
         let mut python = Command::new("python3");
@@ -30,7 +30,7 @@ impl TlsProxy {
             .arg(&cert.key)
             .arg("5672")
             .stderr(std::fs::File::create(&log).unwrap());
-        let (process, port) = spawn_listening(python);
+        let (process, port) = spawn_listening(python).await;
         Self { port, log, _dir: dir, _process: process }
     }
 
@@ -64,10 +64,10 @@ async fn poll_once(bridge: &Bridge, url: &str, ca: &Ca) -> Output {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn poller_and_worker_run_end_to_end_over_amqps_trusting_a_private_ca() {
-    let ca = Ca::new("sj test CA");
-    let proxy = TlsProxy::start(&ca.issue(&["DNS:localhost"]));
+    let ca = Ca::new("sj test CA").await;
+    let proxy = TlsProxy::start(&ca.issue(&["DNS:localhost"]).await).await;
     let mut bridge = Bridge::start("amqps-e2e").await;
     bridge.env.push(("SJ_AMQP__URL".into(), amqps_url("localhost", &proxy)));
     bridge.env.push(("SSL_CERT_FILE".into(), ca.cert.display().to_string()));
@@ -91,14 +91,14 @@ async fn poller_and_worker_run_end_to_end_over_amqps_trusting_a_private_ca() {
     bridge.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn amqps_refuses_a_certificate_from_an_untrusted_ca_or_for_another_name() {
-    let trusted = Ca::new("sj test CA");
-    let stranger = Ca::new("someone else's CA");
+    let trusted = Ca::new("sj test CA").await;
+    let stranger = Ca::new("someone else's CA").await;
     let bridge = Bridge::start("amqps-refused").await;
 
     // A certificate for the right name, from an authority the bridge does not trust.
-    let untrusted = TlsProxy::start(&stranger.issue(&["DNS:localhost"]));
+    let untrusted = TlsProxy::start(&stranger.issue(&["DNS:localhost"]).await).await;
     let url = amqps_url("localhost", &untrusted);
     let out = poll_once(&bridge, &url, &trusted).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -110,7 +110,7 @@ async fn amqps_refuses_a_certificate_from_an_untrusted_ca_or_for_another_name() 
     assert_eq!(untrusted.log_lines("tls connection"), 0, "{}", untrusted.log());
 
     // A trusted certificate, but for localhost only, reached as 127.0.0.1: the name is checked.
-    let localhost_only = TlsProxy::start(&trusted.issue(&["DNS:localhost"]));
+    let localhost_only = TlsProxy::start(&trusted.issue(&["DNS:localhost"]).await).await;
     let out = poll_once(&bridge, &amqps_url("127.0.0.1", &localhost_only), &trusted).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
