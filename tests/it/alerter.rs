@@ -22,22 +22,23 @@ use sj_shared::saberis::DocumentReader;
 use crate::pipeline::Namespace;
 use crate::support::{binary, root, samples};
 
-/// A Python that has aiosmtpd.
-fn python() -> PathBuf {
+/// A Python that has aiosmtpd (asked without blocking the runtime).
+async fn python() -> PathBuf {
     let candidates: Vec<PathBuf> = match std::env::var_os("SJ_TEST_PYTHON") {
         Some(p) => vec![p.into()],
         None => vec!["/usr/bin/python3".into(), "python3".into()],
     };
-    candidates
-        .into_iter()
-        .find(|p| {
-            Command::new(p)
-                .args(["-c", "import aiosmtpd"])
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        })
-        .expect("the SMTP sink needs Python with aiosmtpd: apt-get install -y python3-aiosmtpd (or set SJ_TEST_PYTHON)")
+    for p in candidates {
+        let status = tokio::process::Command::new(&p)
+            .args(["-c", "import aiosmtpd"])
+            .stderr(Stdio::null())
+            .status()
+            .await;
+        if status.is_ok_and(|s| s.success()) {
+            return p;
+        }
+    }
+    panic!("the SMTP sink needs Python with aiosmtpd: apt-get install -y python3-aiosmtpd (or set SJ_TEST_PYTHON)")
 }
 
 fn free_port() -> u16 {
@@ -75,7 +76,7 @@ impl Sink {
         let script = root().join("tests/it/alerter/smtp_sink.py");
         let maildir = self.dir.path().join("mail");
         let log = std::fs::File::options().create(true).append(true).open(self.dir.path().join("sink.log"));
-        let child = Command::new(python())
+        let child = Command::new(python().await)
             .arg(script)
             .arg(self.port.to_string())
             .arg(&maildir)
@@ -118,16 +119,17 @@ impl Drop for Sink {
     }
 }
 
-/// One `sj-alerter` process of the test, its log (JSON lines) in a file.
+/// One `sj-alerter` process of the test, its log (JSON lines) in a file. A tokio child: waiting
+/// for it never blocks the test's runtime (its AMQP connection must keep sending heartbeats).
 struct Alerter {
-    process: Child,
+    process: tokio::process::Child,
     log: PathBuf,
 }
 
 impl Alerter {
-    fn start(ns: &Namespace, sink: &Sink, env: &[(&str, &str)]) -> Self {
+    async fn start(ns: &Namespace, sink: &Sink, env: &[(&str, &str)]) -> Self {
         let log = sink.dir.path().join(format!("alerter-{}.log", free_port()));
-        let process = Command::new(binary("sj-alerter", "sj-alerter"))
+        let process = tokio::process::Command::new(binary("sj-alerter", "sj-alerter").await)
             .env_remove("SJ_CONFIG")
             .env("SJ_NAMESPACE", &ns.name)
             .env("SJ_LOG__FORMAT", "json")
@@ -152,16 +154,16 @@ impl Alerter {
     }
 
     /// SIGKILL: whatever it had not acked returns to the queue.
-    fn crash(mut self) {
-        self.process.kill().unwrap();
-        self.process.wait().unwrap();
+    async fn crash(mut self) {
+        // tokio's kill: SIGKILL, then waits for the exit.
+        self.process.kill().await.unwrap();
     }
 
     /// SIGTERM, and a clean exit.
-    fn stop(mut self) {
-        let pid = self.process.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-        let status = self.process.wait().unwrap();
+    async fn stop(mut self) {
+        let pid = self.process.id().unwrap().to_string();
+        assert!(tokio::process::Command::new("kill").args(["-TERM", &pid]).status().await.unwrap().success());
+        let status = self.process.wait().await.unwrap();
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
         assert!(status.success(), "a clean exit after SIGTERM: {status:?}\n{log}");
     }
@@ -244,7 +246,7 @@ async fn a_poison_document_is_parked_and_named_in_exactly_one_email() {
     let ns = Namespace::new("alert-poison").await;
     let mut sink = Sink::new();
     sink.start().await;
-    let alerter = Alerter::start(&ns, &sink, &[]);
+    let alerter = Alerter::start(&ns, &sink, &[]).await;
     let publisher = publisher(&ns).await;
     reject(
         &publisher,
@@ -280,7 +282,7 @@ async fn a_poison_document_is_parked_and_named_in_exactly_one_email() {
     assert_no_more_mail(&sink, 1).await;
     // The document is parked (the fanout's other copy), the alert consumed.
     assert_eq!(ns.peek_count(&ns.topology.parked_queue()).await, 1);
-    alerter.stop();
+    alerter.stop().await;
     assert_eq!(ns.peek_count(&ns.topology.alerts_queue()).await, 0, "acked once emailed");
     ns.remove().await;
 }
@@ -300,7 +302,7 @@ async fn failures_in_one_window_make_one_email_and_a_repeat_is_counted_once() {
     reject(&publisher, "one.json", "parse.invalid-value", "Quantity must be a decimal number").await;
     park(&publisher, &ns, &harbour, "mapping.ambiguous-client", "two clients named Harbour Lane Builders", 2)
         .await;
-    let alerter = Alerter::start(&ns, &sink, &[("SJ_ALERTS__WINDOW", "2s")]);
+    let alerter = Alerter::start(&ns, &sink, &[("SJ_ALERTS__WINDOW", "2s")]).await;
 
     let mails = sink.wait_for_mails(1).await;
     assert_no_more_mail(&sink, 1).await;
@@ -321,7 +323,7 @@ async fn failures_in_one_window_make_one_email_and_a_repeat_is_counted_once() {
     assert!(text.contains("truncated.xml: REJECTED") && text.contains("one.json: REJECTED"), "{text}");
     assert!(text.contains("put it back in incoming/"), "{text}");
 
-    alerter.stop();
+    alerter.stop().await;
     assert_eq!(ns.peek_count(&ns.topology.alerts_queue()).await, 0, "all four acked");
     ns.remove().await;
 }
@@ -335,13 +337,13 @@ async fn more_documents_than_one_email_holds_go_out_in_several() {
     for name in ["a.xml", "b.xml", "c.xml"] {
         reject(&publisher, name, "parse.malformed-xml", "not XML").await;
     }
-    let alerter = Alerter::start(&ns, &sink, &[("SJ_ALERTS__MAX_PER_MAIL", "2")]);
+    let alerter = Alerter::start(&ns, &sink, &[("SJ_ALERTS__MAX_PER_MAIL", "2")]).await;
     let mails = sink.wait_for_mails(2).await;
     assert_no_more_mail(&sink, 2).await;
     let subjects: Vec<&str> = mails.iter().map(subject).collect();
     assert!(subjects[0].ends_with("2 documents need attention: 2 rejected (parse)"), "{subjects:?}");
     assert!(subjects[1].ends_with("1 document needs attention: 1 rejected (parse)"), "{subjects:?}");
-    alerter.stop();
+    alerter.stop().await;
     ns.remove().await;
 }
 
@@ -351,7 +353,7 @@ async fn alerts_wait_unacked_while_smtp_is_down_and_go_out_when_it_is_back() {
     let mut sink = Sink::new(); // not started: the port refuses connections
     let publisher = publisher(&ns).await;
     let alerts = ns.topology.alerts_queue();
-    let first = Alerter::start(&ns, &sink, &[]);
+    let first = Alerter::start(&ns, &sink, &[]).await;
     reject(&publisher, "a.xml", "parse.malformed-xml", "not XML").await;
     reject(&publisher, "b.xml", "parse.malformed-xml", "not XML").await;
 
@@ -359,11 +361,11 @@ async fn alerts_wait_unacked_while_smtp_is_down_and_go_out_when_it_is_back() {
     wait_until("the alerter to take both alerts", || async { ns.peek_count(&alerts).await == 0 }).await;
     first.wait_for_log("the mail server is not taking the email").await;
     // Not acked: a crash gives both back to the queue.
-    first.crash();
+    first.crash().await;
     wait_until("both alerts back in the queue", || async { ns.peek_count(&alerts).await == 2 }).await;
 
     // A new alerter, the server still down for a while, then back.
-    let second = Alerter::start(&ns, &sink, &[]);
+    let second = Alerter::start(&ns, &sink, &[]).await;
     wait_until("the new alerter to take both alerts", || async { ns.peek_count(&alerts).await == 0 }).await;
     second.wait_for_log("the mail server is not taking the email").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -376,7 +378,7 @@ async fn alerts_wait_unacked_while_smtp_is_down_and_go_out_when_it_is_back() {
     assert!(text.contains("a.xml: REJECTED") && text.contains("b.xml: REJECTED"), "nothing dropped: {text}");
     second.wait_for_log("digest emailed").await;
     // Acked after the email: a crash now gives nothing back.
-    second.crash();
+    second.crash().await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(ns.peek_count(&alerts).await, 0, "acked once the server took the email");
     ns.remove().await;
@@ -391,7 +393,7 @@ async fn an_email_the_server_refuses_for_good_is_parked_not_retried() {
     let undeliverable = ns.topology.undeliverable_alerts_queue();
     reject(&publisher, "a.xml", "parse.malformed-xml", "not XML").await;
     reject(&publisher, "b.xml", "parse.malformed-xml", "not XML").await;
-    let alerter = Alerter::start(&ns, &sink, &[("SJ_ALERTS__TO", r#"["refused@example.com"]"#)]);
+    let alerter = Alerter::start(&ns, &sink, &[("SJ_ALERTS__TO", r#"["refused@example.com"]"#)]).await;
 
     // (The undeliverable queue is the alerter's to declare: peeking at it before would close the
     // test's channel.)
@@ -399,7 +401,7 @@ async fn an_email_the_server_refuses_for_good_is_parked_not_retried() {
     wait_until("both park copies confirmed", || async { ns.peek_count(&undeliverable).await == 2 }).await;
     assert!(sink.mails().is_empty());
     assert_eq!(alerter.log_lines("sending one email per document"), 1, "the digest first, then each alone");
-    alerter.crash();
+    alerter.crash().await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(ns.peek_count(&ns.topology.alerts_queue()).await, 0, "acked once parked");
 

@@ -95,8 +95,8 @@ impl Setup {
         self.env.push((key.to_owned(), value.to_owned()));
     }
 
-    fn command(&self, package: &str, name: &str, args: &[&str]) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(binary(package, name));
+    async fn command(&self, package: &str, name: &str, args: &[&str]) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(binary(package, name).await);
         cmd.args(args)
             .current_dir(self.dir.path())
             .env_remove("SJ_CONFIG")
@@ -119,7 +119,7 @@ impl Setup {
         args: &[&str],
         stop_after: Option<Duration>,
     ) -> (Option<i32>, String) {
-        let mut child = self.command(package, name, args).spawn().unwrap();
+        let mut child = self.command(package, name, args).await.spawn().unwrap();
         let (mut stdout, mut stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
         let read = async {
             use tokio::io::AsyncReadExt as _;
@@ -204,7 +204,7 @@ async fn a_malformed_url_is_refused_naming_its_key_without_its_password() {
         for (package, name, args) in
             [("sj-worker", "sj-worker", &["--check-config"][..]), ("sjctl", "sjctl", &["status"][..])]
         {
-            let mut cmd = setup.command(package, name, args);
+            let mut cmd = setup.command(package, name, args).await;
             let out = cmd.env(var, url).output().await.unwrap();
             let text =
                 format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));

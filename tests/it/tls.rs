@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use crate::support::tls::{spawn_listening, Ca, ChildGuard, ServerCert};
 
 /// A one-page HTTPS server on 127.0.0.1 with `cert`.
-fn https_server(cert: &ServerCert) -> (ChildGuard, u16) {
+async fn https_server(cert: &ServerCert) -> (ChildGuard, u16) {
     let script = format!(
         "import http.server, ssl\n\
          class H(http.server.BaseHTTPRequestHandler):\n\
@@ -28,13 +28,13 @@ fn https_server(cert: &ServerCert) -> (ChildGuard, u16) {
     );
     let mut python = Command::new("python3");
     python.arg("-c").arg(script).stderr(Stdio::null());
-    spawn_listening(python)
+    spawn_listening(python).await
 }
 
 #[tokio::test]
 async fn https_works_and_an_untrusted_certificate_is_refused() {
-    let ca = Ca::new("sj test CA");
-    let (_server, port) = https_server(&ca.issue(&["IP:127.0.0.1"]));
+    let ca = Ca::new("sj test CA").await;
+    let (_server, port) = https_server(&ca.issue(&["IP:127.0.0.1"]).await).await;
     let url = format!("https://127.0.0.1:{port}/");
 
     // A private authority's certificate is not trusted: the request fails at the handshake.

@@ -146,9 +146,10 @@ async fn an_unknown_sheet_a_refused_share_or_a_bad_key_is_unusable_with_what_to_
 
     // A key Google does not know (another key pair): the token is refused.
     let dir = tempfile::tempdir().unwrap();
-    let other_key = std::process::Command::new("openssl")
+    let other_key = tokio::process::Command::new("openssl")
         .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"])
         .output()
+        .await
         .expect("openssl");
     assert!(other_key.status.success());
     let mut settings = f.settings.clone();

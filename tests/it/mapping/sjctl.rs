@@ -15,7 +15,7 @@ pub async fn sjctl(f: &Fixture, args: &[&str]) -> Output {
 }
 
 pub async fn sjctl_env(f: &Fixture, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = std::process::Command::new(binary("sjctl", "sjctl"));
+    let mut cmd = tokio::process::Command::new(binary("sjctl", "sjctl").await);
     let sheets = &f.settings.sheets;
     cmd.env_remove("SJ_CONFIG")
         .env("SJ_NAMESPACE", &f.ns.name)
@@ -30,7 +30,7 @@ pub async fn sjctl_env(f: &Fixture, args: &[&str], env: &[(&str, &str)]) -> Outp
         .env("SJ_ALERTS__SMTP__PORT", "1")
         .args(args)
         .envs(env.iter().copied());
-    tokio::process::Command::from(cmd).output().await.unwrap()
+    cmd.output().await.unwrap()
 }
 
 fn text(bytes: &[u8]) -> String {

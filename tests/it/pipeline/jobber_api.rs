@@ -8,7 +8,7 @@ use crate::support::samples;
 
 /// Runs an sjctl command of the bridge without blocking the test's runtime.
 async fn sjctl(bridge: &Bridge, args: &[&str]) -> (Option<i32>, String) {
-    let mut command = tokio::process::Command::from(bridge.command("sjctl", "sjctl"));
+    let mut command = bridge.command("sjctl", "sjctl");
     let out = command.args(args).output().await.expect("sjctl runs");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.code(), text)
@@ -21,7 +21,7 @@ async fn a_version_warning_from_jobber_is_logged_once_and_shown_by_status_and_ve
     bridge.env.push(("SJ_JOBBER__GRAPHQL_VERSION".into(), "2023-01-01".into()));
     bridge.add(&samples().join("saberis/kitchen-harbour-lane.xml"), "kitchen.xml");
     bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.start_workers(1);
     bridge.wait_until("two quotes", || async { bridge.quotes().await.len() == 2 }).await;
     let warnings = bridge.worker_log(&["Jobber warns about the API version"]);
@@ -45,7 +45,7 @@ async fn a_version_warning_from_jobber_is_logged_once_and_shown_by_status_and_ve
     // A supported version: no warning anywhere.
     let mut bridge = Bridge::start("version-current").await;
     bridge.add(&samples().join("saberis/kitchen-harbour-lane.xml"), "kitchen.xml");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.start_workers(1);
     bridge.wait_until("the quote", || async { bridge.quotes().await.len() == 1 }).await;
     assert_eq!(bridge.worker_log_lines(&["Jobber warns"]), 0);
@@ -66,7 +66,7 @@ async fn without_the_custom_field_scope_the_worker_writes_with_title_markers_and
     )
     .await;
     bridge.add(&samples().join("saberis/kitchen-harbour-lane.xml"), "kitchen.xml");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.start_workers(1);
     bridge.wait_until("the quote", || async { bridge.quotes().await.len() == 1 }).await;
     let quote: Value = bridge.quotes().await.remove(0);
@@ -85,7 +85,7 @@ async fn without_the_custom_field_scope_the_worker_writes_with_title_markers_and
 #[tokio::test]
 async fn a_worker_without_the_client_secret_refuses_to_start() {
     let bridge = Bridge::start("no-client-secret").await;
-    let mut command = tokio::process::Command::from(bridge.command("sj-worker", "sj-worker"));
+    let mut command = bridge.command("sj-worker", "sj-worker");
     let out = command.env_remove("SJ_JOBBER__CLIENT_SECRET").arg("--check-config").output().await.unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -94,7 +94,7 @@ async fn a_worker_without_the_client_secret_refuses_to_start() {
         "{stderr}"
     );
     // With it, the same configuration is accepted.
-    let mut command = tokio::process::Command::from(bridge.command("sj-worker", "sj-worker"));
+    let mut command = bridge.command("sj-worker", "sj-worker");
     let out = command.arg("--check-config").output().await.unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     bridge.stop().await;

@@ -50,7 +50,7 @@ fn mapping_rows(bridge: &Bridge) -> Vec<String> {
 }
 
 async fn one_quote(bridge: &mut Bridge) -> Value {
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.start_workers(1);
     bridge.wait_until("the quote", || async { !bridge.quotes().await.is_empty() }).await;
     let quotes = bridge.quotes().await;
@@ -169,7 +169,7 @@ async fn a_same_named_client_elsewhere_is_not_taken_and_two_at_the_address_are_n
         company(&bridge, "Harbour Lane Builders Inc.", "1410 Aspen Ridge Ct", "Bozeman", "59718").await;
     let (c, _) = company(&bridge, "HARBOUR LANE BUILDERS", "1410 Aspen Ridge Ct", "Bozeman", "59718").await;
     bridge.add(&samples().join(KITCHEN), "kitchen.xml");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.start_workers(1);
     let (kind, reason) = parked(&bridge).await;
     assert_eq!(kind, "mapping.ambiguous-client");
@@ -254,17 +254,16 @@ async fn a_site_among_a_clients_later_properties_is_reused() {
     bridge.stop().await;
 }
 
-// Multi-threaded: sjctl (a blocking child process) asks the in-process sandbox about the client.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn the_park_policy_names_the_row_to_add_and_a_replay_after_the_fix_writes_the_quote() {
     let mut bridge = Bridge::start("park-policy").await;
     bridge.env.push(("SJ_MAPPING__ON_NO_MATCH".into(), "park".into()));
     bridge.add(&samples().join(KITCHEN), "kitchen.xml");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.start_consuming_worker().await;
     let queue = bridge.ns.topology.parked_queue();
     bridge.wait_until("the parked document", || async { bridge.ns.peek_count(&queue).await >= 1 }).await;
-    let listed = sjctl_json(&bridge, &["dlq", "list", "--json"]);
+    let listed = sjctl_json(&bridge, &["dlq", "list", "--json"]).await;
     assert_eq!(listed[0]["kind"], "mapping.no-match", "{listed:?}");
     let reason = listed[0]["reason"].as_str().unwrap();
     assert!(reason.contains(&format!("sjctl mapping set '{KITCHEN_KEY}' CLIENT_ID")), "{reason}");
@@ -281,21 +280,21 @@ async fn the_park_policy_names_the_row_to_add_and_a_replay_after_the_fix_writes_
             .args(["mapping", "set", KITCHEN_KEY, client, "--by", "carol"])
             .output()
     };
-    let out = set(&typo).unwrap();
+    let out = set(&typo).await.unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("Jobber has no client"), "{out:?}");
     assert!(mapping_rows(&bridge).is_empty(), "nothing appended");
-    let out = set(&client).unwrap();
+    let out = set(&client).await.unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("HLB Construction LLC"), "{out:?}");
-    let out = bridge.command("sjctl", "sjctl").args(["dlq", "replay", "--all"]).output().unwrap();
+    let out = bridge.command("sjctl", "sjctl").args(["dlq", "replay", "--all"]).output().await.unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     bridge.wait_until("the replayed quote", || async { bridge.quotes().await.len() == 1 }).await;
     assert_eq!(quote_client(&bridge.quotes().await[0]), client_number(&client));
     let rows = mapping_rows(&bridge);
     assert!(rows.len() == 1 && rows[0].contains(",carol,"), "a person's row, nothing else: {rows:?}");
     // The history tells it: parked, replayed, created.
-    let out = bridge.command("sjctl", "sjctl").args(["history", "--json"]).output().unwrap();
+    let out = bridge.command("sjctl", "sjctl").args(["history", "--json"]).output().await.unwrap();
     let history: Value = serde_json::from_slice(&out.stdout).unwrap();
     let outcomes: Vec<&str> =
         history["entries"].as_array().unwrap().iter().map(|e| e["outcome"].as_str().unwrap()).collect();
@@ -310,7 +309,7 @@ async fn a_row_naming_a_client_jobber_lacks_is_parked_with_the_row_to_correct() 
     let ghost = base64::engine::general_purpose::STANDARD.encode("gid://Jobber/Client/987654");
     write_mapping(&bridge, &[format!("{KITCHEN_KEY},{ghost},,,,dave,,")]);
     bridge.add(&samples().join(KITCHEN), "kitchen.xml");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.start_workers(1);
     let (kind, reason) = parked(&bridge).await;
     assert_eq!(kind, "mapping.client-missing");
@@ -327,7 +326,7 @@ async fn ten_orders_of_one_new_customer_across_three_workers_make_one_client_and
         let order = kitchen.replace("PO-2231", &format!("PO-40{n:02}"));
         std::fs::write(bridge.exports_incoming().join(format!("kitchen-{n}.xml")), order).unwrap();
     }
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.start_workers(3);
     bridge.wait_until("ten quotes", || async { bridge.quotes().await.len() >= 10 }).await;
     let clients = clients(&bridge).await;
@@ -339,8 +338,8 @@ async fn ten_orders_of_one_new_customer_across_three_workers_make_one_client_and
     bridge.stop().await;
 }
 
-fn sjctl_json(bridge: &Bridge, args: &[&str]) -> Vec<Value> {
-    let out = bridge.command("sjctl", "sjctl").args(args).output().unwrap();
+async fn sjctl_json(bridge: &Bridge, args: &[&str]) -> Vec<Value> {
+    let out = bridge.command("sjctl", "sjctl").args(args).output().await.unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }
@@ -376,26 +375,26 @@ async fn with_the_sheet_store_a_persons_edit_is_used_without_restart_and_new_cli
     bridge.start_consuming_worker().await;
 
     let kitchen = std::fs::read_to_string(samples().join(KITCHEN)).unwrap();
-    let send = |n: u32| {
+    let send = async |n: u32| {
         let order = kitchen.replace("PO-2231", &format!("PO-50{n:02}"));
         std::fs::write(bridge.exports_incoming().join(format!("kitchen-{n}.xml")), order).unwrap();
-        bridge.poll_once(&[]);
+        bridge.poll_once(&[]).await;
     };
-    send(1);
+    send(1).await;
     bridge.wait_until("the first quote", || async { bridge.quotes().await.len() == 1 }).await;
     assert_eq!(quote_client(&bridge.quotes().await[0]), client_number(&first));
 
     // alice changes her mind in the browser; the running worker uses the new row.
     put_sheet(&bridge, sheet(&second)).await;
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    send(2);
+    send(2).await;
     bridge.wait_until("the second quote", || async { bridge.quotes().await.len() == 2 }).await;
     let clients_of: Vec<u64> = bridge.quotes().await.iter().map(quote_client).collect();
     assert!(clients_of.contains(&client_number(&second)), "{clients_of:?}");
 
     // A new customer: created, and its row appended under alice's (hers untouched).
     bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.wait_until("the vanity quote", || async { bridge.quotes().await.len() == 3 }).await;
     let rows = admin(&bridge.sandbox, "/_admin/sheets/sandbox-mapping/Sheet1").await;
     assert_eq!(rows.len(), 3, "header, alice's row, the bridge's: {rows:?}");
@@ -433,7 +432,7 @@ async fn two_customers_of_one_site_racing_make_one_client_there() {
     let unnamed =
         kitchen.replace("<Name>Harbour Lane Builders</Name>", "<Name></Name>").replace("PO-2231", "");
     std::fs::write(bridge.exports_incoming().join("homeowner.xml"), unnamed).unwrap();
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.start_workers(2);
     bridge.wait_until("both quotes", || async { bridge.quotes().await.len() == 2 }).await;
     let clients = clients(&bridge).await;

@@ -1,7 +1,9 @@
 //! `sj-poller --once` on a folder of documents: what is published, archived and rejected.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+use tokio::process::Command;
 
 use sj_shared::amqp::headers;
 
@@ -54,8 +56,9 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-fn poll_once(ns: &Namespace, exports: &Exports) -> Output {
-    Command::new(binary("sj-poller", "sj-poller"))
+/// Without blocking the test's runtime (its AMQP connection sends heartbeats meanwhile).
+async fn poll_once(ns: &Namespace, exports: &Exports) -> Output {
+    Command::new(binary("sj-poller", "sj-poller").await)
         .arg("--once")
         .env_remove("SJ_CONFIG")
         .env("SJ_NAMESPACE", &ns.name)
@@ -65,6 +68,7 @@ fn poll_once(ns: &Namespace, exports: &Exports) -> Output {
         .env("SJ_POLLER__FOLDER__REJECTED", exports.root.join("rejected"))
         .env("SJ_POLLER__FOLDER__SETTLE", "50ms")
         .output()
+        .await
         .expect("run sj-poller")
 }
 
@@ -81,7 +85,7 @@ async fn documents_are_published_archived_or_rejected_and_reexports_are_not_sent
     }
     std::fs::write(exports.incoming().join("notes.txt"), "not a Saberis export").unwrap();
 
-    let out = poll_once(&ns, &exports);
+    let out = poll_once(&ns, &exports).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     // The kitchen comes three times (XML, JSON, a re-export): published once.
@@ -137,7 +141,7 @@ async fn documents_are_published_archived_or_rejected_and_reexports_are_not_sent
     // A later re-export of a published design, under a new name: archived, not sent again.
     exports
         .add(&samples().join("saberis/kitchen-harbour-lane.json"), "Harbour-Lane-reexport-2026-11-22.json");
-    let out = poll_once(&ns, &exports);
+    let out = poll_once(&ns, &exports).await;
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
@@ -151,7 +155,7 @@ async fn documents_are_published_archived_or_rejected_and_reexports_are_not_sent
 async fn an_unreachable_broker_leaves_every_file_in_place() {
     let exports = Exports::new();
     exports.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
-    let out = Command::new(binary("sj-poller", "sj-poller"))
+    let out = Command::new(binary("sj-poller", "sj-poller").await)
         .arg("--once")
         .env_remove("SJ_CONFIG")
         .env("SJ_AMQP__URL", "amqp://guest:guest@127.0.0.1:1/%2f")
@@ -160,6 +164,7 @@ async fn an_unreachable_broker_leaves_every_file_in_place() {
         .env("SJ_POLLER__FOLDER__ARCHIVE", exports.root.join("archive"))
         .env("SJ_POLLER__FOLDER__REJECTED", exports.root.join("rejected"))
         .output()
+        .await
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -125,7 +125,7 @@ async fn per_catalog_markups_on_the_real_fixtures_give_the_expected_amounts_to_t
     // The dealer accepts the catalog slips here and names address-only customers after the address.
     bridge.env.push(("SJ_SANITY__MAX_UNIT_PRICE".into(), "off".into()));
     bridge.env.push(("SJ_MAPPING__UNNAMED_CUSTOMER".into(), "create-from-address".into()));
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.start_workers(2);
     bridge.wait_until("a quote per order", || async { bridge.quotes().await.len() >= expected.len() }).await;
 
@@ -185,7 +185,7 @@ section_headers = true
 "#,
     );
     bridge.add(&samples().join("saberis/kitchen-harbour-lane.xml"), "kitchen.xml");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.start_workers(1);
     bridge.wait_until("the quote", || async { bridge.quotes().await.len() == 1 }).await;
     let quote = &bridge.quotes().await[0];
@@ -249,6 +249,7 @@ async fn a_template_with_an_unknown_field_stops_the_worker_at_start_naming_the_k
         .env("SJ_QUOTE__TITLE", "Order[ {po_numbr}]")
         .env("SJ_PRICING__CATALOG_MARKUPS", r#"{"KWP_24C1"=30,"kwp_24c1"=31}"#)
         .output()
+        .await
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -35,7 +35,7 @@ async fn a_known_customers_document_costs_one_jobber_request_whatever_its_histor
     bridge.start_consuming_worker().await;
     // The first order of a new customer: searches, the client, the quote.
     kitchen_with_po(&bridge, "PO-1", "kitchen-1.xml");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.wait_until("the first quote", || async { bridge.quotes().await.len() == 1 }).await;
     // The customer has a long history in Jobber: 120 older quotes.
     let first = bridge.quotes().await.remove(0);
@@ -58,7 +58,7 @@ async fn a_known_customers_document_costs_one_jobber_request_whatever_its_histor
     for n in 2..=5 {
         kitchen_with_po(&bridge, &format!("PO-{n}"), &format!("kitchen-{n}.xml"));
     }
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.wait_until("four more quotes", || async { bridge.quotes().await.len() == 125 }).await;
     let spent = graphql_requests(&bridge).await - before;
     assert_eq!(spent, 4, "one Jobber request (the quoteCreate) per known customer's document");
@@ -97,7 +97,7 @@ async fn an_attempt_record_makes_another_message_of_the_same_content_look_first(
     )
     .await;
     bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge
         .wait_until("the lost answer", || async {
             bridge.worker_log_lines(&["transient failure: retrying later"]) == 1
@@ -113,7 +113,7 @@ async fn an_attempt_record_makes_another_message_of_the_same_content_look_first(
     assert_eq!(bridge.ns.drain(&quotes_queue).await.len(), 1);
 
     bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity-again.json");
-    bridge.poll_once(&[("SJ_POLLER__SKIP_PUBLISHED", "false")]);
+    bridge.poll_once(&[("SJ_POLLER__SKIP_PUBLISHED", "false")]).await;
     bridge.start_workers(1);
     bridge
         .wait_until("the marker look-up", || async {
@@ -132,12 +132,12 @@ async fn after_redis_lost_its_data_every_document_is_looked_up() {
     trust_redis(&bridge).await;
     bridge.start_consuming_worker().await;
     bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.wait_until("the quote", || async { bridge.quotes().await.len() == 1 }).await;
 
     bridge.ns.forget_redis().await;
     bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity-again.json");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge
         .wait_until("the marker look-up", || async {
             bridge.worker_log_lines(&["already in Jobber", "\"by_marker\":true"]) == 1
@@ -155,14 +155,14 @@ async fn a_cached_client_deleted_in_jobber_is_read_again_not_trusted() {
     trust_redis(&bridge).await;
     bridge.start_consuming_worker().await;
     kitchen_with_po(&bridge, "PO-1", "kitchen-1.xml");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.wait_until("the first quote", || async { bridge.quotes().await.len() == 1 }).await;
     // A person deletes the client (and its quote) in Jobber.
     let deleted =
         reqwest::Client::new().delete(bridge.sandbox.url("/_admin/jobber/clients")).send().await.unwrap();
     assert!(deleted.status().is_success());
     kitchen_with_po(&bridge, "PO-2", "kitchen-2.xml");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     let queue = bridge.ns.topology.parked_queue();
     bridge.wait_until("the parked document", || async { bridge.ns.peek_count(&queue).await == 1 }).await;
     let parked = bridge.ns.drain(&queue).await;
@@ -271,7 +271,7 @@ async fn budget_run(test: &str, trusted: bool) -> BudgetRun {
     };
     let before = counters().await;
     let started = std::time::Instant::now();
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.wait_until("200 quotes", || async { bridge.quotes().await.len() == 450 }).await;
     let after = counters().await;
     let requests = after["requests"]["/api/graphql"].as_u64().unwrap_or(0)

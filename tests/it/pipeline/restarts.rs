@@ -2,34 +2,56 @@
 //! exactly once. These tests stop shared services, so they run alone (`Namespace::new_exclusive`),
 //! and a guard starts the service again even when an assertion fails.
 
-use std::process::Command;
 use std::time::Duration;
+
+use tokio::process::Command;
 
 use super::worker::{set_fault, Bridge};
 use super::Namespace;
 use crate::support::samples;
 
-/// Starts the service again when dropped.
-struct Stopped(&'static str);
+/// A stopped service: [`Stopped::start`] starts it again, without blocking the test's runtime
+/// (the sandbox answers the workers from it); a test that failed before starts it when dropped.
+struct Stopped(Option<&'static str>);
 
 impl Stopped {
-    fn rabbitmq() -> Self {
-        run("rabbitmqctl", &["stop_app"]);
-        Stopped("rabbitmq")
+    async fn rabbitmq() -> Self {
+        run("rabbitmqctl", &["stop_app"]).await;
+        Stopped(Some("rabbitmq"))
     }
 
-    fn redis() -> Self {
+    async fn redis() -> Self {
         // Without persistence, as this machine runs it: Redis comes back empty.
-        let _ = Command::new("redis-cli").args(["-h", "127.0.0.1", "shutdown", "nosave"]).output();
-        Stopped("redis")
+        let _ = Command::new("redis-cli").args(["-h", "127.0.0.1", "shutdown", "nosave"]).output().await;
+        Stopped(Some("redis"))
+    }
+
+    async fn start(mut self) {
+        if let Some(service) = self.0.take() {
+            start(service).await;
+        }
     }
 }
 
 impl Drop for Stopped {
+    /// Not async: the same start on a runtime of its own, on a thread of its own.
     fn drop(&mut self) {
-        match self.0 {
-            "rabbitmq" => run("rabbitmqctl", &["start_app"]),
-            _ => run(
+        if let Some(service) = self.0.take() {
+            let _ = std::thread::spawn(move || {
+                let runtime =
+                    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                runtime.block_on(start(service));
+            })
+            .join();
+        }
+    }
+}
+
+async fn start(service: &str) {
+    match service {
+        "rabbitmq" => run("rabbitmqctl", &["start_app"]).await,
+        _ => {
+            run(
                 "redis-server",
                 &[
                     "--daemonize",
@@ -43,22 +65,21 @@ impl Drop for Stopped {
                     "--appendonly",
                     "no",
                 ],
-            ),
-        }
-        if self.0 == "redis" {
+            )
+            .await;
             for _ in 0..100 {
-                let ping = Command::new("redis-cli").args(["-h", "127.0.0.1", "ping"]).output();
+                let ping = Command::new("redis-cli").args(["-h", "127.0.0.1", "ping"]).output().await;
                 if ping.is_ok_and(|o| o.stdout.starts_with(b"PONG")) {
                     break;
                 }
-                std::thread::sleep(Duration::from_millis(100));
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
     }
 }
 
-fn run(program: &str, args: &[&str]) {
-    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program}: {e}"));
+async fn run(program: &str, args: &[&str]) {
+    let out = Command::new(program).args(args).output().await.unwrap_or_else(|e| panic!("{program}: {e}"));
     assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -76,12 +97,11 @@ async fn a_broker_restart_mid_run_loses_nothing_and_doubles_nothing() {
     for name in ["vanity-single-item.json", "laundry-cote-windows1252.xml", "kitchen-harbour-lane.xml"] {
         bridge.add(&samples().join("saberis").join(name), name);
     }
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.wait_until("the first write", || async { !bridge.quotes().await.is_empty() }).await;
-    {
-        let _stopped = Stopped::rabbitmq();
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    } // RabbitMQ starts again here.
+    let stopped = Stopped::rabbitmq().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stopped.start().await; // RabbitMQ starts again here.
     bridge.ns.reconnect().await;
     bridge.wait_until("all three quotes", || async { bridge.quotes().await.len() >= 3 }).await;
     bridge
@@ -110,20 +130,19 @@ async fn a_redis_restart_that_loses_its_data_loses_nothing_and_doubles_nothing()
         })
         .await;
     bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.wait_until("the first quote", || async { bridge.quotes().await.len() == 1 }).await;
-    {
-        // Redis goes away while a document is waiting: the workers cannot coordinate, so they
-        // send it through the retry tiers instead of writing blind.
-        let _stopped = Stopped::redis();
-        bridge.add(&samples().join("saberis/laundry-cote-windows1252.xml"), "laundry.xml");
-        bridge.poll_once(&[]);
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    } // Redis is back, empty: no crosswalk, no tokens, no published hashes.
+    // Redis goes away while a document is waiting: the workers cannot coordinate, so they send it
+    // through the retry tiers instead of writing blind.
+    let stopped = Stopped::redis().await;
+    bridge.add(&samples().join("saberis/laundry-cote-windows1252.xml"), "laundry.xml");
+    bridge.poll_once(&[]).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stopped.start().await; // Redis is back, empty: no crosswalk, no tokens, no published hashes.
     bridge.wait_until("the second quote", || async { bridge.quotes().await.len() == 2 }).await;
     // The first document again: Redis forgot it, Jobber did not.
     bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity-again.json");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge
         .wait_until("the marker look-up", || async {
             bridge.worker_log_lines(&["already in Jobber", "\"by_marker\":true"]) == 1

@@ -52,7 +52,7 @@ async fn a_po_naming_a_quote_adds_the_lines_to_it_once_even_when_the_answer_is_l
     )
     .await;
     kitchen_with_po(&bridge, &format!("q# {number}"), "kitchen.xml");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge
         .wait_until("the lines found by their marker", || async {
             bridge.worker_log_lines(&["already in Jobber", "\"by_marker\":true"]) == 1
@@ -72,7 +72,7 @@ async fn a_po_naming_a_quote_adds_the_lines_to_it_once_even_when_the_answer_is_l
     // The same document again, with Redis forgetting what was written: still nothing added twice.
     bridge.ns.forget_redis().await;
     kitchen_with_po(&bridge, &format!("q# {number}"), "kitchen-again.xml");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge
         .wait_until("the second look-up", || async {
             bridge.worker_log_lines(&["already in Jobber", "\"by_marker\":true"]) == 2
@@ -81,7 +81,7 @@ async fn a_po_naming_a_quote_adds_the_lines_to_it_once_even_when_the_answer_is_l
     assert_eq!(names(&bridge.quotes().await[0]).len(), 6);
 
     // The history counts the update.
-    let out = bridge.command("sjctl", "sjctl").args(["history", "--json"]).output().unwrap();
+    let out = bridge.command("sjctl", "sjctl").args(["history", "--json"]).output().await.unwrap();
     let history: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         history["totals"]["updated"].as_u64(),
@@ -101,7 +101,7 @@ async fn lines_added_by_po_count_as_updated_and_a_po_naming_no_quote_is_parked()
     kitchen_with_po(&bridge, "Q#3000000000", "kitchen-big.xml");
     // A PO that is no quote reference goes the usual way: a new quote.
     kitchen_with_po(&bridge, "PO-77", "kitchen-po77.xml");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.start_workers(1);
     let queue = bridge.ns.topology.parked_queue();
     bridge.wait_until("the parked documents", || async { bridge.ns.peek_count(&queue).await >= 2 }).await;
@@ -128,7 +128,7 @@ async fn lines_added_by_po_count_as_updated_and_a_po_naming_no_quote_is_parked()
     assert!(reasons[1].1.contains("Q#9999") && reasons[1].1.contains("#9999"), "{reasons:?}");
     bridge
         .wait_until("the update in history", || async {
-            let out = bridge.command("sjctl", "sjctl").args(["history", "--json"]).output().unwrap();
+            let out = bridge.command("sjctl", "sjctl").args(["history", "--json"]).output().await.unwrap();
             let history: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
             history["totals"]["updated"].as_u64() == Some(1)
         })
@@ -147,13 +147,13 @@ async fn a_po_that_came_to_name_the_documents_own_quote_adds_nothing() {
     bridge.env.push(("SJ_QUOTE__PO_QUOTE_MISSING".into(), "create".into()));
     bridge.start_consuming_worker().await;
     kitchen_with_po(&bridge, "Q#1", "kitchen.xml");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.wait_until("the new quote", || async { bridge.quotes().await.len() == 1 }).await;
     assert_eq!(bridge.quotes().await[0]["quote_number"], json!("1"));
 
     bridge.ns.forget_redis().await;
     kitchen_with_po(&bridge, "Q#1", "kitchen-again.xml");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge
         .wait_until("the second look-up", || async {
             bridge.worker_log_lines(&["already in Jobber", "\"by_marker\":true"]) == 1

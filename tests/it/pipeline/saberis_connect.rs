@@ -71,7 +71,7 @@ async fn requests(sandbox: &Sandbox, route: &str) -> u64 {
 /// Runs the real `sj-poller --once` with only the SaberisConnect source (the folder source off).
 /// Async, so the in-process sandbox keeps serving while the poller runs.
 async fn poll_once(ns: &Namespace, sandbox: &Sandbox, rejected: &Path, extra: &[(&str, &str)]) -> Output {
-    let mut command = tokio::process::Command::new(binary("sj-poller", "sj-poller"));
+    let mut command = tokio::process::Command::new(binary("sj-poller", "sj-poller").await);
     command
         .arg("--once")
         .env_remove("SJ_CONFIG")
@@ -357,7 +357,7 @@ async fn watch_mode_runs_both_sources_and_stops_cleanly_on_sigterm() {
     add_document(&sandbox, KITCHEN, &sample("saberis/kitchen-harbour-lane.json")).await;
 
     let log = std::fs::File::create(root.join("poller.log")).unwrap();
-    let mut child = tokio::process::Command::new(binary("sj-poller", "sj-poller"))
+    let mut child = tokio::process::Command::new(binary("sj-poller", "sj-poller").await)
         .env_remove("SJ_CONFIG")
         .env("SJ_NAMESPACE", &ns.name)
         .env("SJ_LOG__FORMAT", "json")
@@ -388,7 +388,7 @@ async fn watch_mode_runs_both_sources_and_stops_cleanly_on_sigterm() {
     assert_eq!(later.iter().map(|r| r.source.id.as_str()).collect::<Vec<_>>(), [VANITY]);
 
     let pid = child.id().expect("running").to_string();
-    let kill = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let kill = tokio::process::Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
     assert!(kill.success());
     let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
         .await

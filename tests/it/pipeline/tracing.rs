@@ -2,9 +2,9 @@
 //! `opentelemetry-proto`) receives the real `sj-poller --once` and `sj-worker`'s spans, and one
 //! document's journey is one trace; a collector that is not there changes nothing.
 
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::process::Command;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
@@ -106,10 +106,10 @@ fn decode(request: &ExportTraceServiceRequest) -> Vec<Span> {
 }
 
 /// SIGTERM to every worker, and their clean exit (which flushes their spans).
-fn stop_workers(bridge: &mut Bridge) {
+async fn stop_workers(bridge: &mut Bridge) {
     for worker in bridge.workers.iter_mut() {
-        let pid = worker.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let pid = worker.id().unwrap().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().await.unwrap().success());
     }
     let deadline = Instant::now() + Duration::from_secs(30);
     for worker in bridge.workers.iter_mut() {
@@ -119,7 +119,7 @@ fn stop_workers(bridge: &mut Bridge) {
                 break;
             }
             assert!(Instant::now() < deadline, "the worker did not stop within 30 s of SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 }
@@ -131,7 +131,7 @@ async fn one_documents_journey_is_one_trace_from_the_poller_to_jobber() {
     bridge.env.push(("SJ_TELEMETRY__OTLP_ENDPOINT".into(), collector.url.clone()));
     bridge.start_consuming_worker().await;
     bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     // `--once` exited: its spans were flushed on the way out (the batch delay is 5 s).
     let poller: Vec<Span> = collector.spans().into_iter().filter(|s| s.service == "sj-poller").collect();
     let documents: Vec<&Span> = poller.iter().filter(|s| s.name == "document").collect();
@@ -142,7 +142,7 @@ async fn one_documents_journey_is_one_trace_from_the_poller_to_jobber() {
     bridge.wait_until("the quote", || async { bridge.worker_log_lines(&["quote created"]) == 1 }).await;
     let logged = bridge.worker_log(&["quote created"]);
     let logged_trace = logged[0]["span"]["trace_id"].as_str().unwrap_or_default().to_owned();
-    stop_workers(&mut bridge);
+    stop_workers(&mut bridge).await;
 
     let spans = collector.spans();
     let trace: Vec<&Span> = spans.iter().filter(|s| s.trace_id == root.trace_id).collect();
@@ -185,7 +185,7 @@ async fn a_collector_that_is_not_there_changes_nothing() {
     bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
 
     let started = Instant::now();
-    let out = bridge.command("sj-poller", "sj-poller").arg("--once").output().unwrap();
+    let out = bridge.command("sj-poller", "sj-poller").arg("--once").output().await.unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 published"));
@@ -195,7 +195,7 @@ async fn a_collector_that_is_not_there_changes_nothing() {
     bridge.wait_until("the quote", || async { bridge.quotes().await.len() == 1 }).await;
     assert_eq!(bridge.worker_log_lines(&["quote created"]), 1);
     let stopping = Instant::now();
-    stop_workers(&mut bridge);
+    stop_workers(&mut bridge).await;
     assert!(stopping.elapsed() < Duration::from_secs(20), "the worker took {:?} to stop", stopping.elapsed());
     bridge.stop().await;
 }

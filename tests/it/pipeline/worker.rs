@@ -3,14 +3,15 @@
 //! forgets, whatever fails on the way.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
 use sj_shared::amqp::headers;
+use tokio::process::{Child, Command};
 
 use super::Namespace;
-use crate::support::{binary, samples};
+use crate::support::{binary, built, samples};
 
 /// A sandbox, a folder of exports and the environment every bridge process of the test shares.
 pub(crate) struct Bridge {
@@ -37,13 +38,19 @@ impl Bridge {
         let sandbox = sj_sandbox::spawn(sj_sandbox::Config::default()).await.expect("sandbox");
         let refresh_token = sandbox.issue_tokens().refresh_token;
         let exports = tempfile::tempdir().unwrap();
+        // Built now, so that `command` (not async) only looks their paths up.
+        for binary_name in ["sj-poller", "sj-worker", "sjctl"] {
+            binary(binary_name, binary_name).await;
+        }
         std::fs::create_dir_all(exports.path().join("incoming")).unwrap();
         Self { workers: Workers::default(), ns, sandbox, exports, refresh_token, env: Vec::new() }
     }
 
-    pub fn command(&self, package: &str, name: &str) -> Command {
+    /// A bridge process with the test's settings: a tokio command, so that waiting for it never
+    /// blocks the test's runtime (the sandbox answers from it, its AMQP connection sends heartbeats).
+    pub fn command(&self, _package: &str, name: &str) -> Command {
         let root = self.exports.path();
-        let mut cmd = Command::new(binary(package, name));
+        let mut cmd = Command::new(built(name));
         cmd.env_remove("SJ_CONFIG")
             .env("SJ_NAMESPACE", &self.ns.name)
             .env("SJ_LOG__FORMAT", "json")
@@ -75,10 +82,10 @@ impl Bridge {
         std::fs::copy(from, self.exports.path().join("incoming").join(as_name)).unwrap();
     }
 
-    pub fn poll_once(&self, extra_env: &[(&str, &str)]) {
+    pub async fn poll_once(&self, extra_env: &[(&str, &str)]) {
         let mut cmd = self.command("sj-poller", "sj-poller");
         cmd.arg("--once").envs(extra_env.iter().copied());
-        let out = cmd.output().unwrap();
+        let out = cmd.output().await.unwrap();
         assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     }
 
@@ -178,10 +185,7 @@ impl Bridge {
     }
 
     pub async fn stop(mut self) {
-        for worker in self.workers.iter_mut() {
-            let _ = worker.kill();
-            let _ = worker.wait();
-        }
+        self.workers.kill_all().await;
         self.sandbox.shutdown().await;
         self.ns.remove().await;
     }
@@ -211,21 +215,27 @@ impl Workers {
     /// test's AMQP connection needs its heartbeats). Their log files stay in place.
     pub async fn kill_all(&mut self) {
         for worker in &mut self.0 {
-            let _ = worker.kill();
+            let _ = worker.start_kill();
         }
         for worker in &mut self.0 {
-            while matches!(worker.try_wait(), Ok(None)) {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+            let _ = worker.wait().await;
         }
     }
 }
 
 impl Drop for Workers {
+    /// Not async: SIGKILL, then a short blocking wait for each to be reaped.
     fn drop(&mut self) {
         for worker in &mut self.0 {
-            let _ = worker.kill();
-            let _ = worker.wait();
+            let _ = worker.start_kill();
+        }
+        for worker in &mut self.0 {
+            for _ in 0..500 {
+                if !matches!(worker.try_wait(), Ok(None)) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
         }
     }
 }
@@ -250,7 +260,7 @@ async fn every_distinct_document_becomes_one_quote_and_the_rest_is_parked_with_a
             bridge.add(&path, path.file_name().unwrap().to_str().unwrap());
         }
     }
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.start_workers(3);
     bridge.wait_until("three quotes", || async { bridge.quotes().await.len() >= 3 }).await;
 
@@ -305,13 +315,13 @@ async fn every_distinct_document_becomes_one_quote_and_the_rest_is_parked_with_a
 async fn a_document_published_twice_or_forgotten_by_redis_is_not_written_twice() {
     let mut bridge = Bridge::start("twice").await;
     bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.start_workers(2);
     bridge.wait_until("the quote", || async { bridge.quotes().await.len() == 1 }).await;
 
     // The same content again, published despite being known (a poller without Redis would).
     bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity-again.json");
-    bridge.poll_once(&[("SJ_POLLER__SKIP_PUBLISHED", "false")]);
+    bridge.poll_once(&[("SJ_POLLER__SKIP_PUBLISHED", "false")]).await;
     bridge
         .wait_until("the duplicate to be handled", || async {
             bridge.worker_log_lines(&["already in Jobber"]) == 1
@@ -322,7 +332,7 @@ async fn a_document_published_twice_or_forgotten_by_redis_is_not_written_twice()
     // quote's marker.
     bridge.ns.forget_redis().await;
     bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity-third.json");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge
         .wait_until("the marker look-up", || async {
             bridge.worker_log_lines(&["already in Jobber", "\"by_marker\":true"]) == 1
@@ -346,7 +356,7 @@ async fn jobber_failures_are_retried_until_the_quote_is_written() {
     )
     .await;
     bridge.add(&samples().join("saberis/laundry-cote-windows1252.xml"), "laundry.xml");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.wait_until("the quote", || async { bridge.quotes().await.len() == 1 }).await;
     assert_eq!(sorted_totals(&bridge.quotes().await), ["1847.25"]);
     assert!(bridge.ns.queue_empty(&bridge.ns.topology.parked_queue()).await, "nothing parked");
@@ -376,7 +386,7 @@ pub(crate) async fn lost_response(mut bridge: Bridge) {
     )
     .await;
     bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     // The worker retries; before writing again it finds its marker on the quote Jobber made.
     bridge
         .wait_until("the marker look-up", || async {
@@ -410,7 +420,7 @@ pub(crate) async fn killed_after_write(mut bridge: Bridge) {
     )
     .await;
     bridge.add(&samples().join("saberis/laundry-cote-windows1252.xml"), "laundry.xml");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.wait_until("Jobber to have the quote", || async { bridge.quotes().await.len() == 1 }).await;
     bridge.workers.kill_all().await;
     assert_eq!(bridge.worker_log_lines(&["quote created"]), 0, "the first worker never saw its answer");
@@ -435,7 +445,7 @@ async fn workers_racing_on_one_new_customer_create_one_client() {
         let order = kitchen.replace("PO-2231", &format!("PO-30{n:02}"));
         std::fs::write(bridge.exports_incoming().join(format!("kitchen-{n}.xml")), order).unwrap();
     }
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.start_workers(3);
     bridge.wait_until("six quotes", || async { bridge.quotes().await.len() >= 6 }).await;
     let clients = admin(&bridge.sandbox, "/_admin/jobber/clients").await;
@@ -484,7 +494,7 @@ async fn the_real_fixtures_become_one_quote_each_with_the_documents_totals() {
     );
     bridge.env.push(("SJ_SANITY__MAX_UNIT_PRICE".into(), "off".into()));
     bridge.env.push(("SJ_MAPPING__UNNAMED_CUSTOMER".into(), "create-from-address".into()));
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.start_workers(3);
     bridge.wait_until("a quote per order", || async { bridge.quotes().await.len() >= expected.len() }).await;
     let quotes = bridge.quotes().await;
@@ -518,7 +528,7 @@ async fn sigterm_lets_the_document_in_hand_finish_then_exits_cleanly() {
     // Jobber answers slowly: the document is in the worker's hands for a few seconds.
     set_fault(&bridge.sandbox, serde_json::json!({"route": "/api/graphql", "latency_ms": 700})).await;
     bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     let graphql_calls = || async {
         let counters: Value =
             reqwest::get(bridge.sandbox.url("/_admin/counters")).await.unwrap().json().await.unwrap();
@@ -527,14 +537,9 @@ async fn sigterm_lets_the_document_in_hand_finish_then_exits_cleanly() {
     let before = graphql_calls().await;
     bridge.wait_until("the document to be in hand", || async { graphql_calls().await > before }).await;
 
-    let pid = bridge.workers[0].id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let status = tokio::task::spawn_blocking({
-        let mut worker = bridge.workers.remove(0);
-        move || worker.wait().unwrap()
-    })
-    .await
-    .unwrap();
+    let pid = bridge.workers[0].id().unwrap().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().await.unwrap().success());
+    let status = bridge.workers.remove(0).wait().await.unwrap();
     assert!(status.success(), "a clean exit after SIGTERM: {status:?}");
     assert_eq!(bridge.quotes().await.len(), 1, "the document in hand was finished");
     assert!(bridge.ns.queue_empty(&bridge.ns.topology.quotes_queue()).await, "and acknowledged");
@@ -545,7 +550,7 @@ async fn sigterm_lets_the_document_in_hand_finish_then_exits_cleanly() {
 async fn a_dry_run_shows_the_exact_writes_and_changes_nothing() {
     let mut bridge = Bridge::start("dry-run").await;
     bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.start_worker_with(&["--dry-run"]);
     bridge
         .wait_until("the dry run", || async {
@@ -565,9 +570,9 @@ async fn a_dry_run_shows_the_exact_writes_and_changes_nothing() {
     assert!(bridge.quotes().await.is_empty(), "no quote written");
     assert!(admin(&bridge.sandbox, "/_admin/jobber/clients").await.is_empty(), "no client written");
     // Stopped, the worker gives the message back to the queue.
-    let pid = bridge.workers[0].id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let _ = bridge.workers[0].wait();
+    let pid = bridge.workers[0].id().unwrap().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().await.unwrap().success());
+    let _ = bridge.workers[0].wait().await;
     let quotes_queue = bridge.ns.topology.quotes_queue();
     bridge
         .wait_until("the message back in the queue", || async {
@@ -592,7 +597,7 @@ async fn timeouts_and_an_expired_token_are_retried_until_the_quote_is_written() 
         reqwest::Client::new().post(bridge.sandbox.url("/_admin/oauth/expire")).send().await.unwrap();
     assert!(response.status().is_success());
     bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.wait_until("the quote", || async { bridge.quotes().await.len() == 1 }).await;
     assert!(bridge.worker_log_lines(&["transient failure: retrying later", "jobber.unavailable"]) >= 1);
     assert!(bridge.worker_log_lines(&["Jobber tokens refreshed"]) >= 2, "the expired token was refreshed");
@@ -611,7 +616,7 @@ async fn a_user_error_from_jobber_parks_the_document_with_jobbers_reason() {
     )
     .await;
     bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     let parked_queue = bridge.ns.topology.parked_queue();
     bridge
         .wait_until("the parked document", || async { bridge.ns.peek_count(&parked_queue).await == 1 })
@@ -638,7 +643,7 @@ async fn a_dead_letter_exchange_deleted_under_a_running_worker_still_parks_the_d
     )
     .await;
     bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge
         .wait_until("the worker to take it", || async {
             bridge.ns.peek_count(&bridge.ns.topology.quotes_queue()).await == 0

@@ -11,7 +11,7 @@ async fn list_show_replay_after_the_fix_and_purge() {
     let mut bridge = Bridge::start("dlq").await;
     bridge.add(&samples().join("saberis/bath-gatineau.json"), "bath.json");
     bridge.add(&samples().join("bad/price-slip.xml"), "price-slip.xml");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.start_consuming_worker().await;
     let parked_queue = bridge.ns.topology.parked_queue();
     bridge
@@ -19,7 +19,7 @@ async fn list_show_replay_after_the_fix_and_purge() {
         .await;
 
     // list: both, with what an operator needs; and listing takes nothing away.
-    let out = sjctl(&bridge, &["dlq", "list", "--json"], "");
+    let out = sjctl(&bridge, &["dlq", "list", "--json"], "").await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let listed: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     let find =
@@ -35,30 +35,29 @@ async fn list_show_replay_after_the_fix_and_purge() {
     bridge
         .wait_until("list to take nothing", || async { bridge.ns.peek_count(&parked_queue).await == 2 })
         .await;
-    let table = text(&sjctl(&bridge, &["dlq", "list"], ""));
+    let table = text(&sjctl(&bridge, &["dlq", "list"], "").await);
     assert!(table.contains("bath.json") && table.contains("2 parked"), "{table}");
 
     // show: the whole message.
-    let out = sjctl(&bridge, &["dlq", "show", slip["id"].as_str().unwrap(), "--json"], "");
+    let out = sjctl(&bridge, &["dlq", "show", slip["id"].as_str().unwrap(), "--json"], "").await;
     let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(shown["body"]["kept_at"].as_str().unwrap().ends_with("price-slip.xml"), "{shown}");
 
     // A refused file cannot be replayed: fix the file.
-    let out = sjctl(&bridge, &["dlq", "replay", "--id", slip["id"].as_str().unwrap()], "");
+    let out = sjctl(&bridge, &["dlq", "replay", "--id", slip["id"].as_str().unwrap()], "").await;
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("put it back in incoming/"), "{}", text(&out));
 
     // The fix for the nameless customer: workers now name such clients after the address.
-    bridge.workers[0].kill().unwrap();
-    bridge.workers[0].wait().unwrap();
+    bridge.workers[0].kill().await.unwrap();
     bridge.env.push(("SJ_MAPPING__UNNAMED_CUSTOMER".into(), "create-from-address".into()));
     bridge.start_consuming_worker().await;
-    let out = sjctl(&bridge, &["dlq", "replay", "--all", "--kind", "mapping", "--dry-run"], "");
+    let out = sjctl(&bridge, &["dlq", "replay", "--all", "--kind", "mapping", "--dry-run"], "").await;
     assert!(text(&out).contains("would replay"), "{}", text(&out));
     // A dry run changes nothing: both stay parked (given back; the count may lag a moment).
     bridge.wait_until("both still parked", || async { bridge.ns.peek_count(&parked_queue).await == 2 }).await;
     assert!(bridge.quotes().await.is_empty(), "a dry run replays nothing");
-    let out = sjctl(&bridge, &["dlq", "replay", "--all", "--kind", "mapping"], "");
+    let out = sjctl(&bridge, &["dlq", "replay", "--all", "--kind", "mapping"], "").await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     bridge.wait_until("the replayed quote", || async { bridge.quotes().await.len() == 1 }).await;
     let clients = admin(&bridge.sandbox, "/_admin/jobber/clients").await;
@@ -70,7 +69,7 @@ async fn list_show_replay_after_the_fix_and_purge() {
     assert_eq!(bridge.worker_log_lines(&["quote created", "bath.json"]), 1);
 
     // The history tells the story, with totals.
-    let out = sjctl(&bridge, &["history", "--json"], "");
+    let out = sjctl(&bridge, &["history", "--json"], "").await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let history: Value = serde_json::from_slice(&out.stdout).unwrap();
     let totals = &history["totals"];
@@ -79,15 +78,15 @@ async fn list_show_replay_after_the_fix_and_purge() {
     let outcomes: Vec<&str> =
         history["entries"].as_array().unwrap().iter().map(|e| e["outcome"].as_str().unwrap()).collect();
     assert_eq!(outcomes.iter().filter(|o| **o == "rejected").count(), 1, "{outcomes:?}");
-    let lines = text(&sjctl(&bridge, &["history", "--since", "1h"], ""));
+    let lines = text(&sjctl(&bridge, &["history", "--since", "1h"], "").await);
     assert!(lines.contains("created 1, updated 0, unchanged 0, parked 2"), "{lines}");
 
     // purge asks first.
-    let out = sjctl(&bridge, &["dlq", "purge", "--id", slip["id"].as_str().unwrap()], "n\n");
+    let out = sjctl(&bridge, &["dlq", "purge", "--id", slip["id"].as_str().unwrap()], "n\n").await;
     assert_eq!(out.status.code(), Some(1));
     // Given back or removed: a quorum queue's count shows it a moment later.
     bridge.wait_until("the purge refused", || async { bridge.ns.peek_count(&parked_queue).await == 1 }).await;
-    let out = sjctl(&bridge, &["dlq", "purge", "--id", slip["id"].as_str().unwrap(), "--yes"], "");
+    let out = sjctl(&bridge, &["dlq", "purge", "--id", slip["id"].as_str().unwrap(), "--yes"], "").await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     // Given back or removed: a quorum queue's count shows it a moment later.
     bridge.wait_until("the purge done", || async { bridge.ns.peek_count(&parked_queue).await == 0 }).await;
@@ -97,18 +96,17 @@ async fn list_show_replay_after_the_fix_and_purge() {
 /// The RabbitMQ UI's "Move messages" (what an operator does without sjctl): a dynamic shovel from
 /// the parked queue to `sj.quotes`, created here through the management API exactly as the UI
 /// creates it. The moved document is processed like any other, once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn the_ui_move_messages_route_sends_parked_documents_through_again() {
     let mut bridge = Bridge::start("ui-move").await;
     bridge.add(&samples().join("saberis/bath-gatineau.json"), "bath.json");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.start_consuming_worker().await;
     let parked_queue = bridge.ns.topology.parked_queue();
     bridge.wait_until("the parked bath", || async { bridge.ns.peek_count(&parked_queue).await == 1 }).await;
 
     // The fix, then the move.
-    bridge.workers[0].kill().unwrap();
-    bridge.workers[0].wait().unwrap();
+    bridge.workers[0].kill().await.unwrap();
     bridge.env.push(("SJ_MAPPING__UNNAMED_CUSTOMER".into(), "create-from-address".into()));
     bridge.start_consuming_worker().await;
     let name = format!("Move from {parked_queue}");
@@ -149,19 +147,19 @@ async fn a_purged_document_exported_again_is_sent_again() {
     let mut bridge = Bridge::start("dlq-purge-again").await;
     bridge.env.push(("SJ_MAPPING__ON_NO_MATCH".into(), "park".into()));
     bridge.add(&samples().join("saberis/kitchen-harbour-lane.xml"), "kitchen.xml");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.start_consuming_worker().await;
     let parked_queue = bridge.ns.topology.parked_queue();
     bridge
         .wait_until("the parked kitchen", || async { bridge.ns.peek_count(&parked_queue).await == 1 })
         .await;
     let listed: Vec<Value> =
-        serde_json::from_slice(&sjctl(&bridge, &["dlq", "list", "--json"], "").stdout).unwrap();
-    let out = sjctl(&bridge, &["dlq", "purge", "--id", listed[0]["id"].as_str().unwrap(), "--yes"], "");
+        serde_json::from_slice(&sjctl(&bridge, &["dlq", "list", "--json"], "").await.stdout).unwrap();
+    let out = sjctl(&bridge, &["dlq", "purge", "--id", listed[0]["id"].as_str().unwrap(), "--yes"], "").await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
     bridge.add(&samples().join("saberis/kitchen-harbour-lane.xml"), "kitchen-again.xml");
-    let out = bridge.command("sj-poller", "sj-poller").arg("--once").output().unwrap();
+    let out = bridge.command("sj-poller", "sj-poller").arg("--once").output().await.unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 published"), "{}", text(&out));
     bridge.wait_until("parked again", || async { bridge.ns.peek_count(&parked_queue).await == 1 }).await;
     bridge.stop().await;

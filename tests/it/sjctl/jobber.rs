@@ -13,7 +13,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::pipeline::Namespace;
-use crate::support::binary;
+use crate::support::{binary, built};
 
 /// A namespace in Redis and a sandbox: one Jobber account waiting to be connected.
 struct Setup {
@@ -24,13 +24,14 @@ struct Setup {
 impl Setup {
     async fn new(test: &str, config: sj_sandbox::Config) -> Self {
         let ns = Namespace::new(test).await;
+        binary("sjctl", "sjctl").await; // `sjctl` (not async) only looks its path up
         let sandbox = sj_sandbox::spawn(config).await.expect("sandbox");
         Self { ns, sandbox }
     }
 
     /// `sjctl jobber ARGS…` with this test's settings and no refresh token configured.
     fn sjctl(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(binary("sjctl", "sjctl"));
+        let mut cmd = Command::new(built("sjctl"));
         cmd.env_remove("SJ_CONFIG")
             .env_remove("SJ_JOBBER__REFRESH_TOKEN")
             .env("SJ_NAMESPACE", &self.ns.name)

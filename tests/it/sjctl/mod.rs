@@ -7,13 +7,15 @@ mod status;
 mod undo;
 mod verify;
 
-use std::io::Write;
 use std::process::{Output, Stdio};
+
+use tokio::io::AsyncWriteExt as _;
 
 use crate::pipeline::worker::Bridge;
 
-/// Runs sjctl with a bridge's settings, `stdin` as its input (answers to its questions).
-pub(crate) fn sjctl(bridge: &Bridge, args: &[&str], stdin: &str) -> Output {
+/// Runs sjctl with a bridge's settings, `stdin` as its input (answers to its questions), without
+/// blocking the test's runtime (the sandbox answers from it).
+pub(crate) async fn sjctl(bridge: &Bridge, args: &[&str], stdin: &str) -> Output {
     let mut child = bridge
         .command("sjctl", "sjctl")
         .args(args)
@@ -22,8 +24,10 @@ pub(crate) fn sjctl(bridge: &Bridge, args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).await.unwrap();
+    drop(input);
+    child.wait_with_output().await.unwrap()
 }
 
 /// stdout then stderr, for messages and assertions.

@@ -2,10 +2,10 @@
 
 use std::process::{Command, Output};
 
-use crate::support::{binary, real_fixtures, samples};
+use crate::support::{binary_blocking, real_fixtures, samples};
 
 fn sjctl(args: &[&str]) -> Output {
-    Command::new(binary("sjctl", "sjctl"))
+    Command::new(binary_blocking("sjctl", "sjctl"))
         .args(args)
         .current_dir(samples())
         .env_remove("SJ_CONFIG")
@@ -111,7 +111,7 @@ fn usage_errors_exit_1_and_help_exits_0() {
 
 #[test]
 fn config_errors_exit_1_naming_the_key() {
-    let out = Command::new(binary("sjctl", "sjctl"))
+    let out = Command::new(binary_blocking("sjctl", "sjctl"))
         .args(["parse", "saberis/kitchen-harbour-lane.xml"])
         .current_dir(samples())
         .env("SJ_SANITY__MAX_UNIT_PRICE", "-5")
@@ -121,7 +121,7 @@ fn config_errors_exit_1_naming_the_key() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("sanity.max_unit_price"));
 
     // A lower limit from the environment turns a sane order into a refused one.
-    let out = Command::new(binary("sjctl", "sjctl"))
+    let out = Command::new(binary_blocking("sjctl", "sjctl"))
         .args(["parse", "saberis/kitchen-harbour-lane.xml"])
         .current_dir(samples())
         .env("SJ_SANITY__MAX_UNIT_PRICE", "500")

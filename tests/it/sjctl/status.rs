@@ -12,7 +12,7 @@ use crate::support::samples;
 async fn status(bridge: &Bridge) -> (Output, Value) {
     let mut cmd = bridge.command("sjctl", "sjctl");
     cmd.args(["status", "--json"]);
-    let out = tokio::process::Command::from(cmd).output().await.unwrap();
+    let out = cmd.output().await.unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let json = serde_json::from_slice(&out.stdout).unwrap();
     (out, json)
@@ -34,7 +34,7 @@ async fn queue_depths_then_consumers_budget_and_token() {
     // Two documents published, no worker: they wait in sj.quotes.
     bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
     bridge.add(&samples().join("saberis/kitchen-harbour-lane.json"), "kitchen.json");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     let (_, waiting) = status(&bridge).await;
     let q = queue(&waiting, &quotes);
     assert_eq!(
@@ -75,7 +75,7 @@ async fn queue_depths_then_consumers_budget_and_token() {
     // The text form says the same.
     let mut cmd = bridge.command("sjctl", "sjctl");
     cmd.arg("status");
-    let text = tokio::process::Command::from(cmd).output().await.unwrap();
+    let text = cmd.output().await.unwrap();
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains(&quotes) && text.contains("created 2, updated 0, unchanged 0, parked 0"), "{text}");
     assert!(text.contains("Jobber cost budget") && text.contains("access token expires in"), "{text}");

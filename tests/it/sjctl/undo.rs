@@ -1,6 +1,5 @@
 //! `sjctl undo`: what the bridge wrote for a document leaves Jobber (lines after a question; a
-//! quote by the operator's hand in Jobber), and the document can be sent again. (Multi-threaded: sjctl runs as a blocking child process while the
-//! in-process sandbox answers it.)
+//! quote by the operator's hand in Jobber), and the document can be sent again.
 
 use serde_json::Value;
 
@@ -10,24 +9,24 @@ use crate::pipeline::worker::Bridge;
 use crate::support::samples;
 
 async fn history_totals(bridge: &Bridge) -> Value {
-    let out = sjctl(bridge, &["history", "--json"], "");
+    let out = sjctl(bridge, &["history", "--json"], "").await;
     let history: Value = serde_json::from_slice(&out.stdout).unwrap();
     history["totals"].clone()
 }
 
 /// Jobber's public API cannot delete a quote: undo shows the quote with its link and exits 3;
 /// once the quote is deleted in Jobber, the same command forgets the document.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn undo_of_a_created_quote_waits_for_its_deletion_in_jobber_then_the_file_can_be_sent_again() {
     let mut bridge = Bridge::start("undo").await;
     bridge.add(&samples().join("saberis/kitchen-harbour-lane.xml"), "kitchen.xml");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.start_workers(1);
     bridge.wait_until("the quote", || async { bridge.quotes().await.len() == 1 }).await;
     let number = bridge.quotes().await[0]["quote_number"].as_str().unwrap().to_owned();
 
     // Shown with its link in Jobber; nothing is asked, nothing removed, nothing forgotten.
-    let out = sjctl(&bridge, &["undo", "--file", "kitchen.xml"], "");
+    let out = sjctl(&bridge, &["undo", "--file", "kitchen.xml"], "").await;
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let said = text(&out);
     assert!(said.contains(&format!("Quote #{number}")) && said.contains("Harbour Lane Builders"), "{said}");
@@ -44,19 +43,19 @@ async fn undo_of_a_created_quote_waits_for_its_deletion_in_jobber_then_the_file_
         .await
         .unwrap();
     assert!(deleted.status().is_success());
-    let out = sjctl(&bridge, &["undo", "--file", "kitchen.xml"], "");
+    let out = sjctl(&bridge, &["undo", "--file", "kitchen.xml"], "").await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("no longer in Jobber"), "{}", text(&out));
     assert_eq!(history_totals(&bridge).await["undone"].as_u64(), Some(1));
 
     // Nothing is known of it any more.
-    let out = sjctl(&bridge, &["undo", "--file", "kitchen.xml", "--yes"], "");
+    let out = sjctl(&bridge, &["undo", "--file", "kitchen.xml", "--yes"], "").await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("no record"), "{}", text(&out));
 
     // The same file again is a new document to the bridge: written again, not skipped.
     bridge.add(&samples().join("saberis/kitchen-harbour-lane.xml"), "kitchen.xml");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge
         .wait_until("the quote written again", || async {
             bridge.worker_log_lines(&["quote created", "kitchen.xml"]) == 2
@@ -66,12 +65,12 @@ async fn undo_of_a_created_quote_waits_for_its_deletion_in_jobber_then_the_file_
     bridge.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn undo_of_po_routed_lines_removes_only_those_lines() {
     let mut bridge = Bridge::start("undo-lines").await;
     let number = existing_quote(&bridge).await;
     kitchen_with_po(&bridge, &format!("Q#{number}"), "kitchen.xml");
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.start_workers(1);
     let lines = |quotes: Vec<Value>| quotes[0]["line_items"].as_array().unwrap().len();
     bridge.wait_until("the added lines", || async { lines(bridge.quotes().await) == 6 }).await;
@@ -82,7 +81,7 @@ async fn undo_of_po_routed_lines_removes_only_those_lines() {
         let source = sj_shared::message::Source::now(sj_shared::message::SourceKind::File, "kitchen.xml");
         reader.quote_request(&bytes, None, source, false).unwrap().content_hash
     };
-    let out = sjctl(&bridge, &["undo", "--hash", &hash, "--yes"], "");
+    let out = sjctl(&bridge, &["undo", "--hash", &hash, "--yes"], "").await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("5 line(s)") && text(&out).contains("B24, SB36"), "{}", text(&out));
     let quotes = bridge.quotes().await;

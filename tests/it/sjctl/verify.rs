@@ -13,7 +13,7 @@ use crate::support::root;
 async fn verify(bridge: &Bridge, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = bridge.command("sjctl", "sjctl");
     cmd.arg("verify").args(args).envs(env.iter().copied());
-    tokio::process::Command::from(cmd).output().await.unwrap()
+    cmd.output().await.unwrap()
 }
 
 fn stdout(out: &Output) -> String {
@@ -136,7 +136,7 @@ async fn a_broken_redis_url_and_an_undeclared_topology_are_told_apart() {
     assert!(line(&text, "Redis reachable").starts_with('✓'), "{text}");
 
     // Once declared (the poller does it at start), the topology is fine; Redis is not.
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     let out = verify(&bridge, &[], &[("SJ_REDIS__URL", "redis://127.0.0.1:1/0")]).await;
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");

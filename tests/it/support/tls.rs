@@ -24,8 +24,14 @@ pub struct ServerCert {
     pub key: PathBuf,
 }
 
-fn openssl(args: &[&str], dir: &Path) {
-    let out = Command::new("openssl").args(args).current_dir(dir).output().expect("run openssl");
+/// Runs `openssl` without blocking the test's runtime (its AMQP connection sends heartbeats).
+async fn openssl(args: &[&str], dir: &Path) {
+    let out = tokio::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .await
+        .expect("run openssl");
     assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -33,7 +39,7 @@ fn openssl(args: &[&str], dir: &Path) {
 const EC_KEY: [&str; 4] = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
 
 impl Ca {
-    pub fn new(name: &str) -> Self {
+    pub async fn new(name: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let subject = format!("/CN={name}");
         let mut args = vec!["req", "-x509", "-nodes", "-days", "2", "-subj", &subject];
@@ -41,13 +47,13 @@ impl Ca {
         args.extend(["-addext", "basicConstraints=critical,CA:TRUE"]);
         args.extend(["-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
         args.extend(["-keyout", "ca.key", "-out", "ca.pem"]);
-        openssl(&args, dir.path());
+        openssl(&args, dir.path()).await;
         let (cert, key) = (dir.path().join("ca.pem"), dir.path().join("ca.key"));
         Self { dir, cert, key, issued: AtomicU32::new(0) }
     }
 
     /// A server certificate for `names`, in subjectAltName form (`DNS:localhost`, `IP:127.0.0.1`).
-    pub fn issue(&self, names: &[&str]) -> ServerCert {
+    pub async fn issue(&self, names: &[&str]) -> ServerCert {
         let n = self.issued.fetch_add(1, Ordering::Relaxed) + 1;
         let dir = self.dir.path();
         let (key, csr, cert, ext) = (
@@ -61,7 +67,7 @@ impl Ca {
         let mut args = vec!["req", "-nodes", "-subj", &subject];
         args.extend(EC_KEY);
         args.extend(["-keyout", &key, "-out", &csr]);
-        openssl(&args, dir);
+        openssl(&args, dir).await;
         std::fs::write(
             dir.join(&ext),
             format!(
@@ -91,7 +97,8 @@ impl Ca {
                 &cert,
             ],
             dir,
-        );
+        )
+        .await;
         ServerCert { cert: dir.join(cert), key: dir.join(key) }
     }
 }
@@ -107,13 +114,19 @@ impl Drop for ChildGuard {
 }
 
 /// A Python TLS server script that picks its own port and prints `listening PORT` on stdout
-/// once it accepts connections: starts it and returns it with that port.
-pub fn spawn_listening(mut command: Command) -> (ChildGuard, u16) {
+/// once it accepts connections: starts it and returns it with that port. The line is awaited on
+/// a blocking thread, not on the test's runtime.
+pub async fn spawn_listening(mut command: Command) -> (ChildGuard, u16) {
     let mut child = ChildGuard(command.stdout(Stdio::piped()).spawn().expect("start the Python server"));
     let stdout = child.0.stdout.take().unwrap();
-    let mut line = String::new();
     // Returns at the line, or at end of file if the script died (then the assertion says so).
-    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        line
+    })
+    .await
+    .unwrap();
     let port = line.trim().strip_prefix("listening ").and_then(|p| p.parse().ok());
     let port =
         port.unwrap_or_else(|| panic!("the server did not start: {line:?} ({:?})", child.0.try_wait()));

@@ -20,7 +20,7 @@ struct TlsProxy {
 }
 
 impl TlsProxy {
-    fn start(cert: &ServerCert) -> Self {
+    async fn start(cert: &ServerCert) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("proxy.log");
         let mut python = Command::new("python3");
@@ -30,7 +30,7 @@ impl TlsProxy {
             .arg(&cert.key)
             .arg("5672")
             .stderr(std::fs::File::create(&log).unwrap());
-        let (process, port) = spawn_listening(python);
+        let (process, port) = spawn_listening(python).await;
         Self { port, log, _dir: dir, _process: process }
     }
 
@@ -50,7 +50,7 @@ fn amqps_url(host: &str, proxy: &TlsProxy) -> String {
 
 /// `sj-poller --once` on an empty folder over `url`, trusting `ca`: it connects, declares the
 /// topology and exits 0, or exits 2 when the broker cannot be used.
-fn poll_once(bridge: &Bridge, url: &str, ca: &Ca) -> Output {
+async fn poll_once(bridge: &Bridge, url: &str, ca: &Ca) -> Output {
     bridge
         .command("sj-poller", "sj-poller")
         .arg("--once")
@@ -60,13 +60,14 @@ fn poll_once(bridge: &Bridge, url: &str, ca: &Ca) -> Output {
         .env("SJ_AMQP__CONNECT_TIMEOUT", "1s")
         .stdout(Stdio::null())
         .output()
+        .await
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn poller_and_worker_run_end_to_end_over_amqps_trusting_a_private_ca() {
-    let ca = Ca::new("sj test CA");
-    let proxy = TlsProxy::start(&ca.issue(&["DNS:localhost"]));
+    let ca = Ca::new("sj test CA").await;
+    let proxy = TlsProxy::start(&ca.issue(&["DNS:localhost"]).await).await;
     let mut bridge = Bridge::start("amqps-e2e").await;
     bridge.env.push(("SJ_AMQP__URL".into(), amqps_url("localhost", &proxy)));
     bridge.env.push(("SSL_CERT_FILE".into(), ca.cert.display().to_string()));
@@ -74,7 +75,7 @@ async fn poller_and_worker_run_end_to_end_over_amqps_trusting_a_private_ca() {
 
     // Published over TLS (the poller waits for the broker's confirmation), written by a worker
     // that consumed it over TLS.
-    bridge.poll_once(&[]);
+    bridge.poll_once(&[]).await;
     bridge.start_workers(1);
     bridge.wait_until("the quote", || async { !bridge.quotes().await.is_empty() }).await;
     let quotes = bridge.quotes().await;
@@ -90,16 +91,16 @@ async fn poller_and_worker_run_end_to_end_over_amqps_trusting_a_private_ca() {
     bridge.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn amqps_refuses_a_certificate_from_an_untrusted_ca_or_for_another_name() {
-    let trusted = Ca::new("sj test CA");
-    let stranger = Ca::new("someone else's CA");
+    let trusted = Ca::new("sj test CA").await;
+    let stranger = Ca::new("someone else's CA").await;
     let bridge = Bridge::start("amqps-refused").await;
 
     // A certificate for the right name, from an authority the bridge does not trust.
-    let untrusted = TlsProxy::start(&stranger.issue(&["DNS:localhost"]));
+    let untrusted = TlsProxy::start(&stranger.issue(&["DNS:localhost"]).await).await;
     let url = amqps_url("localhost", &untrusted);
-    let out = poll_once(&bridge, &url, &trusted);
+    let out = poll_once(&bridge, &url, &trusted).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "the broker could not be used: {stderr}");
     let expected = format!("sj-poller: cannot connect to RabbitMQ at localhost:{}", untrusted.port);
@@ -109,8 +110,8 @@ async fn amqps_refuses_a_certificate_from_an_untrusted_ca_or_for_another_name() 
     assert_eq!(untrusted.log_lines("tls connection"), 0, "{}", untrusted.log());
 
     // A trusted certificate, but for localhost only, reached as 127.0.0.1: the name is checked.
-    let localhost_only = TlsProxy::start(&trusted.issue(&["DNS:localhost"]));
-    let out = poll_once(&bridge, &amqps_url("127.0.0.1", &localhost_only), &trusted);
+    let localhost_only = TlsProxy::start(&trusted.issue(&["DNS:localhost"]).await).await;
+    let out = poll_once(&bridge, &amqps_url("127.0.0.1", &localhost_only), &trusted).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     let wrong_name = r#"invalid peer certificate: certificate not valid for name "127.0.0.1""#;
@@ -119,7 +120,7 @@ async fn amqps_refuses_a_certificate_from_an_untrusted_ca_or_for_another_name() 
 
     // The same terminator reached by its certificate's name: accepted (so the refusals above were
     // the certificate's, not the terminator's).
-    let out = poll_once(&bridge, &amqps_url("localhost", &localhost_only), &trusted);
+    let out = poll_once(&bridge, &amqps_url("localhost", &localhost_only), &trusted).await;
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(localhost_only.log_lines("tls connection") >= 1, "{}", localhost_only.log());
     bridge.stop().await;
