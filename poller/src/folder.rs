@@ -171,8 +171,7 @@ impl FolderSource<'_> {
     async fn reject(&self, path: &Path, name: &str, error: &DocumentError) -> anyhow::Result<()> {
         // The place is chosen first, so the reason file and the dead letter name where it will be.
         let target = place::free_target(&self.folder().rejected, name)?;
-        let reason_file =
-            place::write_reason(&target, &place::reason_text(error, None))?;
+        let reason_file = place::write_reason(&target, &place::reason_text(error, None))?;
         let letter =
             DeadLetter::rejected(Source::now(SourceKind::Folder, name), target.display().to_string(), error);
         self.publisher

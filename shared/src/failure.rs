@@ -281,7 +281,12 @@ impl FailureKind {
     pub fn markdown_table() -> String {
         let mut table = String::from("| kind | class | what to do |\n| --- | --- | --- |\n");
         for kind in Self::ALL {
-            table.push_str(&format!("| `{}` | {} | {} |\n", kind.name(), kind.class().describe(), kind.hint()));
+            table.push_str(&format!(
+                "| `{}` | {} | {} |\n",
+                kind.name(),
+                kind.class().describe(),
+                kind.hint()
+            ));
         }
         table
     }

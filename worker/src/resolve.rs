@@ -18,8 +18,8 @@
 
 use std::time::Duration;
 
-use sj_shared::failure::FailureKind;
 use sj_shared::config::{AddressAgreement, MappingSettings, NoMatch, Strategy, UnnamedCustomer};
+use sj_shared::failure::FailureKind;
 use sj_shared::jobber::ops::{
     ClientSummary, JobberAddress, PropertySummary, SEARCH_NAMES, SEARCH_PROPERTIES,
 };

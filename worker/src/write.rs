@@ -20,8 +20,8 @@
 //! Jobber is the truth; Redis only coordinates and remembers.
 
 use regex::Regex;
-use sj_shared::failure::FailureKind;
 use sj_shared::config::{PoQuoteMissing, QuoteSettings, WorkerSettings};
+use sj_shared::failure::FailureKind;
 use sj_shared::jobber::ops::QuoteRef;
 use sj_shared::jobber::JobberErrorKind;
 use sj_shared::jobber::{JobberClient, JobberError};

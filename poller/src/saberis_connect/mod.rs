@@ -70,7 +70,8 @@ impl std::ops::AddAssign for PollReport {
 }
 
 /// Said before the kind's hint in a refused document's reason file.
-const ORIGIN: &str = "The document came from SaberisConnect; the watched folder's incoming/ takes the file too.";
+const ORIGIN: &str =
+    "The document came from SaberisConnect; the watched folder's incoming/ takes the file too.";
 
 pub struct SaberisConnectSource<'a> {
     pub settings: &'a PollerSettings,

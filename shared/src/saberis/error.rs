@@ -123,13 +123,6 @@ pub enum ErrorKind {
     Sanity(SanityRule),
 }
 
-impl ErrorKind {
-    /// True for documents that were read fine but broke a sanity rule.
-    pub fn is_sanity(self) -> bool {
-        matches!(self, ErrorKind::Sanity(_))
-    }
-}
-
 impl fmt::Display for ErrorKind {
     /// `parse.<kind>` or `sanity.<rule>` ([`FailureKind::name`]): the dot keeps the line
     /// `FILE: kind: reason` splittable.
