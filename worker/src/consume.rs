@@ -8,7 +8,7 @@ use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::types::AMQPValue;
 use sj_shared::amqp::{header, headers, text, trace_id, Publisher, Topology};
-use sj_shared::failure::FailureKind;
+use sj_shared::failure::{Class, FailureKind};
 use sj_shared::message::QuoteRequest;
 use sj_shared::store::{History, Outcome};
 use tracing::Instrument as _;
@@ -106,10 +106,15 @@ impl Handler<'_> {
         let first_failure = headers::text(props.headers(), header::FIRST_FAILURE)
             .unwrap_or_else(|| humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string());
         let delays = &self.topology.retry_delays;
-        let (exchange, routing_key, what) = if failure.is_transient() && attempts < delays.len() {
-            (String::new(), self.topology.retry_queue(delays[attempts]), "retry")
-        } else {
-            (self.topology.dead_exchange(), String::new(), "dead-letter")
+        // The kind's class decides: a transient kind goes through the retry tiers, then is parked;
+        // a permanent one is parked at once (refused kinds are the poller's and never come here).
+        let (exchange, routing_key, what) = match failure.kind.class() {
+            Class::Transient if attempts < delays.len() => {
+                (String::new(), self.topology.retry_queue(delays[attempts]), "retry")
+            }
+            Class::Transient | Class::Permanent | Class::Refused => {
+                (self.topology.dead_exchange(), String::new(), "dead-letter")
+            }
         };
         let reason = if failure.is_transient() && what == "dead-letter" {
             format!("{} (gave up after {} attempts)", failure.reason, attempts + 1)
