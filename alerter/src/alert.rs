@@ -6,6 +6,7 @@
 use lapin::types::FieldTable;
 use lapin::BasicProperties;
 use sj_shared::amqp::{self, header, headers, DeadLetter};
+use sj_shared::failure::FailureKind;
 use sj_shared::message::QuoteRequest;
 
 /// What became of the document, which decides what the operator can do about it.
@@ -138,7 +139,7 @@ fn broker_reason(table: &Option<FieldTable>) -> (String, String) {
     match amqp::broker_death(table) {
         None => ("unknown".to_owned(), "dead-lettered without a reason (no sj-error header)".to_owned()),
         Some((reason, queue)) if reason == "delivery_limit" => (
-            "broker.delivery_limit".to_owned(),
+            FailureKind::BrokerDeliveryLimit.name().to_owned(),
             format!("the broker dead-lettered it from {queue} after too many deliveries: a worker stopped or crashed on it each time"),
         ),
         Some((other, queue)) => (format!("broker.{other}"), format!("the broker dead-lettered it from {queue} ({other})")),

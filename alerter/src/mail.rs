@@ -7,43 +7,14 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 use sj_shared::config::{AlertSettings, SmtpTls};
+use sj_shared::failure::FailureKind;
 
 use crate::alert::{Alert, Disposition};
 use crate::digest::{Digest, Entry};
 
-/// What to do about a failure, by error kind: the most specific prefix wins.
-const FIX_HINTS: &[(&str, &str)] = &[
-    ("parse.", "Fix or re-export the file, then put it back in incoming/ (the poller takes it again)."),
-    (
-        "sanity.",
-        "Correct the order in Saberis and re-export it, or change [sanity] if the rule is wrong for this dealer.",
-    ),
-    ("mapping.", "Name the customer in Saberis, or add a mapping for it; then replay."),
-    ("mapping.no-match", "No Jobber client found: add the mapping row the reason names (sjctl mapping set KEY CLIENT_ID), then replay."),
-    ("mapping.ambiguous-client", "Several Jobber clients fit: add a mapping row for the right one (sjctl mapping set KEY CLIENT_ID; the reason lists them), then replay."),
-    ("mapping.client-missing", "The mapping row names a client Jobber does not have: correct the row (sjctl mapping set, or edit the table), then replay."),
-    ("mapping.unusable", "The mapping table cannot be read: fix what the reason says (sheet shared with the service account, header row), then replay."),
-    ("mapping.unavailable", "The mapping table stayed unreachable through every retry: check the sheet or file, then replay."),
-    ("routing.quote-missing", "The PO number names a quote Jobber does not have: correct the PO in Saberis and re-export, or set quote.po_quote_missing = \"create\" and replay."),
-    ("jobber.unauthorized", "Reconnect the bridge to Jobber (sjctl jobber connect), then replay."),
-    ("jobber.user-error", "Jobber refused the quote: read the reason, correct the order or the client in Jobber, then replay."),
-    ("jobber.invalid-request", "Jobber refused the request: read the reason (a bridge bug is possible), then replay."),
-    ("jobber.", "Jobber stayed unavailable through every retry: check Jobber (status, connection), then replay."),
-    ("message.", "The message could not be read (damaged, or from another version of the bridge): re-export the document."),
-    ("redis.", "Redis stayed unavailable through every retry: check it, then replay."),
-    ("worker.", "The document stayed busy through every retry: check the workers' logs, then replay."),
-    ("broker.delivery_limit", "A worker stopped or crashed on it every time: read the workers' logs around the first failure, then replay."),
-];
-
-const DEFAULT_HINT: &str = "Read the reason, fix the cause, then replay.";
-
-/// The fix hint for an error kind.
+/// The fix hint for an error kind ([`FailureKind::hint_for`]).
 pub fn fix_hint(kind: &str) -> &'static str {
-    FIX_HINTS
-        .iter()
-        .filter(|(prefix, _)| kind.starts_with(prefix))
-        .max_by_key(|(prefix, _)| prefix.len())
-        .map_or(DEFAULT_HINT, |(_, hint)| hint)
+    FailureKind::hint_for(kind)
 }
 
 /// What every email of one installation shares.
@@ -375,7 +346,7 @@ mod tests {
         assert!(!is_login_refused("550") && !is_login_refused("554"));
         assert!(fix_hint("jobber.unauthorized").contains("sjctl jobber connect"));
         assert!(fix_hint("jobber.unavailable").contains("check Jobber"));
-        assert_eq!(fix_hint("something.new"), DEFAULT_HINT);
+        assert_eq!(fix_hint("something.new"), sj_shared::failure::UNKNOWN_KIND_HINT);
     }
 
     #[test]

@@ -42,13 +42,6 @@ impl std::ops::AddAssign for PassReport {
     }
 }
 
-/// What to do about a refused file, in its reason file.
-const SANITY_HINT: &str =
-    "The document was read fine but breaks a sanity rule: correct the order in Saberis and export \
-    it again, or change the rule ([sanity] in the configuration) and move this file back to incoming/.";
-const UNREADABLE_HINT: &str =
-    "The document could not be read: export it again from Saberis (or fix the file) and put it in incoming/.";
-
 pub struct FolderSource<'a> {
     pub settings: &'a PollerSettings,
     pub reader: &'a DocumentReader,
@@ -178,8 +171,7 @@ impl FolderSource<'_> {
     async fn reject(&self, path: &Path, name: &str, error: &DocumentError) -> anyhow::Result<()> {
         // The place is chosen first, so the reason file and the dead letter name where it will be.
         let target = place::free_target(&self.folder().rejected, name)?;
-        let reason_file =
-            place::write_reason(&target, &place::reason_text(error, SANITY_HINT, UNREADABLE_HINT))?;
+        let reason_file = place::write_reason(&target, &place::reason_text(error, None))?;
         let letter =
             DeadLetter::rejected(Source::now(SourceKind::Folder, name), target.display().to_string(), error);
         self.publisher

@@ -5,6 +5,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use sj_shared::failure::FailureKind;
 use sj_shared::saberis::DocumentError;
 
 /// Moves `file` into `dir` (created if needed) and returns where it went.
@@ -58,16 +59,20 @@ pub fn write_new(target: &Path, bytes: &[u8]) -> io::Result<()> {
     file.sync_all()
 }
 
-/// The content of a reason file: every problem, then what to do (`sanity_hint` for a document
-/// that was read fine but breaks a sanity rule, `unreadable_hint` otherwise).
-pub fn reason_text(error: &DocumentError, sanity_hint: &str, unreadable_hint: &str) -> String {
+/// The content of a reason file: every problem, then what to do (the first problem's
+/// [`FailureKind::hint`]), after `origin` when the source needs saying.
+pub fn reason_text(error: &DocumentError, origin: Option<&str>) -> String {
     let mut text = String::new();
     for problem in error.all() {
         text.push_str(&problem.to_string());
         text.push('\n');
     }
     text.push('\n');
-    text.push_str(if error.kind.is_sanity() { sanity_hint } else { unreadable_hint });
+    if let Some(origin) = origin {
+        text.push_str(origin);
+        text.push(' ');
+    }
+    text.push_str(FailureKind::from(error.kind).hint());
     text.push('\n');
     text
 }

@@ -4,6 +4,7 @@
 //!   dealer's sanity rules;
 //! - [`message`]: `sj.quote-request.v1`, the message between poller and workers, and the
 //!   normalization that produces it;
+//! - [`failure`]: every way a document can fail, its class and the operator's hint;
 //! - [`config`]: the typed settings, layered from a TOML file and the environment;
 //! - [`amqp`]: the RabbitMQ topology and publishing with confirms;
 //! - [`telemetry`]: logging set up once for all binaries;
@@ -11,6 +12,7 @@
 
 pub mod amqp;
 pub mod config;
+pub mod failure;
 pub mod jobber;
 pub mod mapping;
 pub mod message;

@@ -16,6 +16,7 @@ use lapin::types::AMQPValue;
 use serde::Serialize;
 use sj_shared::amqp::{self, header, headers, DeadLetter, Publisher, Topology, QUOTE_ROUTING_KEY};
 use sj_shared::config::Settings;
+use sj_shared::failure::FailureKind;
 use sj_shared::message::QuoteRequest;
 use sj_shared::store::{History, Outcome, PublishedDocuments};
 
@@ -253,7 +254,7 @@ fn show(p: &Parked, json: bool) -> anyhow::Result<()> {
     });
     let whole = serde_json::json!({
         "id": p.id, "what": p.what, "source": p.source, "customer": p.customer, "kind": p.kind,
-        "reason": p.reason, "attempts": p.attempts, "replays": p.replays, "first_failure": p.first_failure,
+        "reason": p.reason, "hint": FailureKind::hint_for(&p.kind), "attempts": p.attempts, "replays": p.replays, "first_failure": p.first_failure,
         "message_id": props.message_id().as_ref().map(|m| m.as_str()),
         "type": props.kind().as_ref().map(|m| m.as_str()),
         "headers": headers, "body": body,
@@ -265,6 +266,7 @@ fn show(p: &Parked, json: bool) -> anyhow::Result<()> {
         writeln!(out, "{} ({}) from {}", p.id, p.what, p.source)?;
         writeln!(out, "  customer:      {}", p.customer.as_deref().unwrap_or("-"))?;
         writeln!(out, "  error:         {}: {}", p.kind, p.reason)?;
+        writeln!(out, "  what to do:    {}", FailureKind::hint_for(&p.kind))?;
         writeln!(out, "  attempts:      {} (replayed {} times)", p.attempts, p.replays)?;
         writeln!(out, "  first failure: {}", p.first_failure.as_deref().unwrap_or("?"))?;
         writeln!(
@@ -296,8 +298,11 @@ async fn replay(
     for p in chosen {
         if p.what == "rejected-document" {
             eprintln!(
-                "{}: {} was refused by the poller ({}): fix the file and put it back in incoming/; nothing replayed",
-                p.id, p.source, p.kind
+                "{}: {} was refused by the poller ({}): nothing to replay. {}",
+                p.id,
+                p.source,
+                p.kind,
+                FailureKind::hint_for(&p.kind)
             );
             code = ExitCode::from(2);
             continue;

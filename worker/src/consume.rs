@@ -8,6 +8,7 @@ use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::types::AMQPValue;
 use sj_shared::amqp::{header, headers, text, trace_id, Publisher, Topology};
+use sj_shared::failure::{Class, FailureKind};
 use sj_shared::message::QuoteRequest;
 use sj_shared::store::{History, Outcome};
 use tracing::Instrument as _;
@@ -50,7 +51,7 @@ impl Handler<'_> {
                 };
                 self.writer.write(&request, delivered).await.map(|written| (request, written))
             }
-            Err(e) => Err(Failure::permanent("message.unreadable", e.to_string())),
+            Err(e) => Err(Failure::new(FailureKind::MessageUnreadable, e.to_string())),
         };
         if self.writer.jobber.is_dry_run() {
             // Nothing changes in a dry run: not Jobber, not the queues. The delivery stays unacked
@@ -61,7 +62,7 @@ impl Handler<'_> {
                 Ok((request, _)) => tracing::info!(source = %request.source.id,
                     "dry run: shown, not written; the message returns to the queue when this worker stops"),
                 Err(failure) => tracing::warn!(%source, kind = %failure.kind, reason = %failure.reason,
-                    transient = failure.transient, "dry run: this document would fail"),
+                    transient = failure.is_transient(), "dry run: this document would fail"),
             }
             return;
         }
@@ -105,12 +106,17 @@ impl Handler<'_> {
         let first_failure = headers::text(props.headers(), header::FIRST_FAILURE)
             .unwrap_or_else(|| humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string());
         let delays = &self.topology.retry_delays;
-        let (exchange, routing_key, what) = if failure.transient && attempts < delays.len() {
-            (String::new(), self.topology.retry_queue(delays[attempts]), "retry")
-        } else {
-            (self.topology.dead_exchange(), String::new(), "dead-letter")
+        // The kind's class decides: a transient kind goes through the retry tiers, then is parked;
+        // a permanent one is parked at once (refused kinds are the poller's and never come here).
+        let (exchange, routing_key, what) = match failure.kind.class() {
+            Class::Transient if attempts < delays.len() => {
+                (String::new(), self.topology.retry_queue(delays[attempts]), "retry")
+            }
+            Class::Transient | Class::Permanent | Class::Refused => {
+                (self.topology.dead_exchange(), String::new(), "dead-letter")
+            }
         };
-        let reason = if failure.transient && what == "dead-letter" {
+        let reason = if failure.is_transient() && what == "dead-letter" {
             format!("{} (gave up after {} attempts)", failure.reason, attempts + 1)
         } else {
             failure.reason.clone()
@@ -118,7 +124,7 @@ impl Handler<'_> {
         let added = [
             (header::ATTEMPTS, AMQPValue::LongLongInt((attempts + 1) as i64)),
             (header::FIRST_FAILURE, text(&first_failure)),
-            (header::ERROR_KIND, text(&failure.kind)),
+            (header::ERROR_KIND, text(failure.kind.name())),
             (header::ERROR, text(&reason)),
         ];
         let published =
@@ -129,7 +135,7 @@ impl Handler<'_> {
         match published {
             Ok(()) => {
                 let outcome = if what == "retry" { Outcome::Retried } else { Outcome::Parked };
-                self.history.record(outcome, source, None, Some((&failure.kind, &reason))).await;
+                self.history.record(outcome, source, None, Some((failure.kind.name(), &reason))).await;
                 if what == "retry" {
                     tracing::warn!(%source, kind = %failure.kind, reason = %reason, attempt = attempts + 1,
                         queue = %routing_key, "transient failure: retrying later");

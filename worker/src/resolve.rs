@@ -19,6 +19,7 @@
 use std::time::Duration;
 
 use sj_shared::config::{AddressAgreement, MappingSettings, NoMatch, Strategy, UnnamedCustomer};
+use sj_shared::failure::FailureKind;
 use sj_shared::jobber::ops::{
     ClientSummary, JobberAddress, PropertySummary, SEARCH_NAMES, SEARCH_PROPERTIES,
 };
@@ -66,11 +67,7 @@ impl How {
 
 impl From<MappingError> for Failure {
     fn from(e: MappingError) -> Self {
-        if e.is_transient() {
-            Failure::transient("mapping.unavailable", e.to_string())
-        } else {
-            Failure::permanent("mapping.unusable", e.to_string())
-        }
+        Failure::new(e.kind(), e.to_string())
     }
 }
 
@@ -103,8 +100,8 @@ impl Resolver {
     /// when the cache has it (Jobber refused what the cache said).
     pub async fn resolve(&self, request: &QuoteRequest, fresh: bool) -> Result<Resolved, Failure> {
         let Some(key) = CustomerKey::of(&request.customer, &request.shipping) else {
-            return Err(Failure::permanent(
-                "mapping.no-customer",
+            return Err(Failure::new(
+                FailureKind::MappingNoCustomer,
                 "the document names no customer: no number, no name and no address; fill in the customer \
                  in Saberis and export again",
             ));
@@ -137,8 +134,8 @@ impl Resolver {
                         lock.release(&self.pool).await;
                     }
                     outcome?;
-                    return Err(Failure::transient(
-                        "worker.customer-busy",
+                    return Err(Failure::new(
+                        FailureKind::WorkerCustomerBusy,
                         format!("{name} is locked by another worker"),
                     ));
                 }
@@ -186,7 +183,7 @@ impl Resolver {
                     }
                     // Refused for what the cache said (the client gone, or the property there
                     // after all): Jobber decides.
-                    Err(f) if f.kind == sj_shared::jobber::JobberErrorKind::UserError.as_str() => {
+                    Err(f) if f.kind == FailureKind::JobberUserError => {
                         tracing::info!(client = %client.id, reason = %f.reason,
                             "Jobber refused a property for the cached client: reading the client again");
                         self.cache.forget(&client.id).await;
@@ -196,8 +193,8 @@ impl Resolver {
             }
         }
         let Some(client) = self.jobber.client_by_id(&row.client_id).await? else {
-            return Err(Failure::permanent(
-                "mapping.client-missing",
+            return Err(Failure::new(
+                FailureKind::MappingClientMissing,
                 format!(
                     "the mapping row for {} (made by {}) names Jobber client {}, which Jobber does not have \
                      (deleted, or a typo?): correct the row in {}, then replay",
@@ -271,8 +268,8 @@ impl Resolver {
                 self.write_back(customer, &client.id, &property_id, how).await;
                 Ok(Some(Resolved { client_id: client.id.clone(), property_id, how, cached: false }))
             }
-            several => Err(Failure::permanent(
-                "mapping.ambiguous-client",
+            several => Err(Failure::new(
+                FailureKind::MappingAmbiguousClient,
                 format!(
                     "{} Jobber clients are {what} the customer {} ({}); the bridge will not guess: add the right \
                      one to the mapping table (sjctl mapping set '{}' CLIENT_ID), then replay",
@@ -292,8 +289,8 @@ impl Resolver {
                 one_line(&customer.site)
             }
             (None, _) => {
-                return Err(Failure::permanent(
-                    "mapping.no-customer-name",
+                return Err(Failure::new(
+                    FailureKind::MappingNoCustomerName,
                     format!(
                         "the document has no customer name (address: {}) and no mapping row for {}: add one \
                          (sjctl mapping set '{}' CLIENT_ID, or a row in {}), or name the customer in Saberis and \
@@ -308,8 +305,8 @@ impl Resolver {
             }
         };
         if self.settings.on_no_match == NoMatch::Park {
-            return Err(Failure::permanent(
-                "mapping.no-match",
+            return Err(Failure::new(
+                FailureKind::MappingNoMatch,
                 format!(
                     "no Jobber client found for {} ({name}): add a mapping row (sjctl mapping set '{}' CLIENT_ID, \
                      or a row in {}), then replay",

@@ -21,6 +21,7 @@
 
 use regex::Regex;
 use sj_shared::config::{PoQuoteMissing, QuoteSettings, WorkerSettings};
+use sj_shared::failure::FailureKind;
 use sj_shared::jobber::ops::QuoteRef;
 use sj_shared::jobber::JobberErrorKind;
 use sj_shared::jobber::{JobberClient, JobberError};
@@ -44,33 +45,33 @@ pub enum Written {
     DryRun,
 }
 
-/// Why it did not, and whether a later attempt can do better.
+/// Why it did not; whether a later attempt can do better is the kind's class.
 #[derive(Debug)]
 pub struct Failure {
-    pub kind: String,
+    pub kind: FailureKind,
     pub reason: String,
-    pub transient: bool,
 }
 
 impl Failure {
-    pub fn transient(kind: &str, reason: impl Into<String>) -> Self {
-        Self { kind: kind.to_owned(), reason: reason.into(), transient: true }
+    pub fn new(kind: FailureKind, reason: impl Into<String>) -> Self {
+        Self { kind, reason: reason.into() }
     }
 
-    pub fn permanent(kind: &str, reason: impl Into<String>) -> Self {
-        Self { kind: kind.to_owned(), reason: reason.into(), transient: false }
+    /// True when a later attempt may succeed: the retry tiers.
+    pub fn is_transient(&self) -> bool {
+        self.kind.is_transient()
     }
 }
 
 impl From<JobberError> for Failure {
     fn from(e: JobberError) -> Self {
-        Self { kind: e.kind.as_str().to_owned(), reason: e.message.clone(), transient: e.is_transient() }
+        Self::new(e.kind.into(), e.message)
     }
 }
 
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
-        Failure::transient("redis.unavailable", e.to_string())
+        Failure::new(FailureKind::RedisUnavailable, e.to_string())
     }
 }
 
@@ -119,8 +120,8 @@ impl Writer {
         let intent_key = self.crosswalk.keys().key("intent", hash);
         let Some(intent) = RedisLock::try_acquire(pool, &intent_key, self.settings.intent_lease.0).await?
         else {
-            return Err(Failure::transient(
-                "worker.in-progress",
+            return Err(Failure::new(
+                FailureKind::WorkerInProgress,
                 "another worker is writing this document (or crashed while writing it; its lease expires soon)",
             ));
         };
@@ -167,8 +168,8 @@ impl Writer {
             match self.jobber.quote_by_number(number).await? {
                 Some(quote) => return self.add_to_quote(request, &quote, look).await,
                 None if self.routing.missing == PoQuoteMissing::Park => {
-                    return Err(Failure::permanent(
-                        "routing.quote-missing",
+                    return Err(Failure::new(
+                        FailureKind::RoutingQuoteMissing,
                         format!(
                         "the PO number {:?} names quote #{number}, which Jobber does not have: correct the \
                              PO in Saberis and export again, or set quote.po_quote_missing = \"create\"",

@@ -69,12 +69,9 @@ impl std::ops::AddAssign for PollReport {
     }
 }
 
-/// What to do about a refused document, in its reason file.
-const SANITY_HINT: &str = "The document came from SaberisConnect and was read fine but breaks a sanity rule: correct \
-    the order in Saberis and export it again, or change the rule ([sanity] in the configuration) and put this file \
-    in the watched folder's incoming/.";
-const UNREADABLE_HINT: &str =
-    "The document came from SaberisConnect and could not be read: export it again from Saberis.";
+/// Said before the kind's hint in a refused document's reason file.
+const ORIGIN: &str =
+    "The document came from SaberisConnect; the watched folder's incoming/ takes the file too.";
 
 pub struct SaberisConnectSource<'a> {
     pub settings: &'a PollerSettings,
@@ -348,7 +345,7 @@ impl SaberisConnectSource<'_> {
         error: &DocumentError,
     ) -> anyhow::Result<Option<PathBuf>> {
         let rejected = &self.settings.folder.rejected;
-        let text = place::reason_text(error, SANITY_HINT, UNREADABLE_HINT);
+        let text = place::reason_text(error, Some(ORIGIN));
         let kept = place::free_target(rejected, &format!("{guid}.json")).and_then(|target| {
             let reason = place::write_reason(&target, &text)?;
             place::write_new(&target, bytes)?;

@@ -12,6 +12,8 @@ pub mod ops;
 mod tokens;
 mod version;
 
+use crate::failure::FailureKind;
+
 pub use budget::{CostBudget, REQUEST_LIMIT, REQUEST_WINDOW};
 pub use client::JobberClient;
 pub use tokens::{TokenSet, TokenState, TokenStore};
@@ -40,15 +42,13 @@ pub enum JobberErrorKind {
 }
 
 impl JobberErrorKind {
-    /// The stable name, as put in dead-letter headers (`jobber.user-error`).
+    /// Every kind.
+    pub const ALL: &'static [JobberErrorKind] =
+        &[Self::Unavailable, Self::Throttled, Self::Unauthorized, Self::UserError, Self::Invalid];
+
+    /// The stable name, as put in dead-letter headers (`jobber.user-error`): [`FailureKind::name`].
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Unavailable => "jobber.unavailable",
-            Self::Throttled => "jobber.throttled",
-            Self::Unauthorized => "jobber.unauthorized",
-            Self::UserError => "jobber.user-error",
-            Self::Invalid => "jobber.invalid-request",
-        }
+        FailureKind::from(self).name()
     }
 }
 
@@ -63,11 +63,8 @@ impl JobberError {
         Self { kind, message: message.into() }
     }
 
-    /// True when the same request may succeed later.
+    /// True when the same request may succeed later (the kind's [`crate::failure::Class`]).
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self.kind,
-            JobberErrorKind::Unavailable | JobberErrorKind::Throttled | JobberErrorKind::Unauthorized
-        )
+        FailureKind::from(self.kind).is_transient()
     }
 }

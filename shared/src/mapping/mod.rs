@@ -59,8 +59,16 @@ pub enum MappingError {
 }
 
 impl MappingError {
+    /// `mapping.unavailable` or `mapping.unusable`.
+    pub fn kind(&self) -> crate::failure::FailureKind {
+        match self {
+            MappingError::Unavailable(_) => crate::failure::FailureKind::MappingUnavailable,
+            MappingError::Unusable(_) => crate::failure::FailureKind::MappingUnusable,
+        }
+    }
+
     pub fn is_transient(&self) -> bool {
-        matches!(self, MappingError::Unavailable(_))
+        self.kind().is_transient()
     }
 }
 

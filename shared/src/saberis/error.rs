@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use crate::failure::FailureKind;
+
 /// Where in a document something was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Place {
@@ -41,7 +43,7 @@ impl fmt::Display for Place {
     }
 }
 
-/// Why a document could not be read. Each kind has a stable name ([`ParseErrorKind::as_str`]).
+/// Why a document could not be read. Each kind has a stable name ([`FailureKind::name`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ParseErrorKind {
     /// The file could not be read at all (missing, permissions, I/O error).
@@ -67,20 +69,25 @@ pub enum ParseErrorKind {
 }
 
 impl ParseErrorKind {
-    /// The stable name of the kind, as printed and put in dead-letter headers.
+    /// Every kind.
+    pub const ALL: &'static [ParseErrorKind] = &[
+        Self::Unreadable,
+        Self::MalformedXml,
+        Self::MalformedJson,
+        Self::UnknownFormat,
+        Self::Encoding,
+        Self::TooLarge,
+        Self::TooDeep,
+        Self::DtdRefused,
+        Self::NotAnOrder,
+        Self::InvalidValue,
+    ];
+
+    /// The stable name of the kind without its family (`malformed-xml`); the full name
+    /// (`parse.malformed-xml`) is [`FailureKind::name`].
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Unreadable => "unreadable",
-            Self::MalformedXml => "malformed-xml",
-            Self::MalformedJson => "malformed-json",
-            Self::UnknownFormat => "unknown-format",
-            Self::Encoding => "encoding",
-            Self::TooLarge => "too-large",
-            Self::TooDeep => "too-deep",
-            Self::DtdRefused => "dtd-refused",
-            Self::NotAnOrder => "not-an-order",
-            Self::InvalidValue => "invalid-value",
-        }
+        let name = FailureKind::Parse(self).name();
+        name.strip_prefix("parse.").unwrap_or(name)
     }
 }
 
@@ -98,13 +105,14 @@ pub enum SanityRule {
 }
 
 impl SanityRule {
-    /// The stable name of the rule.
+    /// Every rule.
+    pub const ALL: &'static [SanityRule] = &[Self::PriceAboveLimit, Self::Negative, Self::NoProductLines];
+
+    /// The stable name of the rule without its family (`price-above-limit`); the full name is
+    /// [`FailureKind::name`].
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::PriceAboveLimit => "price-above-limit",
-            Self::Negative => "negative-value",
-            Self::NoProductLines => "no-product-lines",
-        }
+        let name = FailureKind::Sanity(self).name();
+        name.strip_prefix("sanity.").unwrap_or(name)
     }
 }
 
@@ -115,20 +123,11 @@ pub enum ErrorKind {
     Sanity(SanityRule),
 }
 
-impl ErrorKind {
-    /// True for documents that were read fine but broke a sanity rule.
-    pub fn is_sanity(self) -> bool {
-        matches!(self, ErrorKind::Sanity(_))
-    }
-}
-
 impl fmt::Display for ErrorKind {
-    /// `parse.<kind>` or `sanity.<rule>`: the dot keeps the line `FILE: kind: reason` splittable.
+    /// `parse.<kind>` or `sanity.<rule>` ([`FailureKind::name`]): the dot keeps the line
+    /// `FILE: kind: reason` splittable.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ErrorKind::Parse(kind) => write!(f, "parse.{}", kind.as_str()),
-            ErrorKind::Sanity(rule) => write!(f, "sanity.{}", rule.as_str()),
-        }
+        f.write_str(FailureKind::from(*self).name())
     }
 }
 

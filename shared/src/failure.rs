@@ -1,0 +1,399 @@
+//! Every way a document can fail, as one type: each kind's stable name (the `sj-error-kind`
+//! header of a dead letter, the `kind` of a rejected-document record), its class (what becomes of
+//! the document) and what an operator does about it. The worker routes by the class, the alerter
+//! and `sjctl dlq` read the name back ([`FailureKind::from_name`]) for the hint, the poller writes
+//! the hint into a rejected file's reason file. README.md's "Error kinds" table is this list
+//! (checked by a test).
+
+use std::fmt;
+
+use crate::jobber::JobberErrorKind;
+use crate::saberis::{ErrorKind, ParseErrorKind, SanityRule};
+
+/// What becomes of a document that failed this way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Class {
+    /// May succeed later: through the retry tiers, parked once they are exhausted.
+    Transient,
+    /// Trying again cannot help: parked in the dead letters at once (replayable once fixed).
+    Permanent,
+    /// The poller refused the source document: moved to `rejected/`, never a quote message.
+    Refused,
+}
+
+impl Class {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Transient => "transient",
+            Self::Permanent => "permanent",
+            Self::Refused => "refused",
+        }
+    }
+
+    /// What the class means, for the README's table.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Transient => "transient: retry tiers, then parked",
+            Self::Permanent => "permanent: parked",
+            Self::Refused => "refused: file to `rejected/`",
+        }
+    }
+}
+
+/// Why a document failed. The names ([`FailureKind::name`]) are stable: they are in the headers
+/// of messages already parked, so a name never changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailureKind {
+    /// The poller could not read the source document.
+    Parse(ParseErrorKind),
+    /// The document was read but breaks one of the dealer's sanity rules.
+    Sanity(SanityRule),
+    /// The quote message could not be read by the worker.
+    MessageUnreadable,
+    /// The document names no customer at all.
+    MappingNoCustomer,
+    /// No customer name, no mapping row, and unnamed customers are not created.
+    MappingNoCustomerName,
+    /// No Jobber client found and `mapping.on_no_match = "park"`.
+    MappingNoMatch,
+    /// Several Jobber clients fit the customer.
+    MappingAmbiguousClient,
+    /// The mapping row names a client Jobber does not have.
+    MappingClientMissing,
+    /// The mapping table cannot be read (permanently).
+    MappingUnusable,
+    /// The mapping table is unreachable (for now).
+    MappingUnavailable,
+    /// The PO names a quote Jobber does not have and `quote.po_quote_missing = "park"`.
+    RoutingQuoteMissing,
+    /// Jobber unreachable, timeouts, 5xx.
+    JobberUnavailable,
+    /// HTTP 429 or THROTTLED: over Jobber's budget.
+    JobberThrottled,
+    /// No valid Jobber token.
+    JobberUnauthorized,
+    /// Jobber refused the input (`userErrors`).
+    JobberUserError,
+    /// Jobber refused the request itself (GraphQL errors, unexpected response).
+    JobberInvalidRequest,
+    /// Redis is unreachable.
+    RedisUnavailable,
+    /// Another worker holds the document's intent lease.
+    WorkerInProgress,
+    /// Another worker holds the customer's (or the site's) lock.
+    WorkerCustomerBusy,
+    /// The broker dead-lettered the message after too many deliveries (no header of ours).
+    BrokerDeliveryLimit,
+}
+
+use FailureKind as K;
+
+/// What to do about a kind this version does not know (a newer bridge's, or the broker's own).
+pub const UNKNOWN_KIND_HINT: &str = "Read the reason, fix the cause, then replay.";
+
+impl FailureKind {
+    /// Every kind, in the README's order.
+    pub const ALL: &'static [FailureKind] = &[
+        K::Parse(ParseErrorKind::Unreadable),
+        K::Parse(ParseErrorKind::MalformedXml),
+        K::Parse(ParseErrorKind::MalformedJson),
+        K::Parse(ParseErrorKind::UnknownFormat),
+        K::Parse(ParseErrorKind::Encoding),
+        K::Parse(ParseErrorKind::TooLarge),
+        K::Parse(ParseErrorKind::TooDeep),
+        K::Parse(ParseErrorKind::DtdRefused),
+        K::Parse(ParseErrorKind::NotAnOrder),
+        K::Parse(ParseErrorKind::InvalidValue),
+        K::Sanity(SanityRule::PriceAboveLimit),
+        K::Sanity(SanityRule::Negative),
+        K::Sanity(SanityRule::NoProductLines),
+        K::MessageUnreadable,
+        K::MappingNoCustomer,
+        K::MappingNoCustomerName,
+        K::MappingNoMatch,
+        K::MappingAmbiguousClient,
+        K::MappingClientMissing,
+        K::MappingUnusable,
+        K::MappingUnavailable,
+        K::RoutingQuoteMissing,
+        K::JobberUnavailable,
+        K::JobberThrottled,
+        K::JobberUnauthorized,
+        K::JobberUserError,
+        K::JobberInvalidRequest,
+        K::RedisUnavailable,
+        K::WorkerInProgress,
+        K::WorkerCustomerBusy,
+        K::BrokerDeliveryLimit,
+    ];
+
+    /// The stable name, as in the `sj-error-kind` header (`mapping.no-customer-name`).
+    pub fn name(self) -> &'static str {
+        match self {
+            K::Parse(kind) => match kind {
+                ParseErrorKind::Unreadable => "parse.unreadable",
+                ParseErrorKind::MalformedXml => "parse.malformed-xml",
+                ParseErrorKind::MalformedJson => "parse.malformed-json",
+                ParseErrorKind::UnknownFormat => "parse.unknown-format",
+                ParseErrorKind::Encoding => "parse.encoding",
+                ParseErrorKind::TooLarge => "parse.too-large",
+                ParseErrorKind::TooDeep => "parse.too-deep",
+                ParseErrorKind::DtdRefused => "parse.dtd-refused",
+                ParseErrorKind::NotAnOrder => "parse.not-an-order",
+                ParseErrorKind::InvalidValue => "parse.invalid-value",
+            },
+            K::Sanity(rule) => match rule {
+                SanityRule::PriceAboveLimit => "sanity.price-above-limit",
+                SanityRule::Negative => "sanity.negative-value",
+                SanityRule::NoProductLines => "sanity.no-product-lines",
+            },
+            K::MessageUnreadable => "message.unreadable",
+            K::MappingNoCustomer => "mapping.no-customer",
+            K::MappingNoCustomerName => "mapping.no-customer-name",
+            K::MappingNoMatch => "mapping.no-match",
+            K::MappingAmbiguousClient => "mapping.ambiguous-client",
+            K::MappingClientMissing => "mapping.client-missing",
+            K::MappingUnusable => "mapping.unusable",
+            K::MappingUnavailable => "mapping.unavailable",
+            K::RoutingQuoteMissing => "routing.quote-missing",
+            K::JobberUnavailable => "jobber.unavailable",
+            K::JobberThrottled => "jobber.throttled",
+            K::JobberUnauthorized => "jobber.unauthorized",
+            K::JobberUserError => "jobber.user-error",
+            K::JobberInvalidRequest => "jobber.invalid-request",
+            K::RedisUnavailable => "redis.unavailable",
+            K::WorkerInProgress => "worker.in-progress",
+            K::WorkerCustomerBusy => "worker.customer-busy",
+            K::BrokerDeliveryLimit => "broker.delivery_limit",
+        }
+    }
+
+    /// The kind a name stands for (a header read back); `None` for a name this version does not
+    /// know.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|k| k.name() == name)
+    }
+
+    /// The family: the name up to its dot (`parse`, `mapping`…).
+    pub fn family(self) -> &'static str {
+        self.name().split('.').next().unwrap_or_default()
+    }
+
+    /// What becomes of the document.
+    pub fn class(self) -> Class {
+        match self {
+            K::Parse(_) | K::Sanity(_) => Class::Refused,
+            K::MappingUnavailable
+            | K::JobberUnavailable
+            | K::JobberThrottled
+            | K::JobberUnauthorized
+            | K::RedisUnavailable
+            | K::WorkerInProgress
+            | K::WorkerCustomerBusy => Class::Transient,
+            K::MessageUnreadable
+            | K::MappingNoCustomer
+            | K::MappingNoCustomerName
+            | K::MappingNoMatch
+            | K::MappingAmbiguousClient
+            | K::MappingClientMissing
+            | K::MappingUnusable
+            | K::RoutingQuoteMissing
+            | K::JobberUserError
+            | K::JobberInvalidRequest
+            | K::BrokerDeliveryLimit => Class::Permanent,
+        }
+    }
+
+    /// True when a later attempt may succeed (the retry tiers).
+    pub fn is_transient(self) -> bool {
+        self.class() == Class::Transient
+    }
+
+    /// What an operator does about it (a transient kind's hint is for when the retry tiers were
+    /// exhausted).
+    pub fn hint(self) -> &'static str {
+        match self {
+            K::Parse(_) => {
+                "The document could not be read: fix the file, or export it again from Saberis, then put it back in \
+                 incoming/ (the poller takes it again)."
+            }
+            K::Sanity(_) => {
+                "The document was read fine but breaks a sanity rule: correct the order in Saberis and export it \
+                 again, or change [sanity] if the rule is wrong for this dealer; then put it back in incoming/ (the \
+                 poller takes it again)."
+            }
+            K::MessageUnreadable => {
+                "The message could not be read (damaged, or from another version of the bridge): re-export the document."
+            }
+            K::MappingNoCustomer | K::MappingNoCustomerName => {
+                "Name the customer in Saberis, or add a mapping for it (sjctl mapping set KEY CLIENT_ID); then replay."
+            }
+            K::MappingNoMatch => {
+                "No Jobber client found: add the mapping row the reason names (sjctl mapping set KEY CLIENT_ID), then replay."
+            }
+            K::MappingAmbiguousClient => {
+                "Several Jobber clients fit: add a mapping row for the right one (sjctl mapping set KEY CLIENT_ID; the \
+                 reason lists them), then replay."
+            }
+            K::MappingClientMissing => {
+                "The mapping row names a client Jobber does not have: correct the row (sjctl mapping set, or edit the \
+                 table), then replay."
+            }
+            K::MappingUnusable => {
+                "The mapping table cannot be read: fix what the reason says (sheet shared with the service account, \
+                 header row), then replay."
+            }
+            K::MappingUnavailable => {
+                "The mapping table stayed unreachable through every retry: check the sheet or file, then replay."
+            }
+            K::RoutingQuoteMissing => {
+                "The PO number names a quote Jobber does not have: correct the PO in Saberis and re-export, or set \
+                 quote.po_quote_missing = \"create\" and replay."
+            }
+            K::JobberUnavailable | K::JobberThrottled => {
+                "Jobber stayed unavailable through every retry: check Jobber (status, connection), then replay."
+            }
+            K::JobberUnauthorized => "Reconnect the bridge to Jobber (sjctl jobber connect), then replay.",
+            K::JobberUserError => {
+                "Jobber refused the quote: read the reason, correct the order or the client in Jobber, then replay."
+            }
+            K::JobberInvalidRequest => {
+                "Jobber refused the request: read the reason (a bridge bug is possible), then replay."
+            }
+            K::RedisUnavailable => "Redis stayed unavailable through every retry: check it, then replay.",
+            K::WorkerInProgress | K::WorkerCustomerBusy => {
+                "The document stayed busy through every retry: check the workers' logs, then replay."
+            }
+            K::BrokerDeliveryLimit => {
+                "A worker stopped or crashed on it every time: read the workers' logs around the first failure, then \
+                 replay."
+            }
+        }
+    }
+
+    /// The hint for a kind read back from a header; a name this version does not know gets a
+    /// general one.
+    pub fn hint_for(name: &str) -> &'static str {
+        Self::from_name(name).map_or(UNKNOWN_KIND_HINT, Self::hint)
+    }
+
+    /// README.md's "Error kinds" table: one row per kind.
+    pub fn markdown_table() -> String {
+        let mut table = String::from("| kind | class | what to do |\n| --- | --- | --- |\n");
+        for kind in Self::ALL {
+            table.push_str(&format!(
+                "| `{}` | {} | {} |\n",
+                kind.name(),
+                kind.class().describe(),
+                kind.hint()
+            ));
+        }
+        table
+    }
+}
+
+impl fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl From<ErrorKind> for FailureKind {
+    fn from(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::Parse(kind) => K::Parse(kind),
+            ErrorKind::Sanity(rule) => K::Sanity(rule),
+        }
+    }
+}
+
+impl From<JobberErrorKind> for FailureKind {
+    fn from(kind: JobberErrorKind) -> Self {
+        match kind {
+            JobberErrorKind::Unavailable => K::JobberUnavailable,
+            JobberErrorKind::Throttled => K::JobberThrottled,
+            JobberErrorKind::Unauthorized => K::JobberUnauthorized,
+            JobberErrorKind::UserError => K::JobberUserError,
+            JobberErrorKind::Invalid => K::JobberInvalidRequest,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn every_kind_is_listed_once_and_read_back_by_its_name() {
+        let names: HashSet<&str> = FailureKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(names.len(), FailureKind::ALL.len(), "a name is used twice");
+        for kind in FailureKind::ALL {
+            assert_eq!(FailureKind::from_name(kind.name()), Some(*kind));
+        }
+        for kind in ParseErrorKind::ALL {
+            assert!(FailureKind::ALL.contains(&K::Parse(*kind)), "{kind:?} is missing from ALL");
+        }
+        for rule in SanityRule::ALL {
+            assert!(FailureKind::ALL.contains(&K::Sanity(*rule)), "{rule:?} is missing from ALL");
+        }
+        for kind in JobberErrorKind::ALL {
+            assert!(FailureKind::ALL.contains(&FailureKind::from(*kind)), "{kind:?} is missing from ALL");
+        }
+        assert_eq!(FailureKind::from_name("something.new"), None);
+    }
+
+    #[test]
+    fn the_wire_names_do_not_change() {
+        // Parked messages carry these names: renaming one strands them.
+        let expected = [
+            "parse.unreadable",
+            "parse.malformed-xml",
+            "parse.malformed-json",
+            "parse.unknown-format",
+            "parse.encoding",
+            "parse.too-large",
+            "parse.too-deep",
+            "parse.dtd-refused",
+            "parse.not-an-order",
+            "parse.invalid-value",
+            "sanity.price-above-limit",
+            "sanity.negative-value",
+            "sanity.no-product-lines",
+            "message.unreadable",
+            "mapping.no-customer",
+            "mapping.no-customer-name",
+            "mapping.no-match",
+            "mapping.ambiguous-client",
+            "mapping.client-missing",
+            "mapping.unusable",
+            "mapping.unavailable",
+            "routing.quote-missing",
+            "jobber.unavailable",
+            "jobber.throttled",
+            "jobber.unauthorized",
+            "jobber.user-error",
+            "jobber.invalid-request",
+            "redis.unavailable",
+            "worker.in-progress",
+            "worker.customer-busy",
+            "broker.delivery_limit",
+        ];
+        let names: Vec<&str> = FailureKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(names, expected);
+    }
+
+    #[test]
+    fn the_readme_lists_every_kind_with_its_class_and_hint() {
+        const BEGIN: &str = "<!-- error-kinds:begin (generated from FailureKind: the test prints it) -->\n";
+        const END: &str = "<!-- error-kinds:end -->";
+        let readme = include_str!("../../README.md");
+        let start = readme.find(BEGIN).expect("README.md has the error-kinds markers") + BEGIN.len();
+        let end = start + readme[start..].find(END).expect("README.md has the error-kinds end marker");
+        let expected = FailureKind::markdown_table();
+        assert!(
+            readme[start..end] == expected,
+            "README.md's \"Error kinds\" table differs from FailureKind; replace it with:\n\n{expected}"
+        );
+    }
+}
