@@ -9,7 +9,11 @@ cd "$(dirname "$0")/../.."
 deploy/local/services.sh
 # Test namespaces (t<pid>-<n>-<test>) left in the broker by an interrupted run: each is a set of
 # quorum queues, and hundreds of them slow the broker down.
+# A namespace whose test process (the pid in its name) still runs belongs to another run going on
+# beside this one: left alone.
 for queue in $(rabbitmqctl list_queues -q name 2>/dev/null | grep -E '^t[0-9]+-[0-9]+-' || true); do
+  pid=${queue#t}; pid=${pid%%-*}
+  kill -0 "$pid" 2>/dev/null && continue
   rabbitmqctl delete_queue -q "$queue" >/dev/null 2>&1 || true
 done
 # Shovels a failed test's "Move messages" left behind.
