@@ -1,5 +1,5 @@
 //! `sj-alerter`: consumes the dead letters' copy in `sj.alerts` and emails operators a digest of
-//! the documents that need a person (README, "Alerts (sj-alerter)").
+//! the documents that need a person (docs/operations.md, "Alerts (sj-alerter)").
 //!
 //! No alert is lost: a delivery is acked only once the SMTP server accepted the email that tells
 //! of it. While the server is away the deliveries stay unacked in this process and the email is
@@ -44,7 +44,7 @@ const ALERT_ERROR_HEADER: &str = "sj-alert-error";
         Consumes the sj.alerts queue (a copy of every dead letter) and sends one email per window \
         of failures (alerts.window, at most alerts.max_per_mail documents each), acking the \
         messages only once the SMTP server accepted it. Stops cleanly on SIGTERM/SIGINT. \
-        Settings: --config FILE or $SJ_CONFIG, then SJ_* variables (README)."
+        Settings: --config FILE or $SJ_CONFIG, then SJ_* variables (docs/configuration.md)."
 )]
 struct Cli {
     /// The configuration file (TOML). Defaults to $SJ_CONFIG, else built-in defaults.

@@ -38,7 +38,7 @@ use shutdown::Shutdown;
         With poller.saberis_connect.enabled, also polls the SaberisConnect API every poll_interval: \
         each new GUID is fetched and published the same way, and recorded in Redis as taken once \
         the broker confirmed it (refused ones are kept as rejected/GUID.json).\n\n\
-        Settings: --config FILE or $SJ_CONFIG, then SJ_* variables (README)."
+        Settings: --config FILE or $SJ_CONFIG, then SJ_* variables (docs/configuration.md)."
 )]
 struct Cli {
     /// The configuration file (TOML). Defaults to $SJ_CONFIG, else built-in defaults.

@@ -206,7 +206,7 @@ pub fn load_folder(store: &mut Store, dir: &Path) -> anyhow::Result<usize> {
         };
         let bytes = std::fs::read(&path)?;
         // Text is kept as is; a non-UTF-8 file (e.g. windows-1252) is served with replacement
-        // characters, which README.md notes.
+        // characters, which sandbox/README.md notes.
         let body = String::from_utf8_lossy(&bytes).into_owned();
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
         let guid = if looks_like_guid(stem) {

@@ -2,7 +2,7 @@
 //! header of a dead letter, the `kind` of a rejected-document record), its class (what becomes of
 //! the document) and what an operator does about it. The worker routes by the class, the alerter
 //! and `sjctl dlq` read the name back ([`FailureKind::from_name`]) for the hint, the poller writes
-//! the hint into a rejected file's reason file. README.md's "Error kinds" table is this list
+//! the hint into a rejected file's reason file. docs/errors.md's "Error kinds" table is this list
 //! (checked by a test).
 
 use std::fmt;
@@ -30,7 +30,7 @@ impl Class {
         }
     }
 
-    /// What the class means, for the README's table.
+    /// What the class means, for docs/errors.md's table.
     pub fn describe(self) -> &'static str {
         match self {
             Self::Transient => "transient: retry tiers, then parked",
@@ -92,7 +92,7 @@ use FailureKind as K;
 pub const UNKNOWN_KIND_HINT: &str = "Read the reason, fix the cause, then replay.";
 
 impl FailureKind {
-    /// Every kind, in the README's order.
+    /// Every kind, in docs/errors.md's order.
     pub const ALL: &'static [FailureKind] = &[
         K::Parse(ParseErrorKind::Unreadable),
         K::Parse(ParseErrorKind::MalformedXml),
@@ -277,7 +277,7 @@ impl FailureKind {
         Self::from_name(name).map_or(UNKNOWN_KIND_HINT, Self::hint)
     }
 
-    /// README.md's "Error kinds" table: one row per kind.
+    /// docs/errors.md's "Error kinds" table: one row per kind.
     pub fn markdown_table() -> String {
         let mut table = String::from("| kind | class | what to do |\n| --- | --- | --- |\n");
         for kind in Self::ALL {
@@ -384,16 +384,16 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_lists_every_kind_with_its_class_and_hint() {
+    fn docs_errors_md_lists_every_kind_with_its_class_and_hint() {
         const BEGIN: &str = "<!-- error-kinds:begin (generated from FailureKind: the test prints it) -->\n";
         const END: &str = "<!-- error-kinds:end -->";
-        let readme = include_str!("../../README.md");
-        let start = readme.find(BEGIN).expect("README.md has the error-kinds markers") + BEGIN.len();
-        let end = start + readme[start..].find(END).expect("README.md has the error-kinds end marker");
+        let doc = include_str!("../../docs/errors.md");
+        let start = doc.find(BEGIN).expect("docs/errors.md has the error-kinds markers") + BEGIN.len();
+        let end = start + doc[start..].find(END).expect("docs/errors.md has the error-kinds end marker");
         let expected = FailureKind::markdown_table();
         assert!(
-            readme[start..end] == expected,
-            "README.md's \"Error kinds\" table differs from FailureKind; replace it with:\n\n{expected}"
+            doc[start..end] == expected,
+            "docs/errors.md's \"Error kinds\" table differs from FailureKind; replace it with:\n\n{expected}"
         );
     }
 }

@@ -26,7 +26,7 @@ use sj_shared::config::Settings;
     about = "Operate the Saberis–Jobber bridge: parse documents, inspect and replay what failed.",
     long_about = "Operate the Saberis–Jobber bridge.\n\n\
         Settings come from the TOML file given by --config (or $SJ_CONFIG), then from SJ_* \
-        environment variables (SJ_PARSER__MAX_DEPTH=40 sets parser.max_depth); see the README."
+        environment variables (SJ_PARSER__MAX_DEPTH=40 sets parser.max_depth); see docs/configuration.md."
 )]
 struct Cli {
     /// The configuration file (TOML). Defaults to $SJ_CONFIG, else built-in defaults.

@@ -309,7 +309,7 @@ fn print_text(status: &Status) {
     }
     println!("Jobber access token {}", status.jobber.token);
     if let Some(notice) = &status.jobber.version_warning {
-        println!("WARNING {notice}: move jobber.graphql_version to a supported version (README: Jobber API version)");
+        println!("WARNING {notice}: move jobber.graphql_version to a supported version (docs/operations.md: Jobber API version)");
     }
     println!("mapping table: {}", status.mapping);
     println!("exactly once: {}", status.exactly_once);

@@ -444,8 +444,8 @@ async fn check_jobber(settings: &Settings) -> Check {
     }
     if let Some(notice) = client.version_notice() {
         detail.push(format!(
-            "WARNING {notice}: set jobber.graphql_version to a supported version (README: Jobber API \
-             version)"
+            "WARNING {notice}: set jobber.graphql_version to a supported version (docs/operations.md: \
+             Jobber API version)"
         ));
     }
     match read_budget(&pool, &keys).await {

@@ -37,7 +37,7 @@ use write::Writer;
         and property, and creates the quote with its line items. Transient failures (Jobber down, \
         throttled, Redis away) wait in retry queues; what cannot succeed is dead-lettered with its \
         reason. Stops cleanly on SIGTERM/SIGINT. Settings: --config FILE or $SJ_CONFIG, then SJ_* \
-        variables (README)."
+        variables (docs/configuration.md)."
 )]
 struct Cli {
     /// The configuration file (TOML). Defaults to $SJ_CONFIG, else built-in defaults.

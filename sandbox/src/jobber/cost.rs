@@ -4,7 +4,7 @@
 //! Jobber's documented rules: every field costs 1; `edges`, `nodes` and `node` cost 0; a
 //! connection costs its `first` (or `last`) times its fields, or 100 times when neither is given;
 //! filters and sorts cost nothing. Where the rules are silent the sandbox decides, as documented
-//! in README.md: the multiplier applies to what is selected under `edges`/`nodes` (one page of
+//! in sandbox/README.md: the multiplier applies to what is selected under `edges`/`nodes` (one page of
 //! items), while the connection field itself, `pageInfo` and `totalCount` are counted once; the
 //! actual cost counts the fields present in the response (a list counts each element), capped at
 //! the requested cost.

@@ -1,4 +1,4 @@
-//! `[telemetry]`: exporting the bridge's traces over OTLP/HTTP (README, "Tracing (OpenTelemetry)").
+//! `[telemetry]`: exporting the bridge's traces over OTLP/HTTP (docs/architecture.md, "Tracing (OpenTelemetry)").
 
 use std::time::Duration;
 
