@@ -115,12 +115,7 @@ async fn an_attempt_record_makes_another_message_of_the_same_content_look_first(
     bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity-again.json");
     bridge.poll_once(&[("SJ_POLLER__SKIP_PUBLISHED", "false")]).await;
     bridge.start_workers(1);
-    bridge
-        .wait_until("the marker look-up", || async {
-            bridge.worker_log_lines(&["already in Jobber", "\"by_marker\":true"]) == 1
-        })
-        .await;
-    assert_eq!(bridge.quotes().await.len(), 1, "exactly one quote");
+    bridge.found_by_marker_once().await;
     bridge.stop().await;
 }
 
@@ -138,12 +133,7 @@ async fn after_redis_lost_its_data_every_document_is_looked_up() {
     bridge.ns.forget_redis().await;
     bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity-again.json");
     bridge.poll_once(&[]).await;
-    bridge
-        .wait_until("the marker look-up", || async {
-            bridge.worker_log_lines(&["already in Jobber", "\"by_marker\":true"]) == 1
-        })
-        .await;
-    assert_eq!(bridge.quotes().await.len(), 1, "exactly one quote");
+    bridge.found_by_marker_once().await;
     bridge.stop().await;
 }
 

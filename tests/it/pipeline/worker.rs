@@ -140,6 +140,16 @@ impl Bridge {
         admin(&self.sandbox, "/_admin/jobber/quotes").await
     }
 
+    /// Waits until a worker found the document's quote in Jobber by its marker (an earlier
+    /// attempt wrote it), then checks that Jobber holds exactly one quote.
+    pub async fn found_by_marker_once(&self) {
+        self.wait_until("the marker look-up", || async {
+            self.worker_log_lines(&["already in Jobber", "\"by_marker\":true"]) == 1
+        })
+        .await;
+        assert_eq!(self.quotes().await.len(), 1, "exactly one quote");
+    }
+
     /// Waits (up to a generous bound: this is no timing assertion) until `done` holds.
     pub async fn wait_until<F: std::future::Future<Output = bool>>(
         &self,
@@ -427,12 +437,7 @@ pub(crate) async fn killed_after_write(mut bridge: Bridge) {
 
     // The broker redelivers to a new worker, which waits out the lease, then finds the marker.
     bridge.start_workers(1);
-    bridge
-        .wait_until("the marker look-up", || async {
-            bridge.worker_log_lines(&["already in Jobber", "\"by_marker\":true"]) == 1
-        })
-        .await;
-    assert_eq!(bridge.quotes().await.len(), 1, "exactly one quote");
+    bridge.found_by_marker_once().await;
     bridge.stop().await;
 }
 
