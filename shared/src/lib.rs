@@ -8,6 +8,7 @@
 //! - [`config`]: the typed settings, layered from a TOML file and the environment;
 //! - [`amqp`]: the RabbitMQ topology and publishing with confirms;
 //! - [`telemetry`]: logging set up once for all binaries;
+//! - [`runtime`]: what every long-running binary does the same way: start, shutdown, reconnect;
 //! - [`template`]: the small template language of the quote's title and message.
 
 pub mod amqp;
@@ -16,7 +17,7 @@ pub mod failure;
 pub mod jobber;
 pub mod mapping;
 pub mod message;
-pub mod process;
+pub mod runtime;
 pub mod saberis;
 pub mod store;
 pub mod telemetry;
