@@ -13,7 +13,9 @@ pub struct MappingSettings {
     /// Where the mapping table lives: `csv` (a local file, the default) or `sheets` (a Google
     /// Sheet, edited by the dealer's staff in a browser).
     pub store: MappingStoreKind,
+    /// The table as a CSV file (`store = "csv"`).
     pub csv: CsvStoreSettings,
+    /// The table as a Google Sheet (`store = "sheets"`).
     pub sheets: SheetsStoreSettings,
     /// How often the Redis copy of the table is read again from the store (a person's edit is
     /// picked up within this long; `sjctl mapping refresh` does it at once).
@@ -110,9 +112,9 @@ pub struct SheetsStoreSettings {
     /// The tab holding the table.
     pub tab: String,
     /// The service account's JSON key file, as Google gives it (`client_email`, `private_key`,
-    /// `token_uri`).
+    /// `token_uri`); required when `mapping.store = "sheets"`.
     pub service_account_file: Option<PathBuf>,
-    /// Timeout of one request.
+    /// Timeout of one request to Google.
     pub request_timeout: HumanDuration,
 }
 

@@ -7,7 +7,6 @@
 //! a [`Secret`] never prints its value.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use figment::providers::{Env, Format as _, Serialized, Toml};
 use figment::Figment;
@@ -15,18 +14,35 @@ use serde::{Deserialize, Serialize};
 
 use crate::saberis::{Limits, SanityRules};
 
+mod alerts;
+mod amqp;
+mod duration;
+mod jobber;
+mod log;
 mod mapping;
+mod poller;
 mod quote;
+mod redis;
 mod secret;
 mod telemetry;
+mod worker;
 
+pub use self::redis::RedisSettings;
+pub use alerts::{AlertSettings, SmtpSettings, SmtpTls};
+pub use amqp::AmqpSettings;
+use duration::secs;
+pub use duration::HumanDuration;
+pub use jobber::JobberSettings;
+pub use log::{LogFormat, LogSettings};
 pub use mapping::{
     AddressAgreement, CsvStoreSettings, MappingSettings, MappingStoreKind, NoMatch, SheetsStoreSettings,
     Strategy, UnnamedCustomer,
 };
+pub use poller::{FolderSettings, PollerSettings, SaberisConnectSettings};
 pub use quote::{PoQuoteMissing, PriceField, PricingSettings, QuoteSettings, Rounding};
 pub use secret::{Secret, SecretUrl, HIDDEN};
 pub use telemetry::{TelemetrySettings, OTLP_ENDPOINT_ENV};
+pub use worker::WorkerSettings;
 
 /// The environment variable that names the configuration file.
 pub const CONFIG_ENV: &str = "SJ_CONFIG";
@@ -38,6 +54,7 @@ pub struct Settings {
     /// Prefix of every exchange, queue and Redis key (empty: none), so several installations or
     /// test runs share one broker and one Redis without meeting.
     pub namespace: String,
+    /// What the processes log, and how.
     pub log: LogSettings,
     /// Span export over OTLP (off unless an endpoint is given).
     pub telemetry: TelemetrySettings,
@@ -45,337 +62,24 @@ pub struct Settings {
     pub parser: Limits,
     /// The dealer's rules for a plausible order.
     pub sanity: SanityRules,
+    /// The Jobber account the workers write to.
     pub jobber: JobberSettings,
+    /// RabbitMQ.
     pub amqp: AmqpSettings,
+    /// Redis.
     pub redis: RedisSettings,
+    /// Where Saberis documents come from.
     pub poller: PollerSettings,
+    /// How workers write quotes to Jobber.
     pub worker: WorkerSettings,
+    /// Who each Saberis customer is in Jobber.
     pub mapping: MappingSettings,
+    /// From the document's prices to the quote's.
     pub pricing: PricingSettings,
+    /// What the quote says, and where its lines go.
     pub quote: QuoteSettings,
+    /// The alerter's email digests of dead letters.
     pub alerts: AlertSettings,
-}
-
-/// `[alerts]`: the alerter's email digests of dead letters.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AlertSettings {
-    pub smtp: SmtpSettings,
-    /// Sender address.
-    pub from: String,
-    /// Recipients (operators).
-    pub to: Vec<String>,
-    /// Failures arriving within this window go out as one email.
-    pub window: HumanDuration,
-    /// At most this many documents per email.
-    pub max_per_mail: usize,
-    /// The RabbitMQ management UI, for links in the emails.
-    pub rabbitmq_ui_url: String,
-}
-
-impl Default for AlertSettings {
-    fn default() -> Self {
-        Self {
-            smtp: SmtpSettings::default(),
-            from: "sj-bridge@localhost".to_owned(),
-            to: vec!["operators@localhost".to_owned()],
-            window: secs(60),
-            max_per_mail: 50,
-            rabbitmq_ui_url: "http://127.0.0.1:15672".to_owned(),
-        }
-    }
-}
-
-/// `[alerts.smtp]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SmtpSettings {
-    pub host: String,
-    pub port: u16,
-    /// `none`, `starttls` or `tls` (implicit TLS, usually port 465).
-    pub tls: SmtpTls,
-    pub username: Option<String>,
-    /// Secret: `SJ_ALERTS__SMTP__PASSWORD` or `password_file`.
-    #[serde(skip_serializing)]
-    pub password: Option<Secret>,
-    pub password_file: Option<PathBuf>,
-    /// Timeout of one SMTP exchange.
-    pub timeout: HumanDuration,
-}
-
-impl Default for SmtpSettings {
-    fn default() -> Self {
-        Self {
-            host: "127.0.0.1".to_owned(),
-            port: 25,
-            tls: SmtpTls::None,
-            username: None,
-            password: None,
-            password_file: None,
-            timeout: secs(30),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SmtpTls {
-    None,
-    Starttls,
-    Tls,
-}
-
-/// `[worker]`: how workers write quotes to Jobber.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct WorkerSettings {
-    /// Documents one worker process handles at once.
-    pub concurrency: usize,
-    /// How long a worker holds a document's intent lease while writing it; another worker (or a
-    /// redelivery after a crash) waits this long before looking the quote up in Jobber itself.
-    pub intent_lease: HumanDuration,
-    /// For this long after Redis is found without the bridge's records (a new installation, or
-    /// Redis lost its data), every document is looked up among its client's quotes in Jobber
-    /// before it is written: what Redis forgot cannot tell that a quote was already written.
-    /// After that, only documents with a sign of an earlier attempt are looked up.
-    pub recheck_after_redis_reset: HumanDuration,
-}
-
-impl Default for WorkerSettings {
-    fn default() -> Self {
-        Self { concurrency: 4, intent_lease: secs(300), recheck_after_redis_reset: secs(7 * 24 * 3600) }
-    }
-}
-
-/// A duration written the human way in the configuration: `"5s"`, `"30m"`, `"1h 30m"`, `"250ms"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HumanDuration(pub Duration);
-
-impl Serialize for HumanDuration {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(self.0).to_string())
-    }
-}
-
-impl<'de> Deserialize<'de> for HumanDuration {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map(HumanDuration).map_err(|e| {
-            serde::de::Error::custom(format!("{text:?} is not a duration such as \"5s\" or \"30m\" ({e})"))
-        })
-    }
-}
-
-fn secs(n: u64) -> HumanDuration {
-    HumanDuration(Duration::from_secs(n))
-}
-
-/// `[amqp]`: RabbitMQ.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AmqpSettings {
-    /// `amqp://user:password@host:port/vhost` (`%2f` is the default vhost `/`). Holds the broker
-    /// password: set it with `SJ_AMQP__URL` in production. Prints without it (a [`SecretUrl`]).
-    #[serde(skip_serializing)]
-    pub url: SecretUrl,
-    /// Redeliveries after which the broker dead-letters a message that keeps failing a worker.
-    pub delivery_limit: u32,
-    /// The retry tiers, shortest first: a transient failure waits in the next tier's queue.
-    pub retry_delays: Vec<HumanDuration>,
-    /// Unacknowledged deliveries per worker consumer.
-    pub prefetch: u16,
-    /// How long a process keeps trying to reach the broker at start.
-    pub connect_timeout: HumanDuration,
-}
-
-impl Default for AmqpSettings {
-    fn default() -> Self {
-        Self {
-            url: SecretUrl::parse("amqp://guest:guest@127.0.0.1:5672/%2f").expect("a valid URL"),
-            delivery_limit: 5,
-            retry_delays: vec![secs(5), secs(30), secs(300), secs(1800)],
-            prefetch: 10,
-            connect_timeout: secs(30),
-        }
-    }
-}
-
-impl AmqpSettings {
-    /// `host:port/vhost` of the URL, without credentials: safe to print.
-    pub fn endpoint(&self) -> String {
-        self.url.endpoint()
-    }
-}
-
-/// `[redis]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RedisSettings {
-    /// `redis://[:password@]host:port/db`. Set it with `SJ_REDIS__URL` when it holds a password.
-    /// Prints without it (a [`SecretUrl`]).
-    #[serde(skip_serializing)]
-    pub url: SecretUrl,
-}
-
-impl Default for RedisSettings {
-    fn default() -> Self {
-        Self { url: SecretUrl::parse("redis://127.0.0.1:6379/0").expect("a valid URL") }
-    }
-}
-
-/// `[poller]`: where Saberis documents come from.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PollerSettings {
-    pub folder: FolderSettings,
-    pub saberis_connect: SaberisConnectSettings,
-    /// Recognise a document whose content was already published (a re-export of the same
-    /// design) and archive it without publishing it again.
-    pub skip_published: bool,
-    /// Messages awaiting the broker's confirmation at once.
-    pub max_in_flight: usize,
-}
-
-impl Default for PollerSettings {
-    fn default() -> Self {
-        Self {
-            folder: FolderSettings::default(),
-            saberis_connect: SaberisConnectSettings::default(),
-            skip_published: true,
-            max_in_flight: 256,
-        }
-    }
-}
-
-/// `[poller.saberis_connect]`: the SaberisConnect REST API, polled for new exports.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SaberisConnectSettings {
-    pub enabled: bool,
-    /// The API's base; `/api/v1/...` is appended (`https://connect.saberis.com:9000` for the real
-    /// service; the sandbox serves it under `/saberis`).
-    pub base_url: String,
-    /// The long-lived token from Saberis' settings page: `SJ_POLLER__SABERIS_CONNECT__AUTH_TOKEN`,
-    /// or a file named by `auth_token_file`.
-    #[serde(skip_serializing)]
-    pub auth_token: Option<Secret>,
-    pub auth_token_file: Option<PathBuf>,
-    /// How often the export list is fetched.
-    pub poll_interval: HumanDuration,
-    /// Timeout of one HTTP request.
-    pub request_timeout: HumanDuration,
-}
-
-impl Default for SaberisConnectSettings {
-    fn default() -> Self {
-        Self {
-            enabled: false,
-            base_url: "http://127.0.0.1:8787/saberis".to_owned(),
-            auth_token: None,
-            auth_token_file: None,
-            poll_interval: secs(30),
-            request_timeout: secs(20),
-        }
-    }
-}
-
-/// `[poller.folder]`: the watched folder (the default source).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct FolderSettings {
-    pub enabled: bool,
-    /// Where Saberis exports arrive (`*.xml`, `*.json`).
-    pub incoming: PathBuf,
-    /// Published documents move to `archive/YYYY-MM-DD/`.
-    pub archive: PathBuf,
-    /// Refused documents move here, each with `NAME.error.txt` beside it.
-    pub rejected: PathBuf,
-    /// A file is taken once its size and modification time have not changed for this long
-    /// (a file renamed into the folder is complete at once and waits no longer than this).
-    pub settle: HumanDuration,
-    /// Full rescans of the folder, a safety net behind the file-system events.
-    pub rescan_interval: HumanDuration,
-}
-
-impl Default for FolderSettings {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            incoming: PathBuf::from("exports/incoming"),
-            archive: PathBuf::from("exports/archive"),
-            rejected: PathBuf::from("exports/rejected"),
-            settle: HumanDuration(Duration::from_millis(500)),
-            rescan_interval: secs(30),
-        }
-    }
-}
-
-/// `[log]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LogSettings {
-    /// `auto` (human on a terminal, JSON otherwise), `human` or `json`.
-    pub format: LogFormat,
-    /// A tracing filter: `info`, `debug`, `sj_shared=debug,info`...
-    pub level: String,
-}
-
-impl Default for LogSettings {
-    fn default() -> Self {
-        Self { format: LogFormat::Auto, level: "info".to_owned() }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    Auto,
-    Human,
-    Json,
-}
-
-/// `[jobber]`: the Jobber account the workers write to.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct JobberSettings {
-    /// Base URL of Jobber's API (the sandbox's by default).
-    pub api_url: String,
-    /// The `X-JOBBER-GRAPHQL-VERSION` sent with every request.
-    pub graphql_version: String,
-    /// The OAuth app's client id.
-    pub client_id: String,
-    /// The OAuth app's client secret: `SJ_JOBBER__CLIENT_SECRET`, or a file named by
-    /// `client_secret_file`.
-    #[serde(skip_serializing)]
-    pub client_secret: Option<Secret>,
-    pub client_secret_file: Option<PathBuf>,
-    /// A refresh token to start from when Redis holds none yet (first start, or Redis lost its
-    /// data): `SJ_JOBBER__REFRESH_TOKEN` or `refresh_token_file`. Once used, the rotated tokens
-    /// live in Redis.
-    #[serde(skip_serializing)]
-    pub refresh_token: Option<Secret>,
-    pub refresh_token_file: Option<PathBuf>,
-    /// The custom field (text, on quotes) that carries the bridge's marker; when the account has
-    /// none, the marker goes at the end of the quote title.
-    pub marker_field: String,
-    /// Timeout of one request to Jobber.
-    pub request_timeout: HumanDuration,
-}
-
-impl Default for JobberSettings {
-    fn default() -> Self {
-        Self {
-            api_url: "http://127.0.0.1:8787".to_owned(),
-            graphql_version: "2025-04-16".to_owned(),
-            client_id: "sandbox-client-id".to_owned(),
-            client_secret: None,
-            client_secret_file: None,
-            refresh_token: None,
-            refresh_token_file: None,
-            marker_field: "Saberis reference".to_owned(),
-            request_timeout: secs(30),
-        }
-    }
 }
 
 /// Keys that hold secrets: refused in the TOML file.
@@ -466,7 +170,8 @@ impl Settings {
         Ok(settings)
     }
 
-    /// Checks what types alone cannot; every problem names its key.
+    /// Checks what types alone cannot: each section checks itself, and every problem names its
+    /// key.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut problems = Vec::new();
         let valid_namespace =
@@ -477,98 +182,19 @@ impl Settings {
                 self.namespace
             ));
         }
-        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
-            problems.push(format!("log.level: {:?} is not a valid filter: {e}", self.log.level));
-        }
-        if self.parser.max_bytes == 0 || self.parser.max_bytes > 1 << 30 {
-            problems.push(format!(
-                "parser.max_document_bytes: {} must be between 1 and 1073741824 (1 GiB)",
-                self.parser.max_bytes
-            ));
-        }
-        if !(6..=1000).contains(&self.parser.max_depth) {
-            problems.push(format!(
-                "parser.max_depth: {} must be between 6 (a Saberis document needs 6) and 1000",
-                self.parser.max_depth
-            ));
-        }
-        if let Some(max) = self.sanity.max_unit_price {
-            if max <= rust_decimal::Decimal::ZERO {
-                problems.push(format!(
-                    "sanity.max_unit_price: {max} must be above zero (or \"off\" to disable the rule)"
-                ));
-            }
-        }
-        if !self.jobber.api_url.starts_with("http://") && !self.jobber.api_url.starts_with("https://") {
-            problems.push(format!(
-                "jobber.api_url: {:?} must be an http:// or https:// URL",
-                self.jobber.api_url
-            ));
-        }
-        let version = self.jobber.graphql_version.as_bytes();
-        let is_date = version.len() == 10
-            && version
-                .iter()
-                .enumerate()
-                .all(|(i, b)| if i == 4 || i == 7 { *b == b'-' } else { b.is_ascii_digit() });
-        if !is_date {
-            problems.push(format!(
-                "jobber.graphql_version: {:?} must be a date such as 2025-04-16",
-                self.jobber.graphql_version
-            ));
-        }
-        if !self.amqp.url.has_scheme(&["amqp", "amqps"]) {
-            problems.push(format!("amqp.url: must start with amqp:// or amqps:// (found {})", self.amqp.url));
-        }
-        if self.amqp.retry_delays.is_empty() {
-            problems.push("amqp.retry_delays: at least one retry tier is needed".to_owned());
-        }
-        if self.amqp.retry_delays.windows(2).any(|w| w[0].0 >= w[1].0) {
-            problems.push("amqp.retry_delays: the tiers must grow, shortest first".to_owned());
-        }
-        if self.amqp.prefetch == 0 {
-            problems.push("amqp.prefetch: must be at least 1".to_owned());
-        }
-        if !self.redis.url.has_scheme(&["redis", "rediss"]) {
-            problems
-                .push(format!("redis.url: must start with redis:// or rediss:// (found {})", self.redis.url));
-        }
-        let connect = &self.poller.saberis_connect;
-        if connect.enabled && connect.auth_token.is_none() {
-            problems.push(
-                "poller.saberis_connect.auth_token: required when the SaberisConnect source is enabled \
-                 (SJ_POLLER__SABERIS_CONNECT__AUTH_TOKEN or poller.saberis_connect.auth_token_file)"
-                    .to_owned(),
-            );
-        }
-        if !connect.base_url.starts_with("http://") && !connect.base_url.starts_with("https://") {
-            problems.push("poller.saberis_connect.base_url: must be an http:// or https:// URL".to_owned());
-        }
-        let retry_total: Duration = self.amqp.retry_delays.iter().map(|d| d.0).sum();
-        if self.worker.intent_lease.0 >= retry_total {
-            problems.push(format!(
-                "worker.intent_lease: {} must be shorter than the retry tiers together ({}), or a document \
-                 held by a crashed worker is parked before its lease expires",
-                humantime::format_duration(self.worker.intent_lease.0),
-                humantime::format_duration(retry_total)
-            ));
-        }
-        if self.alerts.to.is_empty() {
-            problems.push("alerts.to: at least one recipient is needed".to_owned());
-        }
-        if self.alerts.max_per_mail == 0 {
-            problems.push("alerts.max_per_mail: must be at least 1".to_owned());
-        }
-        if self.worker.concurrency == 0 {
-            problems.push("worker.concurrency: must be at least 1".to_owned());
-        }
-        if self.poller.max_in_flight == 0 {
-            problems.push("poller.max_in_flight: must be at least 1".to_owned());
-        }
+        self.log.validate(&mut problems);
+        self.telemetry.validate(&mut problems);
+        self.parser.validate(&mut problems);
+        self.sanity.validate(&mut problems);
+        self.jobber.validate(&mut problems);
+        self.amqp.validate(&mut problems);
+        self.redis.validate(&mut problems);
+        self.poller.validate(&mut problems);
+        self.worker.validate(&self.amqp.retry_delays, &mut problems);
         self.mapping.validate(&mut problems);
         self.pricing.validate(&mut problems);
         self.quote.validate(&mut problems);
-        self.telemetry.validate(&mut problems);
+        self.alerts.validate(&mut problems);
         if problems.is_empty() {
             Ok(())
         } else {
@@ -717,6 +343,57 @@ mod tests {
         let file = toml(&format!("[jobber]\nclient_secret_file = {:?}\n", secret.0));
         let settings = Settings::load_from(Some(&file.0), env("SJT_SEC3_", &[])).unwrap();
         assert_eq!(settings.jobber.client_secret.unwrap().expose(), "s3cret");
+    }
+
+    /// `Settings::validate` asks every section: one bad value in each, and each problem names
+    /// its key.
+    #[test]
+    fn every_section_validates_itself_and_names_its_keys() {
+        let mut settings = Settings { namespace: "a b".to_owned(), ..Settings::default() };
+        settings.log.level = "[".to_owned();
+        settings.telemetry.sample_ratio = 2.0;
+        settings.parser.max_depth = 2;
+        settings.sanity.max_unit_price = Some(rust_decimal::Decimal::ZERO);
+        settings.jobber.graphql_version = "latest".to_owned();
+        settings.amqp.prefetch = 0;
+        settings.redis.url = SecretUrl::parse("http://db:6379").unwrap();
+        settings.poller.max_in_flight = 0;
+        settings.worker.concurrency = 0;
+        settings.mapping.strategies.clear();
+        settings.pricing.round_to = rust_decimal::Decimal::ZERO;
+        settings.quote.title = " ".to_owned();
+        settings.alerts.to.clear();
+        let problems = settings.validate().unwrap_err().problems;
+        let keys = [
+            "namespace:",
+            "log.level:",
+            "telemetry.sample_ratio:",
+            "parser.max_depth:",
+            "sanity.max_unit_price:",
+            "jobber.graphql_version:",
+            "amqp.prefetch:",
+            "redis.url:",
+            "poller.max_in_flight:",
+            "worker.concurrency:",
+            "mapping.strategies:",
+            "pricing.round_to:",
+            "quote.title:",
+            "alerts.to:",
+        ];
+        for key in keys {
+            assert!(problems.iter().any(|p| p.starts_with(key)), "no problem names {key}: {problems:#?}");
+        }
+        assert_eq!(problems.len(), keys.len(), "{problems:#?}");
+    }
+
+    #[test]
+    fn the_intent_lease_is_checked_against_the_retry_tiers() {
+        let mut settings = Settings::default();
+        settings.amqp.retry_delays = vec![secs(5), secs(30)];
+        let problems = settings.validate().unwrap_err().problems;
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert!(problems[0]
+            .starts_with("worker.intent_lease: 5m must be shorter than the retry tiers together (35s)"));
     }
 
     #[test]

@@ -20,8 +20,10 @@ pub struct PricingSettings {
     pub price_field: PriceField,
     /// Markup in percent on every line (`"0"`: the price as Saberis gives it).
     pub markup_percent: Decimal,
-    /// Markup in percent per catalog, in place of the default: dealers keep different margins
-    /// per cabinet maker. Keys are `Catalog=` names, compared case-insensitively with spaces
+    /// Markup in percent per catalog, in place of `markup_percent`, as in
+    /// `{ "KWP_*" = "30", "FWA0724B" = "25" }`: dealers keep different margins per cabinet maker.
+    ///
+    /// Keys are `Catalog=` names, compared case-insensitively with spaces
     /// trimmed (and runs of spaces as one); the first rule that matches a section's catalog wins:
     /// 1. the key is the catalog's name (`"KWP_24C1"`, `"Decorative (Imperial"`);
     /// 2. the key is the name before a trailing parenthesized code, closed or cut off by Saberis

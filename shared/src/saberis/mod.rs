@@ -55,6 +55,24 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// Checks the `[parser]` section; every problem names its key.
+    pub(crate) fn validate(&self, problems: &mut Vec<String>) {
+        if self.max_bytes == 0 || self.max_bytes > 1 << 30 {
+            problems.push(format!(
+                "parser.max_document_bytes: {} must be between 1 and 1073741824 (1 GiB)",
+                self.max_bytes
+            ));
+        }
+        if !(6..=1000).contains(&self.max_depth) {
+            problems.push(format!(
+                "parser.max_depth: {} must be between 6 (a Saberis document needs 6) and 1000",
+                self.max_depth
+            ));
+        }
+    }
+}
+
 /// Parses a document; `format` `None` tells XML from JSON by the first character.
 pub fn parse(
     bytes: &[u8],

@@ -35,6 +35,17 @@ impl Default for SanityRules {
 }
 
 impl SanityRules {
+    /// Checks the `[sanity]` section; every problem names its key.
+    pub(crate) fn validate(&self, problems: &mut Vec<String>) {
+        if let Some(max) = self.max_unit_price {
+            if max <= Decimal::ZERO {
+                problems.push(format!(
+                    "sanity.max_unit_price: {max} must be above zero (or \"off\" to disable the rule)"
+                ));
+            }
+        }
+    }
+
     /// Every broken rule, the first as the error and the rest in [`DocumentError::more`].
     pub fn check(&self, request: &QuoteRequest) -> Result<(), DocumentError> {
         let mut problems = Vec::new();
