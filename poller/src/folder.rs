@@ -11,10 +11,11 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use sj_shared::amqp::{DeadLetter, Publisher};
+use sj_shared::amqp::Publisher;
 use sj_shared::config::{FolderSettings, PollerSettings};
-use sj_shared::message::{Source, SourceKind};
-use sj_shared::saberis::{DocumentError, DocumentReader};
+use sj_shared::intake::DocumentReader;
+use sj_shared::message::{DeadLetter, Source, SourceKind};
+use sj_shared::saberis::DocumentError;
 use sj_shared::store::{History, Outcome, PublishedDocuments};
 use tracing::Instrument as _;
 

@@ -16,8 +16,8 @@ use clap::Parser;
 use notify::Watcher as _;
 use sj_shared::amqp::{self, Publisher};
 use sj_shared::config::Settings;
+use sj_shared::intake::DocumentReader;
 use sj_shared::process;
-use sj_shared::saberis::DocumentReader;
 use sj_shared::store::{self, History, Keys, PublishedDocuments};
 
 use folder::{FolderSource, PassReport};

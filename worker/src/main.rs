@@ -3,6 +3,7 @@
 
 mod client_cache;
 mod consume;
+mod failure;
 mod lookup;
 mod quote;
 mod resolve;

@@ -26,10 +26,11 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use sj_shared::amqp::{AmqpError, DeadLetter, Publisher};
+use sj_shared::amqp::{AmqpError, Publisher};
 use sj_shared::config::PollerSettings;
-use sj_shared::message::{QuoteRequest, Source, SourceKind};
-use sj_shared::saberis::{DocumentError, DocumentReader, Format};
+use sj_shared::intake::DocumentReader;
+use sj_shared::message::{DeadLetter, QuoteRequest, Source, SourceKind};
+use sj_shared::saberis::{DocumentError, Format};
 use sj_shared::store::{History, Outcome, PublishedDocuments};
 use tracing::Instrument as _;
 
