@@ -5,9 +5,9 @@
 
 use lapin::types::FieldTable;
 use lapin::BasicProperties;
-use sj_shared::amqp::{self, header, headers, DeadLetter};
+use sj_shared::amqp::{self, header, headers};
 use sj_shared::failure::FailureKind;
-use sj_shared::message::QuoteRequest;
+use sj_shared::message::{DeadLetter, QuoteRequest};
 
 /// What became of the document, which decides what the operator can do about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

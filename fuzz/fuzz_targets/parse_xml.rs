@@ -4,7 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sj_shared::message::{normalize, Source, SourceKind};
+use sj_shared::intake::normalize;
+use sj_shared::message::{Source, SourceKind};
 use sj_shared::saberis::{parse, render, Format, Limits};
 
 fuzz_target!(|bytes: &[u8]| {

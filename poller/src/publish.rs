@@ -21,10 +21,11 @@ use std::pin::Pin;
 
 use anyhow::Context as _;
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use sj_shared::amqp::{AmqpError, DeadLetter, Publisher};
+use sj_shared::amqp::{AmqpError, Publisher};
 use sj_shared::config::PollerSettings;
-use sj_shared::message::{Source as Origin, SourceKind};
-use sj_shared::saberis::{DocumentError, DocumentReader, Format};
+use sj_shared::intake::DocumentReader;
+use sj_shared::message::{DeadLetter, Source as Origin, SourceKind};
+use sj_shared::saberis::{DocumentError, Format};
 use sj_shared::store::{History, Outcome, PublishedDocuments};
 use tracing::Instrument as _;
 

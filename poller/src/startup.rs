@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use sj_shared::amqp::Session;
 use sj_shared::config::Settings;
+use sj_shared::intake::DocumentReader;
 use sj_shared::runtime::{Reconnect, Shutdown};
-use sj_shared::saberis::DocumentReader;
 use sj_shared::store::{self, History, Keys, PublishedDocuments};
 
 use crate::folder::{self, FolderSource, PassReport};

@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rust_decimal::Decimal;
-use sj_shared::message::{self, Address, Source, SourceKind};
+use sj_shared::address::Address;
+use sj_shared::intake;
+use sj_shared::message::{Source, SourceKind};
 use sj_shared::saberis::{
     self, render, Customer, Format, Group, Item, ItemKind, Limits, Order, Product, SaberisDocument,
 };
@@ -62,7 +64,7 @@ fn main() {
     for input in &inputs {
         let ours = measure(budget, || {
             let doc = saberis::parse(&input.bytes, Some(input.format), &Limits::default()).expect("parses");
-            let request = message::normalize(&doc, Source::now(SourceKind::File, "bench"));
+            let request = intake::normalize(&doc, Source::now(SourceKind::File, "bench"));
             std::hint::black_box(request);
         });
         let base = measure(budget, || baseline(input));
@@ -132,7 +134,7 @@ fn peak_heap(input: &Input) -> usize {
     let before = LIVE.load(Ordering::Relaxed);
     PEAK.store(before, Ordering::Relaxed);
     let doc = saberis::parse(&input.bytes, Some(input.format), &Limits::default()).expect("parses");
-    let request = message::normalize(&doc, Source::now(SourceKind::File, "bench"));
+    let request = intake::normalize(&doc, Source::now(SourceKind::File, "bench"));
     std::hint::black_box((doc, request));
     PEAK.load(Ordering::Relaxed) - before
 }

@@ -4,11 +4,85 @@
 //! and `sjctl dlq` read the name back ([`FailureKind::from_name`]) for the hint, the poller writes
 //! the hint into a rejected file's reason file. docs/errors.md's "Error kinds" table is this list
 //! (checked by a test).
+//!
+//! A leaf of `sj-shared`: it uses no other module. The parser's kinds ([`ParseErrorKind`],
+//! [`SanityRule`]) are defined here too, and the modules that fail convert their own errors into
+//! a kind (`From` impls in `saberis` and `jobber`), so no cycle runs through this module.
 
 use std::fmt;
 
-use crate::jobber::JobberErrorKind;
-use crate::saberis::{ErrorKind, ParseErrorKind, SanityRule};
+/// Why a document could not be read. Each kind has a stable name ([`FailureKind::name`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ParseErrorKind {
+    /// The file could not be read at all (missing, permissions, I/O error).
+    Unreadable,
+    /// Not well-formed XML (unclosed tags, bad markup, undeclared entities...).
+    MalformedXml,
+    /// Not well-formed JSON.
+    MalformedJson,
+    /// Neither XML nor JSON, judged by the first character.
+    UnknownFormat,
+    /// Bytes that are not valid in the document's encoding, or an encoding we cannot decode.
+    Encoding,
+    /// Larger than the configured limit; refused before it was read whole.
+    TooLarge,
+    /// Nested deeper than the configured limit.
+    TooDeep,
+    /// A DTD or entity declaration: refused, never expanded.
+    DtdRefused,
+    /// Well-formed, but not a Saberis order document (wrong root, no `Order`, wrong shape).
+    NotAnOrder,
+    /// A value that must be a number (quantity, price, LineID) or a date and is not.
+    InvalidValue,
+}
+
+impl ParseErrorKind {
+    /// Every kind.
+    pub const ALL: &'static [ParseErrorKind] = &[
+        Self::Unreadable,
+        Self::MalformedXml,
+        Self::MalformedJson,
+        Self::UnknownFormat,
+        Self::Encoding,
+        Self::TooLarge,
+        Self::TooDeep,
+        Self::DtdRefused,
+        Self::NotAnOrder,
+        Self::InvalidValue,
+    ];
+
+    /// The stable name of the kind without its family (`malformed-xml`); the full name
+    /// (`parse.malformed-xml`) is [`FailureKind::name`].
+    pub fn as_str(self) -> &'static str {
+        let name = FailureKind::Parse(self).name();
+        name.strip_prefix("parse.").unwrap_or(name)
+    }
+}
+
+/// A rule about what a sane order looks like, configured by the dealer (see
+/// [`crate::intake::SanityRules`]). A broken rule is not a parse error: the document was read
+/// fine, but sending it to Jobber would put a slip in front of a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SanityRule {
+    /// A unit price (list, selling or cost) above the configured limit.
+    PriceAboveLimit,
+    /// A negative price or quantity.
+    Negative,
+    /// No product line at all.
+    NoProductLines,
+}
+
+impl SanityRule {
+    /// Every rule.
+    pub const ALL: &'static [SanityRule] = &[Self::PriceAboveLimit, Self::Negative, Self::NoProductLines];
+
+    /// The stable name of the rule without its family (`price-above-limit`); the full name is
+    /// [`FailureKind::name`].
+    pub fn as_str(self) -> &'static str {
+        let name = FailureKind::Sanity(self).name();
+        name.strip_prefix("sanity.").unwrap_or(name)
+    }
+}
 
 /// What becomes of a document that failed this way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -298,27 +372,6 @@ impl fmt::Display for FailureKind {
     }
 }
 
-impl From<ErrorKind> for FailureKind {
-    fn from(kind: ErrorKind) -> Self {
-        match kind {
-            ErrorKind::Parse(kind) => K::Parse(kind),
-            ErrorKind::Sanity(rule) => K::Sanity(rule),
-        }
-    }
-}
-
-impl From<JobberErrorKind> for FailureKind {
-    fn from(kind: JobberErrorKind) -> Self {
-        match kind {
-            JobberErrorKind::Unavailable => K::JobberUnavailable,
-            JobberErrorKind::Throttled => K::JobberThrottled,
-            JobberErrorKind::Unauthorized => K::JobberUnauthorized,
-            JobberErrorKind::UserError => K::JobberUserError,
-            JobberErrorKind::Invalid => K::JobberInvalidRequest,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,9 +389,6 @@ mod tests {
         }
         for rule in SanityRule::ALL {
             assert!(FailureKind::ALL.contains(&K::Sanity(*rule)), "{rule:?} is missing from ALL");
-        }
-        for kind in JobberErrorKind::ALL {
-            assert!(FailureKind::ALL.contains(&FailureKind::from(*kind)), "{kind:?} is missing from ALL");
         }
         assert_eq!(FailureKind::from_name("something.new"), None);
     }

@@ -14,10 +14,10 @@ use lapin::message::BasicGetMessage;
 use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions};
 use lapin::types::AMQPValue;
 use serde::Serialize;
-use sj_shared::amqp::{self, header, headers, DeadLetter, Publisher, Topology, QUOTE_ROUTING_KEY};
+use sj_shared::amqp::{self, header, headers, Publisher, Topology, QUOTE_ROUTING_KEY};
 use sj_shared::config::Settings;
 use sj_shared::failure::FailureKind;
-use sj_shared::message::QuoteRequest;
+use sj_shared::message::{DeadLetter, QuoteRequest};
 use sj_shared::store::{History, Outcome, PublishedDocuments};
 
 #[derive(clap::Subcommand)]

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use sj_shared::config::Settings;
+use sj_shared::intake::DocumentReader;
 use sj_shared::message::{QuoteRequest, Source, SourceKind};
-use sj_shared::saberis::{DocumentError, DocumentReader, Format};
+use sj_shared::saberis::{DocumentError, Format};
 
 /// Parse Saberis documents (XML or SaberisConnect JSON) and print their quote messages.
 ///

@@ -15,9 +15,9 @@ use std::time::Duration;
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::BasicProperties;
 use serde_json::Value;
-use sj_shared::amqp::{header, text, DeadLetter, Publisher};
-use sj_shared::message::{QuoteRequest, Source, SourceKind, SCHEMA};
-use sj_shared::saberis::DocumentReader;
+use sj_shared::amqp::{header, text, Publisher};
+use sj_shared::intake::DocumentReader;
+use sj_shared::message::{DeadLetter, QuoteRequest, Source, SourceKind, SCHEMA};
 
 use crate::pipeline::Namespace;
 use crate::support::{binary, root, samples};

@@ -13,8 +13,9 @@ use sj_shared::message::QuoteRequest;
 use sj_shared::store::{History, Outcome};
 use tracing::Instrument as _;
 
+use crate::failure::Failure;
 use crate::lookup::Delivered;
-use crate::write::{Failure, Writer, Written};
+use crate::write::{Writer, Written};
 
 pub struct Handler<'a> {
     pub writer: &'a Writer,

@@ -15,6 +15,7 @@
 pub mod client_cache;
 pub mod consume;
 pub mod effects;
+pub mod failure;
 pub mod lookup;
 pub mod quote;
 pub mod resolve;

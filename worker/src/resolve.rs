@@ -18,22 +18,20 @@
 
 use std::time::Duration;
 
+use sj_shared::address::Address;
 use sj_shared::config::{AddressAgreement, MappingSettings, NoMatch, Strategy, UnnamedCustomer};
 use sj_shared::failure::FailureKind;
 use sj_shared::jobber::ops::{
     ClientSummary, JobberAddress, PropertySummary, SEARCH_NAMES, SEARCH_PROPERTIES,
 };
 use sj_shared::jobber::JobberClient;
-
-use crate::effects::Effects;
-use sj_shared::mapping::{
-    address_key, address_text, normalize_name, CustomerKey, Mapping, MappingError, MappingRow, AUTO,
-};
-use sj_shared::message::{Address, QuoteRequest};
+use sj_shared::mapping::{address_key, address_text, normalize_name, CustomerKey, Mapping, MappingRow, AUTO};
+use sj_shared::message::QuoteRequest;
 use sj_shared::store::{Keys, RedisLock};
 
 use crate::client_cache::ClientCache;
-use crate::write::Failure;
+use crate::effects::Effects;
+use crate::failure::Failure;
 
 /// The client and property a document's quote goes to, and how they were found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,12 +62,6 @@ impl How {
             How::JobberAddress => "jobber-address",
             How::Created => "created",
         }
-    }
-}
-
-impl From<MappingError> for Failure {
-    fn from(e: MappingError) -> Self {
-        Failure::new(e.kind(), e.to_string())
     }
 }
 

@@ -26,9 +26,10 @@ use sj_shared::jobber::ops::QuoteRef;
 use sj_shared::jobber::JobberErrorKind;
 use sj_shared::jobber::{JobberClient, JobberError};
 use sj_shared::message::QuoteRequest;
-use sj_shared::store::{Crosswalk, QuoteRecord, RedisEpoch, RedisLock, StoreError};
+use sj_shared::store::{Crosswalk, QuoteRecord, RedisEpoch, RedisLock};
 
 use crate::effects::Effects;
+use crate::failure::Failure;
 use crate::lookup::{Delivered, LookUp};
 use crate::quote;
 use crate::resolve::{How, Resolved, Resolver};
@@ -42,36 +43,6 @@ pub enum Written {
     LinesAdded(QuoteRecord),
     /// The quote already existed (crosswalk, or its marker in Jobber).
     AlreadyThere(QuoteRecord),
-}
-
-/// Why it did not; whether a later attempt can do better is the kind's class.
-#[derive(Debug)]
-pub struct Failure {
-    pub kind: FailureKind,
-    pub reason: String,
-}
-
-impl Failure {
-    pub fn new(kind: FailureKind, reason: impl Into<String>) -> Self {
-        Self { kind, reason: reason.into() }
-    }
-
-    /// True when a later attempt may succeed: the retry tiers.
-    pub fn is_transient(&self) -> bool {
-        self.kind.is_transient()
-    }
-}
-
-impl From<JobberError> for Failure {
-    fn from(e: JobberError) -> Self {
-        Self::new(e.kind.into(), e.message)
-    }
-}
-
-impl From<StoreError> for Failure {
-    fn from(e: StoreError) -> Self {
-        Failure::new(FailureKind::RedisUnavailable, e.to_string())
-    }
 }
 
 /// PO routing (`quote.po_quote_pattern`, `quote.po_quote_missing`).

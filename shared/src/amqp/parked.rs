@@ -5,7 +5,8 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::BasicProperties;
 use sha2::{Digest as _, Sha256};
 
-use super::{headers, DeadLetter};
+use super::headers;
+use crate::message::DeadLetter;
 
 /// The short id of a parked message, the one `sjctl dlq replay/purge --id` take: 12 hex digits
 /// of a quote message's id (its content hash), else of the SHA-256 of the body (a refused

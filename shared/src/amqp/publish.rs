@@ -6,11 +6,9 @@ use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{BasicProperties, Channel, Connection};
 use lapin::{Confirmation, PublisherConfirm};
-use serde::{Deserialize, Serialize};
 
 use super::{header, AmqpError, Topology, QUOTE_ROUTING_KEY};
-use crate::message::{QuoteRequest, Source, SCHEMA};
-use crate::saberis::DocumentError;
+use crate::message::{DeadLetter, QuoteRequest, SCHEMA};
 
 /// AMQP delivery mode 2: written to disk.
 const PERSISTENT: u8 = 2;
@@ -37,48 +35,6 @@ impl PendingConfirm {
             }),
             Confirmation::Nack(_) => Err(AmqpError::Nacked),
             Confirmation::NotRequested => unreachable!("the publisher's channel is in confirm mode"),
-        }
-    }
-}
-
-/// A document the poller could not turn into a quote message, as dead-lettered for the alerter
-/// and the operator: body of a message on `sj.dead` (the file itself stays in `rejected/`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeadLetter {
-    /// `sj.rejected-document.v1`.
-    pub schema: String,
-    pub source: Source,
-    /// Where the original now is (e.g. `rejected/kitchen.xml`).
-    pub kept_at: String,
-    /// The error kind (`parse.invalid-value`, `sanity.price-above-limit`…).
-    pub kind: String,
-    /// Every problem, one line each (`kind: reason at PLACE`).
-    pub problems: Vec<String>,
-    /// RFC 3339.
-    pub failed_at: String,
-}
-
-impl DeadLetter {
-    pub const SCHEMA: &'static str = "sj.rejected-document.v1";
-
-    pub fn rejected(source: Source, kept_at: String, error: &DocumentError) -> Self {
-        let problems = error
-            .all()
-            .map(|e| {
-                let mut line = format!("{}: {}", e.kind, e.reason);
-                if let Some(place) = &e.place {
-                    line.push_str(&format!(" at {place}"));
-                }
-                line
-            })
-            .collect();
-        Self {
-            schema: Self::SCHEMA.to_owned(),
-            source,
-            kept_at,
-            kind: error.kind.to_string(),
-            problems,
-            failed_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         }
     }
 }

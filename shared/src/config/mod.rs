@@ -12,7 +12,8 @@ use figment::providers::{Env, Format as _, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
-use crate::saberis::{Limits, SanityRules};
+use crate::intake::SanityRules;
+use crate::saberis::Limits;
 
 mod alerts;
 mod amqp;

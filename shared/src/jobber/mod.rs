@@ -52,6 +52,18 @@ impl JobberErrorKind {
     }
 }
 
+impl From<JobberErrorKind> for FailureKind {
+    fn from(kind: JobberErrorKind) -> Self {
+        match kind {
+            JobberErrorKind::Unavailable => FailureKind::JobberUnavailable,
+            JobberErrorKind::Throttled => FailureKind::JobberThrottled,
+            JobberErrorKind::Unauthorized => FailureKind::JobberUnauthorized,
+            JobberErrorKind::UserError => FailureKind::JobberUserError,
+            JobberErrorKind::Invalid => FailureKind::JobberInvalidRequest,
+        }
+    }
+}
+
 impl std::fmt::Display for JobberErrorKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -66,5 +78,20 @@ impl JobberError {
     /// True when the same request may succeed later (the kind's [`crate::failure::Class`]).
     pub fn is_transient(&self) -> bool {
         FailureKind::from(self.kind).is_transient()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_jobber_kind_is_a_failure_kind() {
+        for kind in JobberErrorKind::ALL {
+            assert!(
+                FailureKind::ALL.contains(&FailureKind::from(*kind)),
+                "{kind:?} is missing from FailureKind::ALL"
+            );
+        }
     }
 }

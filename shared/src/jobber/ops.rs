@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::operations::{self, Operation};
 use super::{JobberClient, JobberError, JobberErrorKind};
-use crate::message::Address;
+use crate::address::Address;
 
 /// A client with its addresses, as a search or a look-up by id finds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,7 +7,8 @@
 
 use std::fmt;
 
-use crate::message::{Address, CustomerInfo};
+use crate::address::Address;
+use crate::message::CustomerInfo;
 
 /// A customer key as written in the table's first column: `kind:value`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]

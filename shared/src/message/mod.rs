@@ -1,18 +1,16 @@
-//! `sj.quote-request.v1`: the message the poller publishes and the workers consume, one per
-//! Saberis document.
+//! The messages on the wire: `sj.quote-request.v1`, the message the poller publishes and the
+//! workers consume, one per Saberis document; and `sj.rejected-document.v1`, the dead letter of a
+//! document the poller refused.
 //!
 //! Money and quantities are [`Decimal`]s, serialized as strings and computed exactly. Empty
 //! strings of the source are `null`. The schema is versioned: a worker refuses a schema it does
-//! not know ([`QuoteRequest::from_json`]).
-
-mod hash;
-mod normalize;
+//! not know ([`QuoteRequest::from_json`]). These are data types only: [`crate::intake`] builds
+//! them from a Saberis document, [`crate::amqp`] carries them.
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-pub use hash::content_hash;
-pub use normalize::normalize;
+use crate::address::Address;
 
 /// The schema name, carried in the message and in the AMQP `type` property.
 pub const SCHEMA: &str = "sj.quote-request.v1";
@@ -23,7 +21,7 @@ pub struct QuoteRequest {
     /// Always [`SCHEMA`].
     pub schema: String,
     pub source: Source,
-    /// `sha256:<hex>` over the canonical form of what makes the order (customer, shipping
+    /// `sha256:<hex>` ([`crate::intake::content_hash`]) over the canonical form of what makes the order (customer, shipping
     /// address, sections and lines): a re-export of the same design hashes alike.
     pub content_hash: String,
     pub document: DocumentInfo,
@@ -87,28 +85,6 @@ pub struct CustomerInfo {
     pub po_number: Option<String>,
     pub name: Option<String>,
     pub address: Address,
-}
-
-/// A postal address, in Jobber's terms (street1, street2, city, province, postalCode, country).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Address {
-    pub street1: Option<String>,
-    pub street2: Option<String>,
-    pub city: Option<String>,
-    pub province: Option<String>,
-    pub postal_code: Option<String>,
-    pub country: Option<String>,
-}
-
-impl Address {
-    /// True when no field is set (many real exports carry an empty shipping address).
-    pub fn is_empty(&self) -> bool {
-        self.fields().iter().all(|field| field.is_none())
-    }
-
-    fn fields(&self) -> [&Option<String>; 6] {
-        [&self.street1, &self.street2, &self.city, &self.province, &self.postal_code, &self.country]
-    }
 }
 
 /// The products of one catalog (a `Catalog=` header and what follows it), with the settings
@@ -199,4 +175,26 @@ pub enum MessageError {
     UnknownSchema(String),
     #[error("malformed {SCHEMA} message: {0}")]
     Malformed(String),
+}
+
+/// A document the poller could not turn into a quote message, as dead-lettered for the alerter
+/// and the operator: body of a message on `sj.dead` (the file itself stays in `rejected/`). Built
+/// from the parser's error by [`DeadLetter::rejected`] (in [`crate::intake`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    /// `sj.rejected-document.v1`.
+    pub schema: String,
+    pub source: Source,
+    /// Where the original now is (e.g. `rejected/kitchen.xml`).
+    pub kept_at: String,
+    /// The error kind (`parse.invalid-value`, `sanity.price-above-limit`…).
+    pub kind: String,
+    /// Every problem, one line each (`kind: reason at PLACE`).
+    pub problems: Vec<String>,
+    /// RFC 3339.
+    pub failed_at: String,
+}
+
+impl DeadLetter {
+    pub const SCHEMA: &'static str = "sj.rejected-document.v1";
 }

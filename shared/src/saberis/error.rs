@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use crate::failure::FailureKind;
+use crate::failure::{FailureKind, ParseErrorKind, SanityRule};
 
 /// Where in a document something was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,79 +40,6 @@ impl fmt::Display for Place {
                 }
             }
         }
-    }
-}
-
-/// Why a document could not be read. Each kind has a stable name ([`FailureKind::name`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ParseErrorKind {
-    /// The file could not be read at all (missing, permissions, I/O error).
-    Unreadable,
-    /// Not well-formed XML (unclosed tags, bad markup, undeclared entities...).
-    MalformedXml,
-    /// Not well-formed JSON.
-    MalformedJson,
-    /// Neither XML nor JSON, judged by the first character.
-    UnknownFormat,
-    /// Bytes that are not valid in the document's encoding, or an encoding we cannot decode.
-    Encoding,
-    /// Larger than the configured limit; refused before it was read whole.
-    TooLarge,
-    /// Nested deeper than the configured limit.
-    TooDeep,
-    /// A DTD or entity declaration: refused, never expanded.
-    DtdRefused,
-    /// Well-formed, but not a Saberis order document (wrong root, no `Order`, wrong shape).
-    NotAnOrder,
-    /// A value that must be a number (quantity, price, LineID) or a date and is not.
-    InvalidValue,
-}
-
-impl ParseErrorKind {
-    /// Every kind.
-    pub const ALL: &'static [ParseErrorKind] = &[
-        Self::Unreadable,
-        Self::MalformedXml,
-        Self::MalformedJson,
-        Self::UnknownFormat,
-        Self::Encoding,
-        Self::TooLarge,
-        Self::TooDeep,
-        Self::DtdRefused,
-        Self::NotAnOrder,
-        Self::InvalidValue,
-    ];
-
-    /// The stable name of the kind without its family (`malformed-xml`); the full name
-    /// (`parse.malformed-xml`) is [`FailureKind::name`].
-    pub fn as_str(self) -> &'static str {
-        let name = FailureKind::Parse(self).name();
-        name.strip_prefix("parse.").unwrap_or(name)
-    }
-}
-
-/// A rule about what a sane order looks like, configured by the dealer (see
-/// [`crate::saberis::SanityRules`]). A broken rule is not a parse error: the document was read
-/// fine, but sending it to Jobber would put a slip in front of a client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SanityRule {
-    /// A unit price (list, selling or cost) above the configured limit.
-    PriceAboveLimit,
-    /// A negative price or quantity.
-    Negative,
-    /// No product line at all.
-    NoProductLines,
-}
-
-impl SanityRule {
-    /// Every rule.
-    pub const ALL: &'static [SanityRule] = &[Self::PriceAboveLimit, Self::Negative, Self::NoProductLines];
-
-    /// The stable name of the rule without its family (`price-above-limit`); the full name is
-    /// [`FailureKind::name`].
-    pub fn as_str(self) -> &'static str {
-        let name = FailureKind::Sanity(self).name();
-        name.strip_prefix("sanity.").unwrap_or(name)
     }
 }
 
@@ -163,6 +90,15 @@ impl DocumentError {
     /// All problems, this one first: for reason files that list everything.
     pub fn all(&self) -> impl Iterator<Item = &DocumentError> {
         std::iter::once(self).chain(self.more.iter())
+    }
+}
+
+impl From<ErrorKind> for FailureKind {
+    fn from(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::Parse(kind) => FailureKind::Parse(kind),
+            ErrorKind::Sanity(rule) => FailureKind::Sanity(rule),
+        }
     }
 }
 

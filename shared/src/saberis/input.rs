@@ -7,8 +7,9 @@ use std::io::Read;
 
 use encoding_rs::{Encoding, UTF_16BE, UTF_16LE, UTF_8};
 
-use super::error::{line_col, DocumentError, ParseErrorKind, Place};
+use super::error::{line_col, DocumentError, Place};
 use super::{Format, Limits};
+use crate::failure::ParseErrorKind;
 
 /// Reads at most `limits.max_bytes`, refusing a larger document without reading the rest.
 pub(crate) fn read_limited(reader: impl Read, limits: &Limits) -> Result<Vec<u8>, DocumentError> {

@@ -1,9 +1,10 @@
 //! The SaberisConnect JSON form (`GET /api/v1/export/json/{guid}`), read with serde into the
 //! same raw structs as the XML form.
 
-use super::error::{DocumentError, ParseErrorKind, Place};
+use super::error::{DocumentError, Place};
 use super::raw::{JsonRoot, RawDocument};
 use super::Limits;
+use crate::failure::ParseErrorKind;
 
 pub(crate) fn read(text: &str, limits: &Limits) -> Result<RawDocument, DocumentError> {
     check_depth(text, limits)?;

@@ -1,12 +1,12 @@
 //! Saberis order documents: the typed model, and the parser of both forms (the XML export and
-//! the SaberisConnect JSON), with the limits and sanity rules a dealer configures.
+//! the SaberisConnect JSON), with the limits a dealer configures.
 //!
 //! ```text
 //! bytes ──decode──▶ text ──xml::read / json::read──▶ raw ──into_document──▶ SaberisDocument
-//!                                                                 │ message::normalize
-//!                                                                 ▼
-//!                                                   QuoteRequest ──SanityRules::check──▶ ok / error
 //! ```
+//!
+//! The parser knows nothing of the quote message: [`crate::intake`] turns a document into one
+//! (normalize, sanity rules, content hash).
 
 mod error;
 mod input;
@@ -14,9 +14,8 @@ mod json;
 mod model;
 mod raw;
 pub mod render;
-mod sanity;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 mod xml;
 
 use std::io::Read;
@@ -24,11 +23,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-pub use error::{DocumentError, ErrorKind, ParseErrorKind, Place, SanityRule};
+pub use error::{DocumentError, ErrorKind, Place};
 pub use model::{Customer, Group, Item, ItemKind, Order, Product, SaberisDocument};
-pub use sanity::SanityRules;
 
-use crate::message::{self, QuoteRequest, Source};
+use crate::failure::ParseErrorKind;
 
 /// The two forms of a Saberis document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -101,50 +99,21 @@ pub fn read(
     parse(&input::read_limited(reader, limits)?, format, limits)
 }
 
-/// Turns Saberis documents into quote messages: parse, normalize, check the sanity rules.
-#[derive(Debug, Clone, Default)]
-pub struct DocumentReader {
-    pub limits: Limits,
-    pub sanity: SanityRules,
+/// Reads a file's bytes (refusing one over the size limit by its length, before reading it);
+/// errors name the file.
+pub fn read_file(path: &Path, limits: &Limits) -> Result<Vec<u8>, DocumentError> {
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|e| io_error(&e).in_file(&name))?;
+    if let Ok(meta) = file.metadata() {
+        input::check_size(meta.len(), limits).map_err(|e| e.in_file(&name))?;
+    }
+    read_bytes(file, &name, limits)
 }
 
-impl DocumentReader {
-    pub fn new(limits: Limits, sanity: SanityRules) -> Self {
-        Self { limits, sanity }
-    }
-
-    /// The message for one document. Errors carry no file name: the caller knows it.
-    pub fn quote_request(
-        &self,
-        bytes: &[u8],
-        format: Option<Format>,
-        source: Source,
-        check_sanity: bool,
-    ) -> Result<QuoteRequest, DocumentError> {
-        let document = parse(bytes, format, &self.limits)?;
-        let request = message::normalize(&document, source);
-        if check_sanity {
-            self.sanity.check(&request)?;
-        }
-        Ok(request)
-    }
-
-    /// Reads a file (refusing one over the size limit by its length, before reading it) and
-    /// returns its bytes; errors name the file.
-    pub fn read_file(&self, path: &Path) -> Result<Vec<u8>, DocumentError> {
-        let name = path.display().to_string();
-        let file = std::fs::File::open(path).map_err(|e| io_error(&e).in_file(&name))?;
-        if let Ok(meta) = file.metadata() {
-            input::check_size(meta.len(), &self.limits).map_err(|e| e.in_file(&name))?;
-        }
-        self.read_from(file, &name)
-    }
-
-    /// Reads a document from a stream (standard input, an HTTP body) up to the size limit;
-    /// errors name it `name`.
-    pub fn read_from(&self, reader: impl Read, name: &str) -> Result<Vec<u8>, DocumentError> {
-        input::read_limited(reader, &self.limits).map_err(|e| e.in_file(name))
-    }
+/// Reads a document's bytes from a stream (standard input, an HTTP body) up to the size limit;
+/// errors name it `name`.
+pub fn read_bytes(reader: impl Read, name: &str, limits: &Limits) -> Result<Vec<u8>, DocumentError> {
+    input::read_limited(reader, limits).map_err(|e| e.in_file(name))
 }
 
 fn io_error(e: &std::io::Error) -> DocumentError {

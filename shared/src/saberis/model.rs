@@ -2,11 +2,11 @@
 //!
 //! This is the document as Saberis wrote it, with values checked (numbers are numbers, dates are
 //! dates) and empty strings turned into `None`, but nothing interpreted yet: sections, options and
-//! dimension notes are worked out by [`crate::message::normalize`].
+//! dimension notes are worked out by [`crate::intake::normalize`].
 
 use rust_decimal::Decimal;
 
-use crate::message::Address;
+use crate::address::Address;
 
 /// `SaberisOrderDocument`.
 #[derive(Debug, Clone, PartialEq, Eq)]

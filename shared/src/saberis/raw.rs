@@ -8,9 +8,10 @@ use rust_decimal::Decimal;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use super::error::{line_col, DocumentError, ParseErrorKind, Place};
+use super::error::{line_col, DocumentError, Place};
 use super::model::{Customer, Group, Item, ItemKind, Order, Product, SaberisDocument};
-use crate::message::Address;
+use crate::address::Address;
+use crate::failure::ParseErrorKind;
 
 /// A leaf value: its text (`None` when absent, null or blank; trimmed otherwise) and, for XML,
 /// the byte offset of its start tag.

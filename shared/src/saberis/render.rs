@@ -8,7 +8,7 @@
 use serde_json::{json, Map, Value};
 
 use super::model::{ItemKind, SaberisDocument};
-use crate::message::Address;
+use crate::address::Address;
 
 /// The XML form.
 pub fn to_xml(doc: &SaberisDocument) -> String {

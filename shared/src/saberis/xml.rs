@@ -9,9 +9,10 @@
 use quick_xml::events::{BytesRef, Event};
 use quick_xml::Reader;
 
-use super::error::{line_col, DocumentError, ParseErrorKind, Place};
+use super::error::{line_col, DocumentError, Place};
 use super::raw::{RawCustomer, RawDocument, RawGroup, RawItem, RawOrder, RawShipping};
 use super::Limits;
+use crate::failure::ParseErrorKind;
 
 /// What an open element is, for deciding what its children and text mean.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -2,8 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
+use sj_shared::failure::SanityRule;
+use sj_shared::intake::DocumentReader;
 use sj_shared::message::{QuoteRequest, Source, SourceKind};
-use sj_shared::saberis::{DocumentReader, ErrorKind, SanityRule};
+use sj_shared::saberis::ErrorKind;
 
 use crate::support::real_fixtures;
 

@@ -1,8 +1,10 @@
 //! The project's own sample documents (samples/): the demo's input, written after the real format
 //! and its quirks.
 
+use sj_shared::failure::{ParseErrorKind, SanityRule};
+use sj_shared::intake::DocumentReader;
 use sj_shared::message::{QuoteRequest, Source, SourceKind};
-use sj_shared::saberis::{DocumentError, DocumentReader, ErrorKind, ParseErrorKind, Place, SanityRule};
+use sj_shared::saberis::{DocumentError, ErrorKind, Place};
 
 use crate::support::samples;
 

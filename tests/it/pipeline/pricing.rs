@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::Value;
+use sj_shared::intake::DocumentReader;
 use sj_shared::message::{QuoteRequest, Source, SourceKind};
-use sj_shared::saberis::DocumentReader;
 
 use super::worker::Bridge;
 use crate::support::{real_fixtures, samples};

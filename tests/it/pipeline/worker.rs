@@ -471,7 +471,7 @@ async fn the_real_fixtures_become_one_quote_each_with_the_documents_totals() {
     let mut bridge = Bridge::start("fixtures").await;
     // Both forms of every document: the XML and JSON twins are one order each.
     let mut expected = std::collections::BTreeMap::new();
-    let reader = sj_shared::saberis::DocumentReader::default();
+    let reader = sj_shared::intake::DocumentReader::default();
     for dir in ["xml", "connect-json"] {
         for entry in std::fs::read_dir(fixtures.join(dir)).unwrap() {
             let path = entry.unwrap().path();

@@ -75,7 +75,7 @@ async fn undo_of_po_routed_lines_removes_only_those_lines() {
     let lines = |quotes: Vec<Value>| quotes[0]["line_items"].as_array().unwrap().len();
     bridge.wait_until("the added lines", || async { lines(bridge.quotes().await) == 6 }).await;
     let hash = {
-        let reader = sj_shared::saberis::DocumentReader::default();
+        let reader = sj_shared::intake::DocumentReader::default();
         let kitchen = std::fs::read_to_string(samples().join("saberis/kitchen-harbour-lane.xml")).unwrap();
         let bytes = kitchen.replace("PO-2231", &format!("Q#{number}")).into_bytes();
         let source = sj_shared::message::Source::now(sj_shared::message::SourceKind::File, "kitchen.xml");

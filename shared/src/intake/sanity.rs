@@ -8,8 +8,9 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::error::{DocumentError, ErrorKind, Place, SanityRule};
+use crate::failure::SanityRule;
 use crate::message::{Line, QuoteRequest, Section};
+use crate::saberis::{DocumentError, ErrorKind, Place};
 
 /// `[sanity]` in the configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

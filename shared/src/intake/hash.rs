@@ -13,7 +13,8 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::{Address, QuoteRequest};
+use crate::address::Address;
+use crate::message::QuoteRequest;
 
 /// Bumped if the canonical form ever changes, so old and new hashes never collide by accident.
 const CANONICAL_VERSION: &str = "sj.canonical.v1";

@@ -4,9 +4,9 @@
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use super::{
-    content_hash, CustomerInfo, DocumentInfo, Line, LineOption, QuoteRequest, Section, Setting, Source,
-    Totals, SCHEMA,
+use super::content_hash;
+use crate::message::{
+    CustomerInfo, DocumentInfo, Line, LineOption, QuoteRequest, Section, Setting, Source, Totals, SCHEMA,
 };
 use crate::saberis::{ItemKind, Product, SaberisDocument};
 
