@@ -132,8 +132,7 @@ impl Procs {
 
     fn spawn(&self, role: Role, start: usize) -> Child {
         let log = std::fs::File::create(self.logs.join(format!("{}-{start}.log", role.name()))).unwrap();
-        Command::new(built(role.binary()))
-            .env_remove("SJ_CONFIG")
+        bridge_command(role.binary())
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -171,6 +170,12 @@ impl Procs {
             let ended = self.list[i].child.as_mut().and_then(|c| c.try_wait().ok().flatten());
             if let Some(status) = ended {
                 self.unexpected_exits.push((self.list[i].role.name(), status.to_string()));
+                assert!(
+                    self.unexpected_exits.len() < 50,
+                    "the bridge's processes keep ending ({} ends; see the logs in {})",
+                    self.unexpected_exits.len(),
+                    self.logs.display()
+                );
                 self.restart(i);
             }
         }
@@ -223,6 +228,18 @@ impl Procs {
         }
         found
     }
+}
+
+/// One of the bridge's binaries, without any `SJ_` variable of the test's own environment (the
+/// bridge refuses unknown keys, `SJ_FAULT_RUN_N` among them).
+fn bridge_command(binary: &str) -> Command {
+    let mut cmd = Command::new(built(binary));
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("SJ_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
 }
 
 fn message(line: &Value) -> &str {
@@ -415,8 +432,7 @@ impl Run {
         let browser = reqwest::Client::builder().no_proxy().build().unwrap();
         for _ in 0..10 {
             self.connect_attempts += 1;
-            let mut child = Command::new(built("sjctl"))
-                .env_remove("SJ_CONFIG")
+            let mut child = bridge_command("sjctl")
                 .envs(self.procs.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
                 .env_remove("SJ_JOBBER__REFRESH_TOKEN")
                 .args(["jobber", "connect", "--port", "0", "--no-browser", "--timeout", "60s"])
@@ -728,20 +744,45 @@ fn judge(docs: &[Doc], po_quotes: &[String], outcome: &Outcome) -> Verdict {
     v
 }
 
+/// The run's folder: removed at the end, kept (and named) when the run fails or is asked to.
+struct KeepOnPanic(Option<tempfile::TempDir>);
+
+impl KeepOnPanic {
+    fn path(&self) -> &Path {
+        self.0.as_ref().expect("the run's folder").path()
+    }
+
+    fn keep(&mut self) {
+        if let Some(dir) = self.0.take() {
+            let kept = dir.keep();
+            println!("the run's folder (logs, broker and Redis data, mails) is kept: {}", kept.display());
+        }
+    }
+}
+
+impl Drop for KeepOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.keep();
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "the fault run (minutes; its own RabbitMQ and Redis): cargo test -p sj-tests --test it -- --ignored --nocapture fault_run"]
 async fn n_documents_under_faults_lose_nothing_and_double_nothing() {
     let cfg = settings();
-    let t0 = Instant::now();
     println!("fault run: N = {}, seed = {} (SJ_FAULT_RUN_SEED={} repeats it)", cfg.n, cfg.seed, cfg.seed);
     let mut rng = fastrand::Rng::with_seed(cfg.seed);
-    let tmp = tempfile::Builder::new().prefix("sj-fault-run-").tempdir().unwrap();
+    let mut tmp = KeepOnPanic(Some(tempfile::Builder::new().prefix("sj-fault-run-").tempdir().unwrap()));
     let dir = tmp.path().to_owned();
     for name in ["sj-poller", "sj-worker", "sj-alerter", "sjctl"] {
         binary(name, name).await;
     }
+    // The run's clock starts once the binaries are built.
+    let t0 = Instant::now();
 
     // The run's own Redis and RabbitMQ, the sandbox (Jobber's cost limit on, its request window
     // off: this run is about faults, not the budget), an SMTP sink.
@@ -807,7 +848,16 @@ async fn n_documents_under_faults_lose_nothing_and_double_nothing() {
     }
     let deadline = Instant::now() + Duration::from_secs(120);
     while procs.log("worker").await.iter().filter(|l| message(l) == "sj-worker consuming").count() < WORKERS {
-        assert!(Instant::now() < deadline, "the workers did not start consuming within 120 s");
+        if Instant::now() > deadline {
+            let errors = procs.raw_lines_containing("\"level\":\"ERROR\"").await;
+            let warnings = procs.raw_lines_containing("\"level\":\"WARN\"").await;
+            panic!(
+                "the workers did not start consuming within 120 s; ended: {:?}\n{}\n{}",
+                procs.unexpected_exits,
+                errors.join("\n"),
+                warnings.iter().rev().take(20).cloned().collect::<Vec<_>>().join("\n")
+            );
+        }
         procs.supervise();
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -983,8 +1033,7 @@ async fn n_documents_under_faults_lose_nothing_and_double_nothing() {
     }
     problems.extend(panics.into_iter().map(|p| format!("PANIC: {p}")));
     if !problems.is_empty() || cfg.keep {
-        let kept = tmp.keep();
-        println!("the run's folder (logs, broker and Redis data, mails) is kept: {}", kept.display());
+        tmp.keep();
     }
     drop(run);
     assert!(

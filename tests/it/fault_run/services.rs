@@ -35,8 +35,14 @@ async fn terminate(child: &mut Child, within: Duration) {
     let _ = child.wait().await;
 }
 
+/// SIGKILL to a whole process group (quiet when it is gone already).
 async fn kill_group(pgid: u32) {
-    let _ = Command::new("kill").args(["-KILL", "--", &format!("-{pgid}")]).status().await;
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pgid}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .await;
 }
 
 /// Not async (for `Drop`): SIGKILL to a whole process group.
@@ -203,6 +209,7 @@ impl PrivateRabbit {
             .env("RABBITMQ_CONF_ENV_FILE", d.join("rabbitmq-env.conf"))
             .env("ERL_EPMD_ADDRESS", "127.0.0.1")
             .env_remove("RABBITMQ_ALLOW_INPUT")
+            .current_dir(d)
             .stdin(Stdio::null())
             .stdout(log_file(&d.join("rabbitmq-server.log")))
             .stderr(log_file(&d.join("rabbitmq-server.log")))
