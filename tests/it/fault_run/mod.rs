@@ -510,10 +510,12 @@ struct Outcome {
     left: Vec<(String, u32)>,
 }
 
-fn quotes_of(
-    sandbox: &sj_sandbox::Sandbox,
-) -> (HashMap<String, Vec<u64>>, usize, HashMap<String, Vec<String>>, HashMap<u64, String>, HashMap<u64, u64>)
-{
+/// Jobber as the run left it: quotes by marker, quotes without one, each quote's line
+/// descriptions (by quote number), client names, each quote's client.
+type JobberView =
+    (HashMap<String, Vec<u64>>, usize, HashMap<String, Vec<String>>, HashMap<u64, String>, HashMap<u64, u64>);
+
+fn quotes_of(sandbox: &sj_sandbox::Sandbox) -> JobberView {
     sandbox.shared().read(|store| {
         let account = &store.accounts[&sj_sandbox::state::DEFAULT_ACCOUNT_ID];
         let mut by_marker: HashMap<String, Vec<u64>> = HashMap::new();
