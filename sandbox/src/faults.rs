@@ -40,6 +40,9 @@ pub struct FaultSpec {
     pub latency_ms: u64,
     /// Hold the next N requests without answering (for `hold_ms`, then drop the connection).
     pub timeout_next: u32,
+    /// Fraction (0..=1) of requests held as `timeout_next` holds them, drawn from the seeded
+    /// generator (after `error_rate`'s draw, from the same generator).
+    pub timeout_rate: f64,
     /// How long a held request is held (default 60 s; shutdown releases it early).
     pub hold_ms: Option<u64>,
     /// Drop the connection of the next N requests without a complete response.
@@ -86,6 +89,23 @@ enum Action {
     LoseResponse(Duration),
     UserError(String),
     GraphqlError { message: String, code: Option<String> },
+}
+
+impl Action {
+    /// The kind a fault is counted under (`None` for a request passed on).
+    fn kind(&self) -> Option<&'static str> {
+        Some(match self {
+            Action::Pass => return None,
+            Action::Error(_) => "error",
+            Action::Hold(_) => "timeout",
+            Action::Reset => "reset",
+            Action::Throttle => "throttle",
+            Action::TooMany => "too_many",
+            Action::LoseResponse(_) => "lost_response",
+            Action::UserError(_) => "user_error",
+            Action::GraphqlError { .. } => "graphql_error",
+        })
+    }
 }
 
 struct RouteFaults {
@@ -189,6 +209,8 @@ impl Faults {
             Action::LoseResponse(Duration::from_millis(spec.hold_ms.unwrap_or(0)))
         } else if spec.error_rate > 0.0 && next_random(&mut faults.rng) < spec.error_rate {
             Action::Error(status)
+        } else if spec.timeout_rate > 0.0 && next_random(&mut faults.rng) < spec.timeout_rate {
+            Action::Hold(Duration::from_millis(spec.hold_ms.unwrap_or(60_000)))
         } else {
             Action::Pass
         };
@@ -203,6 +225,10 @@ pub struct CounterSnapshot {
     pub requests: BTreeMap<String, u64>,
     /// Faults served per route pattern.
     pub faults_served: BTreeMap<String, u64>,
+    /// Faults served per kind, all routes together: `error` (an HTTP error status), `timeout`,
+    /// `reset`, `too_many`, `throttle`, `user_error`, `graphql_error`, `lost_response`.
+    #[serde(default)]
+    pub faults_by_kind: BTreeMap<String, u64>,
     /// GraphQL requests answered THROTTLED (bucket or forced).
     pub throttled: u64,
     /// Requests answered 429 (window or forced).
@@ -223,8 +249,11 @@ impl Counters {
     pub fn request(&self, route: &str) {
         self.with(|c| *c.requests.entry(route.to_string()).or_default() += 1);
     }
-    pub fn fault(&self, route: &str) {
-        self.with(|c| *c.faults_served.entry(route.to_string()).or_default() += 1);
+    pub fn fault(&self, route: &str, kind: &str) {
+        self.with(|c| {
+            *c.faults_served.entry(route.to_string()).or_default() += 1;
+            *c.faults_by_kind.entry(kind.to_string()).or_default() += 1;
+        });
     }
     pub fn throttled(&self) {
         self.with(|c| c.throttled += 1);
@@ -310,8 +339,8 @@ pub async fn layer(State(shared): State<Arc<Shared>>, request: Request, next: Ne
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    if action != Action::Pass {
-        shared.counters.fault(&route);
+    if let Some(kind) = action.kind() {
+        shared.counters.fault(&route, kind);
     }
     match action {
         Action::Pass => next.run(request).await,
@@ -389,6 +418,31 @@ mod tests {
         assert_eq!(first, draw());
         let failures = first.iter().filter(|f| **f).count();
         assert!((16..=48).contains(&failures), "{failures}");
+    }
+
+    #[test]
+    fn timeout_rate_holds_a_reproducible_share_of_requests() {
+        let draw = || {
+            let f = Faults::default();
+            f.set(FaultSpec {
+                route: "*".into(),
+                seed: 11,
+                error_rate: 0.1,
+                timeout_rate: 0.2,
+                hold_ms: Some(1500),
+                ..FaultSpec::default()
+            });
+            (0..400).map(|_| f.decide("/y", None).1).collect::<Vec<_>>()
+        };
+        let first = draw();
+        assert_eq!(first, draw(), "the same seed, the same sequence");
+        let held = first.iter().filter(|a| **a == Action::Hold(Duration::from_millis(1500))).count();
+        let errors = first.iter().filter(|a| matches!(a, Action::Error(_))).count();
+        // 20 % of the 90 % that were not errors: about 72 of 400.
+        assert!((40..=110).contains(&held), "{held}");
+        assert!((20..=65).contains(&errors), "{errors}");
+        assert_eq!(Action::Hold(Duration::ZERO).kind(), Some("timeout"));
+        assert_eq!(Action::Pass.kind(), None);
     }
 
     #[test]
