@@ -235,6 +235,10 @@ pub struct CounterSnapshot {
     pub too_many_requests: u64,
     /// Requests refused 401 for a bad or expired token.
     pub unauthorized: u64,
+    /// Query-cost points of the GraphQL requests that ran: requested (checked against the bucket
+    /// before running) and actual (deducted after), summed.
+    pub points_requested: u64,
+    pub points_actual: u64,
 }
 
 #[derive(Default)]
@@ -263,6 +267,12 @@ impl Counters {
     }
     pub fn unauthorized(&self) {
         self.with(|c| c.unauthorized += 1);
+    }
+    pub fn points(&self, requested: u64, actual: u64) {
+        self.with(|c| {
+            c.points_requested += requested;
+            c.points_actual += actual;
+        });
     }
     pub fn snapshot(&self) -> CounterSnapshot {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone()

@@ -231,6 +231,7 @@ pub async fn handle(
 
     let actual = cost::actual(&response.data).min(requested);
     let status = shared.jobber.limits.deduct(account_id, shared.clock.now_ms(), actual);
+    shared.counters.points(requested, actual);
     let cost =
         CostExtension { requested_query_cost: requested, actual_query_cost: actual, throttle_status: status };
     // Like graphql-ruby, a request that failed validation has no `data` key at all.
