@@ -14,7 +14,8 @@ use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::BasicProperties;
 use serde::Serialize;
 use sj_shared::config::AmqpSettings;
-use sj_shared::message::{self, Source, SourceKind};
+use sj_shared::intake;
+use sj_shared::message::{Source, SourceKind};
 use sj_shared::saberis::{self, Format, Limits};
 
 #[derive(Serialize, Clone)]
@@ -31,7 +32,7 @@ pub fn message_body() -> anyhow::Result<Vec<u8>> {
     let text = crate::docs::document(&crate::docs::template()?, "size", 0, 0);
     let doc = saberis::parse(text.as_bytes(), Some(Format::Xml), &Limits::default())
         .map_err(|e| anyhow::anyhow!("the template does not parse: {e}"))?;
-    let request = message::normalize(&doc, Source::now(SourceKind::Folder, "order-00000.xml"));
+    let request = intake::normalize(&doc, Source::now(SourceKind::Folder, "order-00000.xml"));
     Ok(serde_json::to_vec(&request)?)
 }
 

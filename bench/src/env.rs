@@ -140,10 +140,6 @@ impl Sandbox {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
     }
-
-    pub fn pid(&self) -> Option<u32> {
-        self.child.id()
-    }
 }
 
 /// The sandbox's counters that the benchmarks read.

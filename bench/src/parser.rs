@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use rust_decimal::Decimal;
 use serde::Serialize;
-use sj_shared::message::{self, Address, Source, SourceKind};
+use sj_shared::address::Address;
+use sj_shared::intake;
+use sj_shared::message::{Source, SourceKind};
 use sj_shared::saberis::{
     self, render, Customer, Format, Group, Item, ItemKind, Limits, Order, Product, SaberisDocument,
 };
@@ -59,7 +61,7 @@ pub fn run(quick: bool) -> anyhow::Result<Parser> {
         }
         let ours = measure(budget, || {
             let doc = saberis::parse(bytes, Some(*format), &Limits::default()).expect("parses");
-            std::hint::black_box(message::normalize(&doc, Source::now(SourceKind::File, "bench")));
+            std::hint::black_box(intake::normalize(&doc, Source::now(SourceKind::File, "bench")));
         });
         let base = measure(budget, || baseline(bytes, *format));
         let mb = bytes.len() as f64 / 1e6;
