@@ -2,12 +2,14 @@
 
 mod parked;
 mod publish;
+mod session;
 mod topology;
 
 use std::time::Duration;
 
 pub use parked::{broker_death, parked_id};
 pub use publish::{headers, new_traceparent, text, trace_id, DeadLetter, PendingConfirm, Publisher};
+pub use session::Session;
 pub use topology::{Topology, QUOTE_ROUTING_KEY};
 
 /// A retry tier's name (`5s`, `30m`), as in its queue's name.
