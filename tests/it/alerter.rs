@@ -55,8 +55,8 @@ async fn wait_until<F: std::future::Future<Output = bool>>(what: &str, mut done:
 }
 
 /// The SMTP server: a port chosen up front, so the alerter can be pointed at it before it runs.
-struct Sink {
-    port: u16,
+pub(crate) struct Sink {
+    pub(crate) port: u16,
     dir: tempfile::TempDir,
     /// Options of `smtp_sink.py` (`--starttls CERT KEY`, `--tls CERT KEY`, `--auth USER PASSWORD`).
     options: Vec<OsString>,
@@ -64,7 +64,7 @@ struct Sink {
 }
 
 impl Sink {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::with_options(Vec::new())
     }
 
@@ -72,7 +72,7 @@ impl Sink {
         Self { port: free_port(), dir: tempfile::tempdir().unwrap(), options, process: None }
     }
 
-    async fn start(&mut self) {
+    pub(crate) async fn start(&mut self) {
         let script = root().join("tests/it/alerter/smtp_sink.py");
         let maildir = self.dir.path().join("mail");
         let log = std::fs::File::options().create(true).append(true).open(self.dir.path().join("sink.log"));
@@ -94,7 +94,7 @@ impl Sink {
     }
 
     /// Every email received, oldest first (the JSON the sink wrote: subject, text, html…).
-    fn mails(&self) -> Vec<Value> {
+    pub(crate) fn mails(&self) -> Vec<Value> {
         let Ok(entries) = std::fs::read_dir(self.dir.path().join("mail")) else { return Vec::new() };
         let mut paths: Vec<PathBuf> = entries
             .map(|e| e.unwrap().path())
@@ -104,7 +104,7 @@ impl Sink {
         paths.iter().map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()).collect()
     }
 
-    async fn wait_for_mails(&self, n: usize) -> Vec<Value> {
+    pub(crate) async fn wait_for_mails(&self, n: usize) -> Vec<Value> {
         wait_until(&format!("{n} email(s)"), || async { self.mails().len() >= n }).await;
         self.mails()
     }

@@ -4,6 +4,7 @@
 
 mod alerter;
 mod mapping;
+mod observe;
 mod parser;
 mod pipeline;
 mod sandbox;
