@@ -9,6 +9,7 @@ use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicCancelOptions};
 use sj_shared::amqp::{self, Publisher, Session, Topology};
 use sj_shared::config::Settings;
+use sj_shared::observe;
 use sj_shared::runtime::Shutdown;
 use tokio::time::Instant;
 
@@ -43,6 +44,7 @@ pub async fn consume(
     let prefetch = u16::try_from(alerts.max_per_mail.saturating_mul(2)).unwrap_or(u16::MAX);
     let (channel, mut consumer, consumer_tag) =
         amqp::consume(&connection, &topology.alerts_queue(), prefetch, "sj-alerter").await?;
+    let _consuming = observe::consuming(&topology.alerts_queue(), &channel);
     tracing::info!(queue = %topology.alerts_queue(), endpoint = %settings.amqp.endpoint(),
         smtp = %format!("{}:{}", alerts.smtp.host, alerts.smtp.port), window = ?alerts.window.0,
         max_per_mail = alerts.max_per_mail, "sj-alerter consuming");
@@ -70,6 +72,7 @@ pub async fn consume(
                     let alert = Alert::from_delivery(&delivery.data, &delivery.properties);
                     tracing::info!(source = %alert.key.source, kind = %alert.kind, reason = %alert.reason,
                         redelivered = delivery.redelivered, "alert received");
+                    observe::metrics().alert_received(&alert.kind);
                     digests.add(alert, delivery, now.into_std());
                 }
                 Some(Err(e)) => return Err(e.into()),
@@ -89,6 +92,7 @@ pub async fn consume(
                         emailed(digest).await;
                     }
                     Err(SendError::Transient(e)) => {
+                        observe::metrics().alert_email_failed("transient");
                         tracing::warn!(error = %e, retry_in = ?backoff, held = digests.held() + digest.entries().len(),
                             "the mail server is not taking the email; alerts wait, unacked");
                         digests.put_back(vec![digest]);
@@ -96,12 +100,16 @@ pub async fn consume(
                         backoff = (backoff * 2).min(MAX_BACKOFF);
                     }
                     Err(SendError::Permanent(e)) if digest.entries().len() > 1 => {
+                        observe::metrics().alert_email_failed("permanent");
                         // One document may be what the server refuses: try each alone.
                         tracing::warn!(error = %e, documents = digest.entries().len(),
                             "the mail server refused the digest; sending one email per document");
                         digests.put_back(digest.split());
                     }
-                    Err(SendError::Permanent(e)) => park(&publisher, topology, digest, &e).await?,
+                    Err(SendError::Permanent(e)) => {
+                        observe::metrics().alert_email_failed("permanent");
+                        park(&publisher, topology, digest, &e).await?
+                    }
                 }
             }
             _ = shutdown.wait() => {
@@ -125,6 +133,7 @@ async fn emailed(digest: Digest<Delivery>) {
     let documents = digest.entries().len();
     let sources: Vec<&str> = digest.entries().iter().map(|e| e.alert.key.source.as_str()).collect();
     tracing::info!(documents, sources = ?sources, "digest emailed");
+    observe::metrics().alert_emails_sent.inc();
     for delivery in digest.into_tokens() {
         ack(&delivery).await;
     }
@@ -152,6 +161,7 @@ async fn park(
             .await?
             .confirmed()
             .await?;
+        observe::metrics().alerts_undeliverable.inc();
         ack(&delivery).await;
     }
     Ok(())

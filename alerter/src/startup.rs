@@ -1,6 +1,7 @@
 //! From the settings to a consuming alerter, reconnecting whenever the broker goes away.
 
 use sj_shared::config::Settings;
+use sj_shared::observe;
 use sj_shared::runtime::{Reconnect, Shutdown};
 
 use crate::mail::{Context, Mailer};
@@ -14,6 +15,7 @@ pub fn check(settings: &Settings) -> Result<(), String> {
 /// Consumes until `shutdown`, reconnecting whenever the broker goes away.
 pub async fn run(settings: &Settings, shutdown: Shutdown) -> anyhow::Result<()> {
     let mailer = Mailer::new(&settings.alerts).map_err(|e| anyhow::anyhow!("{e}"))?;
+    observe::serve("sj-alerter", &settings.health, &[observe::BROKER, observe::CONSUMING]).await?;
     let topology = settings.amqp.topology(&settings.namespace);
     let vhost = settings.amqp.url.path();
     let context = Context::new(&settings.alerts, &settings.namespace, vhost, &topology.parked_queue());

@@ -58,8 +58,10 @@ echo "== sj-poller --once on $(ls "$demo/exports/incoming" | wc -l) documents ==
 published=$(sed -n 's/^sj-poller: \([0-9]*\) published.*/\1/p' "$demo/logs/poller.out")
 
 echo "== two sj-workers writing to Jobber =="
+# Each serves /healthz, /readyz and /metrics on a free port (health.listen's default) and writes
+# the address to its own file (docs/operations.md, "Health and metrics").
 for n in 1 2; do
-  "$bin/sj-worker" 2> "$demo/logs/worker-$n.log" &
+  SJ_HEALTH__ADDRESS_FILE=$demo/run/worker-$n.addr "$bin/sj-worker" 2> "$demo/logs/worker-$n.log" &
   pids+=($!)
 done
 # Wait until every published document has an outcome (generous bound; the demo never hangs).
@@ -104,6 +106,12 @@ for f, what in sorted(rows):
     print(f"  {f}\n      → {what}")
 print(f"\n{len(quotes)} quotes in Jobber, {len(clients)} clients. Logs: {demo}/logs; files: {demo}/exports (archive/, rejected/).")
 PY
+echo
+echo "== the workers' health endpoints =="
+for n in 1 2; do
+  addr=$(cat "$demo/run/worker-$n.addr" 2>/dev/null || true)
+  [[ -n $addr ]] && echo "  worker-$n: http://$addr/metrics ($("$bin/sjctl" probe --address-file "$demo/run/worker-$n.addr" 2>&1 && echo ready))"
+done
 echo
 echo "== the mapping table the workers wrote ($demo/mapping.csv) =="
 "$bin/sjctl" mapping list 2>/dev/null || true

@@ -25,6 +25,7 @@ use sj_shared::amqp::{AmqpError, Publisher};
 use sj_shared::config::PollerSettings;
 use sj_shared::intake::DocumentReader;
 use sj_shared::message::{DeadLetter, Source as Origin, SourceKind};
+use sj_shared::observe;
 use sj_shared::saberis::{DocumentError, Format};
 use sj_shared::store::{History, Outcome, PublishedDocuments};
 use tracing::Instrument as _;
@@ -129,6 +130,7 @@ where
     ) -> anyhow::Result<()> {
         let id = self.source.id(&item);
         let span = document_span(&id);
+        observe::metrics().document_seen(source_label(S::KIND));
         let (bytes, read) = match bytes {
             Ok(bytes) => {
                 let origin = Origin::now(S::KIND, &id);
@@ -152,6 +154,7 @@ where
         }
         if let Some(first) = self.already_published(&hash).instrument(span.clone()).await {
             self.counts.duplicates += 1;
+            observe::metrics().document_duplicate(source_label(S::KIND));
             return self.source.duplicate(item, &first).instrument(span).await;
         }
         let pending = self
@@ -189,6 +192,7 @@ where
         async {
             confirmed.with_context(|| format!("the broker did not confirm {id}"))?;
             self.counts.published += 1;
+            observe::metrics().document_published(source_label(S::KIND));
             if let Some(published) = self.path.published {
                 if let Err(e) = published.record(&hash, &id).await {
                     // Only costs a second message for a later re-export; the worker deduplicates.
@@ -199,6 +203,7 @@ where
             self.source.published(item, &hash).await?;
             for twin in self.twins.remove(&hash).unwrap_or_default() {
                 self.counts.duplicates += 1;
+                observe::metrics().document_duplicate(source_label(S::KIND));
                 self.source.duplicate(twin, &id).await?;
             }
             Ok(())
@@ -234,6 +239,7 @@ where
         }
         tracing::warn!(document = %id, error = %error, kept = %kept_at.display(), "document refused");
         self.counts.refused += 1;
+        observe::metrics().document_rejected(source_label(S::KIND), &letter.kind);
         Ok(())
     }
 
@@ -248,5 +254,14 @@ where
                 None
             }
         }
+    }
+}
+
+/// The `source` label of the poller's metrics.
+fn source_label(kind: SourceKind) -> &'static str {
+    match kind {
+        SourceKind::Folder => "folder",
+        SourceKind::SaberisConnect => "saberis-connect",
+        SourceKind::File => "file",
     }
 }

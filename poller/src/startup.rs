@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use sj_shared::amqp::Session;
 use sj_shared::config::Settings;
 use sj_shared::intake::DocumentReader;
+use sj_shared::observe;
 use sj_shared::runtime::{Reconnect, Shutdown};
 use sj_shared::store::{self, History, Keys, PublishedDocuments};
 
@@ -38,6 +39,13 @@ pub async fn run(settings: &Settings, options: Options, shutdown: Shutdown) -> a
     let reader = DocumentReader::new(settings.parser.clone(), settings.sanity.clone());
     let keys = Keys::new(&settings.namespace);
     let pool = store::pool(&settings.redis);
+    // A long-running poller serves its health endpoints; one pass (`--once`) does not.
+    if !once {
+        observe::serve("sj-poller", &settings.health, &[observe::BROKER]).await?;
+        if let Ok(pool) = &pool {
+            observe::readiness().require_redis(pool.clone());
+        }
+    }
     let history = pool.as_ref().ok().map(|pool| History::new(pool.clone(), &keys));
     let published = match &pool {
         Ok(pool) => Some(PublishedDocuments::new(pool.clone(), keys.clone())),

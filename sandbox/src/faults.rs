@@ -239,6 +239,10 @@ pub struct CounterSnapshot {
     /// before running) and actual (deducted after), summed.
     pub points_requested: u64,
     pub points_actual: u64,
+    /// GraphQL requests that reached the Jobber API (faults served before it are not counted
+    /// here), by operation name (`CreateQuote`; `(anonymous)` for an operation without one).
+    #[serde(default)]
+    pub graphql_operations: BTreeMap<String, u64>,
 }
 
 #[derive(Default)]
@@ -273,6 +277,9 @@ impl Counters {
             c.points_requested += requested;
             c.points_actual += actual;
         });
+    }
+    pub fn graphql_operation(&self, name: &str) {
+        self.with(|c| *c.graphql_operations.entry(name.to_string()).or_default() += 1);
     }
     pub fn snapshot(&self) -> CounterSnapshot {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone()

@@ -4,6 +4,7 @@
 //! ```text
 //!   runtime              start-up helpers of the binaries: may use everything below
 //!   amqp   jobber   mapping              transport (carries messages, never parses) and services
+//!   observe                              health and metrics, which the services report to
 //!   telemetry   store                    logging and traces; Redis records, locks, the epoch
 //!   config                               the typed settings (a few section types live in the module they configure)
 //!   intake                               document → message: parse, normalize, sanity rules, content hash,
@@ -28,6 +29,7 @@
 //! - [`amqp`]: the RabbitMQ topology, consuming, and publishing with confirms;
 //! - [`jobber`]: the Jobber client (tokens, budget, error classes) and its operations;
 //! - [`mapping`]: the customer → Jobber client mapping table (CSV or Google Sheet) and its index;
+//! - [`observe`]: `/healthz`, `/readyz` and `/metrics` of the long-running processes;
 //! - [`runtime`]: what every long-running binary does the same way: start, shutdown, reconnect.
 
 pub mod address;
@@ -38,6 +40,7 @@ pub mod intake;
 pub mod jobber;
 pub mod mapping;
 pub mod message;
+pub mod observe;
 pub mod runtime;
 pub mod saberis;
 pub mod store;

@@ -105,7 +105,7 @@ impl Sink {
         paths.iter().map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()).collect()
     }
 
-    async fn wait_for_mails(&self, n: usize) -> Vec<Value> {
+    pub(crate) async fn wait_for_mails(&self, n: usize) -> Vec<Value> {
         wait_until(&format!("{n} email(s)"), || async { self.mails().len() >= n }).await;
         self.mails()
     }

@@ -5,6 +5,7 @@
 mod alerter;
 mod fault_run;
 mod mapping;
+mod observe;
 mod parser;
 mod pipeline;
 mod sandbox;

@@ -10,6 +10,7 @@ use lapin::types::AMQPValue;
 use sj_shared::amqp::{header, headers, text, trace_id, Publisher, Topology};
 use sj_shared::failure::{Class, FailureKind};
 use sj_shared::message::QuoteRequest;
+use sj_shared::observe;
 use sj_shared::store::{History, Outcome};
 use tracing::Instrument as _;
 
@@ -69,8 +70,10 @@ impl Handler<'_> {
         }
         match outcome {
             Ok((request, written)) => {
+                let first_seen = first_seen_ms(&delivery, &request);
                 match &written {
                     Written::Created(r) => {
+                        observe::metrics().quote_created(first_seen);
                         tracing::info!(source = %request.source.id, quote = %r.quote_number,
                         client = %r.client_id,
                         total = %crate::quote::expected_total(&self.writer.quote_rules, &request).round_dp(2),
@@ -80,6 +83,7 @@ impl Handler<'_> {
                             .await;
                     }
                     Written::LinesAdded(r) => {
+                        observe::metrics().lines_added(r.line_item_ids.len(), first_seen);
                         tracing::info!(source = %request.source.id, quote = %r.quote_number,
                         client = %r.client_id, lines = r.line_item_ids.len(), "lines added to an existing quote");
                         self.history
@@ -87,6 +91,7 @@ impl Handler<'_> {
                             .await;
                     }
                     Written::AlreadyThere(r) => {
+                        observe::metrics().documents_already_written.inc();
                         tracing::info!(source = %request.source.id, quote = %r.quote_number,
                         by_marker = r.found_by_marker, "already in Jobber: nothing written");
                         self.history
@@ -135,6 +140,11 @@ impl Handler<'_> {
         match published {
             Ok(()) => {
                 let outcome = if what == "retry" { Outcome::Retried } else { Outcome::Parked };
+                if what == "retry" {
+                    observe::metrics().retried(&sj_shared::amqp::tier_name(delays[attempts]));
+                } else {
+                    observe::metrics().dead_letter(failure.kind.name());
+                }
                 self.history.record(outcome, source, None, Some((failure.kind.name(), &reason))).await;
                 if what == "retry" {
                     tracing::warn!(%source, kind = %failure.kind, reason = %reason, attempt = attempts + 1,
@@ -164,4 +174,13 @@ async fn ack(delivery: &Delivery) {
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "ack failed; the message will be redelivered"),
     }
+}
+
+/// When the poller first published the document (Unix ms): its `sj-first-seen` header, else (a
+/// message from an older poller) the message's `source.received_at`, to the second.
+fn first_seen_ms(delivery: &Delivery, request: &QuoteRequest) -> Option<i64> {
+    headers::integer(delivery.properties.headers(), header::FIRST_SEEN).or_else(|| {
+        let at = humantime::parse_rfc3339_weak(&request.source.received_at).ok()?;
+        at.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_millis() as i64)
+    })
 }

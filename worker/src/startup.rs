@@ -11,6 +11,7 @@ use sj_shared::amqp::{self, Session, Topology};
 use sj_shared::config::Settings;
 use sj_shared::jobber::JobberClient;
 use sj_shared::mapping::Mapping;
+use sj_shared::observe;
 use sj_shared::runtime::{Reconnect, Shutdown};
 use sj_shared::store::{self, Crosswalk, History, Keys};
 
@@ -43,6 +44,8 @@ pub fn check(settings: &Settings) -> Result<(), String> {
 /// cannot fix by waiting.
 pub async fn run(settings: &Settings, options: Options, shutdown: Shutdown) -> anyhow::Result<()> {
     let pool = store::pool(&settings.redis)?;
+    observe::serve("sj-worker", &settings.health, &[observe::BROKER, observe::CONSUMING]).await?;
+    observe::readiness().require_redis(pool.clone());
     let keys = Keys::new(&settings.namespace);
     let jobber = JobberClient::from_settings(settings, pool.clone()).context("building the HTTP client")?;
     let crosswalk = Crosswalk::new(pool.clone(), keys.clone());
@@ -51,6 +54,7 @@ pub async fn run(settings: &Settings, options: Options, shutdown: Shutdown) -> a
     let mapping = Mapping::new(&settings.mapping, pool.clone(), keys.clone())
         .map_err(|e| anyhow::anyhow!("mapping table: {e}"))?;
     tracing::info!(mapping = %mapping.describe(), "mapping table");
+    mapping.export_metrics();
     // --dry-run is decided here, once: Jobber's mutations withheld by the client, every other
     // change logged by the effects (crate::effects).
     let (jobber, effects) = if options.dry_run {
@@ -70,6 +74,7 @@ pub async fn run(settings: &Settings, options: Options, shutdown: Shutdown) -> a
         match marker_field(&jobber, &settings.jobber.marker_field).await {
             Ok(field) => break field,
             Err(e) => {
+                observe::not_consuming(&topology.quotes_queue(), format!("waiting for Jobber: {e}"));
                 if !reconnect.after_failure("Jobber not usable yet", &e).await {
                     return Ok(());
                 }
@@ -122,6 +127,7 @@ async fn consume(
     topology.check_dead_letter_exchange(publisher.channel()).await?;
     let (channel, consumer, consumer_tag) =
         amqp::consume(&connection, &topology.quotes_queue(), settings.amqp.prefetch, "sj-worker").await?;
+    let _consuming = observe::consuming(&topology.quotes_queue(), &channel);
     tracing::info!(queue = %topology.quotes_queue(), endpoint = %settings.amqp.endpoint(),
         concurrency = settings.worker.concurrency, "sj-worker consuming");
 

@@ -18,6 +18,7 @@ use crate::saberis::Limits;
 mod alerts;
 mod amqp;
 mod duration;
+mod health;
 mod jobber;
 mod log;
 mod mapping;
@@ -33,6 +34,7 @@ pub use alerts::{AlertSettings, SmtpSettings, SmtpTls};
 pub use amqp::AmqpSettings;
 use duration::secs;
 pub use duration::HumanDuration;
+pub use health::HealthSettings;
 pub use jobber::JobberSettings;
 pub use log::{LogFormat, LogSettings};
 pub use mapping::{
@@ -81,6 +83,8 @@ pub struct Settings {
     pub quote: QuoteSettings,
     /// The alerter's email digests of dead letters.
     pub alerts: AlertSettings,
+    /// `/healthz`, `/readyz` and `/metrics` of the long-running processes.
+    pub health: HealthSettings,
 }
 
 /// Keys that hold secrets: refused in the TOML file.
@@ -196,6 +200,7 @@ impl Settings {
         self.pricing.validate(&mut problems);
         self.quote.validate(&mut problems);
         self.alerts.validate(&mut problems);
+        self.health.validate(&mut problems);
         if problems.is_empty() {
             Ok(())
         } else {

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use serde_json::json;
+use sj_shared::intake::DocumentReader;
 use sj_shared::message::{Source, SourceKind};
-use sj_shared::saberis::DocumentReader;
 
 use crate::support::samples;
 
