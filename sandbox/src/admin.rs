@@ -17,7 +17,7 @@
 //! | `GET, DELETE /_admin/saberis/sessions` | session tokens / end all |
 //! | `GET /_admin/sheets` , `GET, PUT, DELETE /_admin/sheets/{id}/{tab}` | rows of a tab (PUT creates the spreadsheet and tab) |
 //! | `GET, POST, DELETE /_admin/faults` | fault specs (POST one spec; see `faults::FaultSpec`) |
-//! | `GET, DELETE /_admin/counters` | request, fault, throttle, 429 and 401 counters |
+//! | `GET, DELETE /_admin/counters` | request, fault, throttle, 429 and 401 counters, GraphQL requests by operation (also at `/metrics` on the health port, `[health]`) |
 //! | `GET /_admin/webhooks` | webhook deliveries |
 //! | `GET /_admin/clock`, `POST /_admin/clock/advance` | `{"ms": n}` moves the clock forward |
 

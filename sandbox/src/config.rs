@@ -39,6 +39,18 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     pub saberis: SaberisConfig,
     pub sheets: SheetsConfig,
+    pub health: HealthConfig,
+}
+
+/// `[health]`: `/healthz`, `/readyz` and `/metrics` on a port of their own, as the bridge's
+/// processes serve theirs (`SJ_SANDBOX_HEALTH__LISTEN`, `SJ_SANDBOX_HEALTH__ADDRESS_FILE`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HealthConfig {
+    /// `IP:port`; port 0 takes any free port. None (the default): not served.
+    pub listen: Option<std::net::SocketAddr>,
+    /// Where the bound address is written (`IP:port` and a newline), for `sjctl probe`.
+    pub address_file: Option<PathBuf>,
 }
 
 /// Tests freeze the clock so that expiries and bucket refills happen only when they advance it

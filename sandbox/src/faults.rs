@@ -209,6 +209,10 @@ pub struct CounterSnapshot {
     pub too_many_requests: u64,
     /// Requests refused 401 for a bad or expired token.
     pub unauthorized: u64,
+    /// GraphQL requests that reached the Jobber API (faults served before it are not counted
+    /// here), by operation name (`CreateQuote`; `(anonymous)` for an operation without one).
+    #[serde(default)]
+    pub graphql_operations: BTreeMap<String, u64>,
 }
 
 #[derive(Default)]
@@ -234,6 +238,9 @@ impl Counters {
     }
     pub fn unauthorized(&self) {
         self.with(|c| c.unauthorized += 1);
+    }
+    pub fn graphql_operation(&self, name: &str) {
+        self.with(|c| *c.graphql_operations.entry(name.to_string()).or_default() += 1);
     }
     pub fn snapshot(&self) -> CounterSnapshot {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone()

@@ -18,6 +18,7 @@ mod app;
 pub mod clock;
 pub mod config;
 pub mod faults;
+pub mod health;
 pub mod jobber;
 pub mod saberis;
 pub mod sheets;
@@ -39,6 +40,8 @@ pub use state::Store;
 /// [`Sandbox::shutdown`] does).
 pub struct Sandbox {
     addr: SocketAddr,
+    /// Where `/healthz`, `/readyz` and `/metrics` are served, when `health.listen` is set.
+    health_addr: Option<SocketAddr>,
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
     server: Option<JoinHandle<()>>,
@@ -67,6 +70,10 @@ pub async fn spawn(config: Config) -> anyhow::Result<Sandbox> {
     let shared = Arc::new(Shared::new(config, store, stopped.clone()));
     shared.base_url.set(format!("http://{addr}")).expect("set once");
 
+    let health_addr = match shared.config.health.listen {
+        Some(listen) => Some(serve_health(&shared, listen, stopped.clone()).await?),
+        None => None,
+    };
     let app = app::router(shared.clone());
     let mut stopped_server = stopped.clone();
     let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -80,7 +87,35 @@ pub async fn spawn(config: Config) -> anyhow::Result<Sandbox> {
         }
         let _ = persistence.await;
     });
-    Ok(Sandbox { addr, shared, stop, server: Some(server) })
+    Ok(Sandbox { addr, health_addr, shared, stop, server: Some(server) })
+}
+
+/// Serves the health endpoints on `listen` until the sandbox stops; writes the address file.
+async fn serve_health(
+    shared: &Arc<Shared>,
+    listen: SocketAddr,
+    mut stopped: watch::Receiver<bool>,
+) -> anyhow::Result<SocketAddr> {
+    use anyhow::Context as _;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("health endpoint: cannot listen on {listen} (health.listen)"))?;
+    let addr = listener.local_addr()?;
+    if let Some(file) = &shared.config.health.address_file {
+        health::write_address(file, addr).with_context(|| {
+            format!("health endpoint: cannot write {} (health.address_file)", file.display())
+        })?;
+    }
+    let serve = axum::serve(listener, health::router(shared.clone())).with_graceful_shutdown(async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    });
+    tokio::spawn(async move {
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "sj-sandbox health endpoint failed");
+        }
+    });
+    tracing::info!(address = %addr, "health endpoints: /healthz, /readyz, /metrics");
+    Ok(addr)
 }
 
 /// Saves the store to `state_file` shortly after every change, and once more at shutdown.
@@ -105,6 +140,11 @@ async fn persist_state(shared: Arc<Shared>) {
 impl Sandbox {
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `/healthz`, `/readyz` and `/metrics` are served (`health.listen`), if they are.
+    pub fn health_addr(&self) -> Option<SocketAddr> {
+        self.health_addr
     }
 
     /// `http://127.0.0.1:PORT`

@@ -8,6 +8,7 @@
 //! - [`config`]: the typed settings, layered from a TOML file and the environment;
 //! - [`amqp`]: the RabbitMQ topology and publishing with confirms;
 //! - [`telemetry`]: logging set up once for all binaries;
+//! - [`observe`]: `/healthz`, `/readyz` and `/metrics` of the long-running processes;
 //! - [`template`]: the small template language of the quote's title and message.
 
 pub mod amqp;
@@ -16,6 +17,7 @@ pub mod failure;
 pub mod jobber;
 pub mod mapping;
 pub mod message;
+pub mod observe;
 pub mod process;
 pub mod saberis;
 pub mod store;

@@ -1,6 +1,6 @@
 //! `sjctl`: one command line for the operator of the bridge.
 //!
-//! Exit codes: 0 success; 1 usage or configuration error, and `verify` when a check fails (as
+//! Exit codes: 0 success; 1 usage or configuration error, and `verify` or `probe` when a check fails (as
 //! monitoring scripts expect of a health check); 2 the command ran but hit a problem (a document
 //! that does not parse, a dead letter that cannot be replayed, a broker that cannot be reached).
 
@@ -9,6 +9,7 @@ mod history;
 mod jobber;
 mod mapping;
 mod parse;
+mod probe;
 mod status;
 mod undo;
 mod verify;
@@ -60,6 +61,9 @@ enum Command {
     /// The Jobber connection: connect (OAuth, first setup), disconnect, status.
     #[command(subcommand)]
     Jobber(jobber::Command),
+    /// Ask a process's health endpoint (/readyz by default): exit 0 on 200, else 1 with the
+    /// reason on stderr. A container's HEALTHCHECK.
+    Probe(probe::Args),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +92,7 @@ fn main() -> ExitCode {
         Command::Undo(args) => undo::run(&settings, &args),
         Command::Mapping(command) => mapping::run(&settings, command),
         Command::Jobber(command) => jobber::run(&settings, command),
+        Command::Probe(args) => probe::run(&settings, &args),
     };
     // Spans of the Jobber calls sjctl made (undo, mapping set, jobber connect), when exporting.
     sj_shared::telemetry::shutdown();

@@ -149,6 +149,19 @@ fn invalid_encoded_id_variable(
     None
 }
 
+/// The operation a request runs, for the counters: the `operationName` given, else the first
+/// operation's name.
+fn operation_name(
+    document: Option<&async_graphql::parser::types::ExecutableDocument>,
+    given: Option<&str>,
+) -> String {
+    if let Some(name) = given {
+        return name.to_string();
+    }
+    let first = document.and_then(|doc| doc.operations.iter().next().and_then(|(name, _)| name.cloned()));
+    first.map_or_else(|| "(anonymous)".to_string(), |name| name.to_string())
+}
+
 /// `POST /api/graphql`.
 pub async fn handle(
     State(shared): State<Arc<Shared>>,
@@ -156,6 +169,8 @@ pub async fn handle(
     headers: HeaderMap,
     Json(body): Json<GraphqlBody>,
 ) -> Response {
+    let document = async_graphql::parser::parse_query(&body.query).ok();
+    shared.counters.graphql_operation(&operation_name(document.as_ref(), body.operation_name.as_deref()));
     let account_id = match authenticate(&shared, &headers) {
         Ok(account) => account,
         Err(AuthError::Missing) => {
@@ -195,7 +210,6 @@ pub async fn handle(
     }
 
     let variables = Variables::from_json(body.variables.clone().unwrap_or(Json_::Null));
-    let document = async_graphql::parser::parse_query(&body.query).ok();
     let requested = document
         .as_ref()
         .map(|doc| shared.jobber.cost_model.requested(doc, body.operation_name.as_deref(), &variables))

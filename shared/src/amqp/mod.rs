@@ -10,6 +10,11 @@ pub use parked::{broker_death, parked_id};
 pub use publish::{headers, new_traceparent, text, trace_id, DeadLetter, PendingConfirm, Publisher};
 pub use topology::{Topology, QUOTE_ROUTING_KEY};
 
+/// A retry tier's name (`5s`, `30m`), as in its queue's name.
+pub fn tier_name(delay: Duration) -> String {
+    topology::short_duration(delay)
+}
+
 use crate::config::AmqpSettings;
 
 /// Header names the bridge sets on its messages (its own, since RabbitMQ ≥ 3.13 ignores `x-`
@@ -29,6 +34,9 @@ pub mod header {
     pub const ATTEMPTS: &str = "sj-attempts";
     /// When it first failed (RFC 3339).
     pub const FIRST_FAILURE: &str = "sj-first-failure";
+    /// When the poller published the document (Unix milliseconds): the start of
+    /// `sj_document_latency_seconds`. Kept through retries and replays.
+    pub const FIRST_SEEN: &str = "sj-first-seen";
 }
 
 /// What went wrong talking to RabbitMQ.

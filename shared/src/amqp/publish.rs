@@ -102,6 +102,11 @@ impl Publisher {
         table.insert(header::SOURCE.into(), text(&request.source.id));
         table.insert(header::REPLAY_COUNT.into(), AMQPValue::LongLongInt(0));
         table.insert(header::TRACEPARENT.into(), text(&document_traceparent(&request.content_hash)));
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        table.insert(header::FIRST_SEEN.into(), AMQPValue::LongLongInt(now_ms));
         let properties = BasicProperties::default()
             .with_message_id(ShortString::from(request.content_hash.as_str()))
             .with_content_type("application/json".into())

@@ -228,8 +228,9 @@ fn field_table(arguments: &[(&'static str, Value)]) -> FieldTable {
     table
 }
 
-/// `5s`, `30s`, `5m`, `30m`, `2h`, or `1500ms`.
-fn short_duration(d: Duration) -> String {
+/// `5s`, `30s`, `5m`, `30m`, `2h`, or `1500ms`: a retry tier's name, in its queue's name and in
+/// the `tier` label of `sj_retries_total`.
+pub(crate) fn short_duration(d: Duration) -> String {
     let ms = d.as_millis();
     match ms {
         _ if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),

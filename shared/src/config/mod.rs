@@ -15,11 +15,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::saberis::{Limits, SanityRules};
 
+mod health;
 mod mapping;
 mod quote;
 mod secret;
 mod telemetry;
 
+pub use health::HealthSettings;
 pub use mapping::{
     AddressAgreement, CsvStoreSettings, MappingSettings, MappingStoreKind, NoMatch, SheetsStoreSettings,
     Strategy, UnnamedCustomer,
@@ -54,6 +56,8 @@ pub struct Settings {
     pub pricing: PricingSettings,
     pub quote: QuoteSettings,
     pub alerts: AlertSettings,
+    /// `/healthz`, `/readyz` and `/metrics` of the long-running processes.
+    pub health: HealthSettings,
 }
 
 /// `[alerts]`: the alerter's email digests of dead letters.
@@ -569,6 +573,7 @@ impl Settings {
         self.pricing.validate(&mut problems);
         self.quote.validate(&mut problems);
         self.telemetry.validate(&mut problems);
+        self.health.validate(&mut problems);
         if problems.is_empty() {
             Ok(())
         } else {

@@ -81,7 +81,13 @@ impl JobberClient {
         let span = tracing::info_span!(target: crate::telemetry::EXPORT_ONLY, "jobber",
             otel.name = %format_args!("jobber {operation}"), otel.kind = "client", operation,
             otel.status_code = tracing::field::Empty, otel.status_description = tracing::field::Empty);
+        let started = std::time::Instant::now();
         let result = self.execute_untraced(query, variables).instrument(span.clone()).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) => outcome(e.kind),
+        };
+        crate::observe::metrics().jobber_request(operation, outcome, started.elapsed());
         if let Err(e) = &result {
             span.record("otel.status_code", "ERROR");
             span.record("otel.status_description", tracing::field::display(e));
@@ -118,10 +124,11 @@ impl JobberClient {
                 ))
             }
             429 => {
+                crate::observe::metrics().jobber_limited("http_429");
                 return Err(JobberError::new(
                     JobberErrorKind::Throttled,
                     "HTTP 429: over Jobber's request limit",
-                ))
+                ));
             }
             s if s >= 500 => {
                 return Err(JobberError::new(JobberErrorKind::Unavailable, format!("HTTP {s} from Jobber")))
@@ -141,6 +148,9 @@ impl JobberClient {
                 .any(|e| e.pointer("/extensions/code").and_then(Value::as_str) == Some("THROTTLED"));
             let messages: Vec<&str> =
                 errors.iter().filter_map(|e| e.get("message").and_then(Value::as_str)).collect();
+            if throttled {
+                crate::observe::metrics().jobber_limited("throttled");
+            }
             let kind = if throttled { JobberErrorKind::Throttled } else { JobberErrorKind::Invalid };
             return Err(JobberError::new(kind, messages.join("; ")));
         }
@@ -175,8 +185,20 @@ impl JobberClient {
         if let (Some(available), Some(max), Some(rate)) =
             (number("currentlyAvailable"), number("maximumAvailable"), number("restoreRate"))
         {
+            crate::observe::metrics().jobber_budget(available, max, rate);
             self.budget.report(available, max, rate).await;
         }
+    }
+}
+
+/// The `outcome` label of `sj_jobber_requests_total` for a failed request.
+fn outcome(kind: JobberErrorKind) -> &'static str {
+    match kind {
+        JobberErrorKind::Unavailable => "unavailable",
+        JobberErrorKind::Throttled => "throttled",
+        JobberErrorKind::Unauthorized => "unauthorized",
+        JobberErrorKind::UserError => "user_error",
+        JobberErrorKind::Invalid => "invalid",
     }
 }
 

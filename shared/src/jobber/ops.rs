@@ -212,6 +212,7 @@ fn payload(data: &Value, field: &str) -> Result<Value, JobberError> {
         })
         .unwrap_or_default();
     if !errors.is_empty() {
+        crate::observe::metrics().jobber_user_error(field);
         return Err(JobberError::new(JobberErrorKind::UserError, format!("{field}: {}", errors.join("; "))));
     }
     Ok(payload)
@@ -436,6 +437,7 @@ impl JobberClient {
         let payload = payload(&data, "clientCreate")?;
         let client_id: String = field(&payload, "/client/id")?;
         let property_id: String = field(&payload, "/client/clientProperties/nodes/0/id")?;
+        crate::observe::metrics().clients_created.inc();
         Ok((client_id, property_id))
     }
 

@@ -157,7 +157,7 @@ impl TokenStore {
         };
         match &state {
             TokenState::Connected(tokens) => self.remember(tokens),
-            TokenState::Disconnected { .. } => *self.last_known.lock().expect("token memory") = None,
+            TokenState::Disconnected { .. } => self.forget(),
             TokenState::NotStored => {}
         }
         Ok(state)
@@ -224,7 +224,7 @@ impl TokenStore {
         }
         .await;
         lock.release(&self.pool).await;
-        *self.last_known.lock().expect("token memory") = None;
+        self.forget();
         result
     }
 
@@ -244,6 +244,12 @@ impl TokenStore {
 
     fn remember(&self, tokens: &TokenSet) {
         *self.last_known.lock().expect("token memory") = Some(tokens.clone());
+        crate::observe::metrics().access_token_expiry(Some(tokens.expires_at));
+    }
+
+    fn forget(&self) {
+        *self.last_known.lock().expect("token memory") = None;
+        crate::observe::metrics().access_token_expiry(None);
     }
 
     fn last_known(&self) -> Option<TokenSet> {

@@ -187,6 +187,21 @@ pub(crate) struct Meta {
     pub store: Option<String>,
 }
 
+/// The rows in the index now and when its table was read (Unix ms); None when there is no index.
+pub(crate) async fn stats(pool: &Pool, keys: &IndexKeys) -> Result<Option<(u64, u64)>, MappingError> {
+    let mut conn = pool.get().await.map_err(redis_error)?;
+    let (rows, t0): (u64, Option<u64>) = redis::pipe()
+        .cmd("HLEN")
+        .arg(&keys.by_key)
+        .cmd("HGET")
+        .arg(&keys.meta)
+        .arg("t0")
+        .query_async(&mut conn)
+        .await
+        .map_err(redis_error)?;
+    Ok(t0.map(|t0| (rows, t0)))
+}
+
 pub(crate) async fn meta(pool: &Pool, keys: &IndexKeys) -> Result<Meta, MappingError> {
     let mut conn = pool.get().await.map_err(redis_error)?;
     let fields: std::collections::HashMap<String, String> =

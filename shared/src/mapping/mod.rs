@@ -196,6 +196,19 @@ impl Mapping {
         self.inner.store.describe()
     }
 
+    /// Shows the index's rows and age in `/metrics` (`sj_mapping_rows`, `sj_mapping_age_seconds`),
+    /// read from Redis at each scrape.
+    pub fn export_metrics(&self) {
+        let mapping = self.clone();
+        crate::observe::on_scrape(move || {
+            let inner = mapping.inner.clone();
+            async move {
+                let stats = index::stats(&inner.pool, &inner.index).await.ok().flatten();
+                crate::observe::metrics().mapping_index(stats.map(|(rows, t0)| (rows, t0 / 1000)));
+            }
+        });
+    }
+
     /// The row for a customer key (refreshing the Redis index first when it is stale or gone).
     pub async fn lookup(&self, key: &CustomerKey) -> Result<Option<MappingRow>, MappingError> {
         self.get(&self.inner.index.by_key, key.as_str()).await
