@@ -1,39 +1,11 @@
-//! `sj-alerter`: consumes the dead letters' copy in `sj.alerts` and emails operators a digest of
-//! the documents that need a person (docs/operations.md, "Alerts (sj-alerter)").
-//!
-//! No alert is lost: a delivery is acked only once the SMTP server accepted the email that tells
-//! of it. While the server is away the deliveries stay unacked in this process and the email is
-//! tried again with backoff; if this process dies they return to the queue and the next one
-//! sends them. Delivery is therefore at least once: a crash between the server's acceptance and
-//! the acks means the same alert is emailed twice.
-
-mod alert;
-mod digest;
-mod mail;
+//! `sj-alerter`: emails operators a digest of the dead letters (docs/operations.md, "Alerts
+//! (sj-alerter)"). Wiring only: the alerter is the `sj_alerter` library ([`sj_alerter::startup`]).
 
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use futures_util::StreamExt as _;
-use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicCancelOptions};
-use sj_shared::amqp::{self, Publisher, Topology};
-use sj_shared::config::Settings;
-use sj_shared::process;
-use tokio::time::Instant;
-
-use alert::Alert;
-use digest::{Digest, Digests};
-use mail::{Context, Mailer, SendError};
-
-/// The first wait after the mail server failed; it doubles up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_secs(1);
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
-
-/// The header that says why an alert was parked instead of emailed.
-const ALERT_ERROR_HEADER: &str = "sj-alert-error";
+use sj_alerter::startup;
+use sj_shared::runtime::{self, Shutdown};
 
 #[derive(clap::Parser)]
 #[command(
@@ -59,182 +31,11 @@ struct Cli {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = <Cli as clap::Parser>::parse();
-    // Addresses and credentials are configuration too: refused at start (and by
-    // `--check-config`), not at the first alert.
-    let mut mailer = None;
-    let check = |settings: &Settings| {
-        mailer = Some(Mailer::new(&settings.alerts).map_err(|e| e.to_string())?);
-        Ok(())
-    };
-    let settings = match process::start("sj-alerter", cli.config.as_deref(), cli.check_config, check) {
+    let settings = match runtime::start("sj-alerter", cli.config.as_deref(), cli.check_config, startup::check)
+    {
         Ok(settings) => settings,
         Err(code) => return code,
     };
-    let mailer = mailer.expect("set by the check");
-    process::exit_code("sj-alerter", run(&settings, &mailer).await.map(|()| ExitCode::SUCCESS))
-}
-
-/// Consumes until SIGTERM/SIGINT, reconnecting whenever the broker goes away.
-async fn run(settings: &Settings, mailer: &Mailer) -> anyhow::Result<()> {
-    let topology = settings.amqp.topology(&settings.namespace);
-    let vhost = settings.amqp.url.path();
-    let context = Context::new(&settings.alerts, &settings.namespace, vhost, &topology.parked_queue());
-    let mut shutdown = Box::pin(process::shutdown_signal());
-    loop {
-        match consume(settings, &topology, mailer, &context, &mut shutdown).await {
-            Ok(()) => return Ok(()),
-            Err(e) => {
-                // Every delivery held goes back to the queue with the connection: nothing is lost.
-                tracing::error!(error = format!("{e:#}"), "lost the broker; reconnecting in 2 s");
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
-                    _ = &mut shutdown => return Ok(()),
-                }
-            }
-        }
-    }
-}
-
-type Sending = Pin<Box<dyn std::future::Future<Output = (Digest<Delivery>, Result<(), SendError>)>>>;
-
-/// One connection's life: consume, digest, email, ack. Ok at shutdown, Err when the connection
-/// failed (the caller reconnects; unacked deliveries come back).
-async fn consume(
-    settings: &Settings,
-    topology: &Topology,
-    mailer: &Mailer,
-    context: &Context,
-    shutdown: &mut (impl std::future::Future<Output = ()> + Unpin),
-) -> anyhow::Result<()> {
-    let alerts = &settings.alerts;
-    let connection = amqp::connect(&settings.amqp).await?;
-    let publisher = Publisher::open(&connection, topology.clone()).await?;
-    topology.declare(publisher.channel()).await?;
-
-    // Room for a full digest while the previous one waits for the mail server; beyond that the
-    // broker keeps the rest, which is as safe.
-    let prefetch = u16::try_from(alerts.max_per_mail.saturating_mul(2)).unwrap_or(u16::MAX);
-    let (channel, mut consumer, consumer_tag) =
-        amqp::consume(&connection, &topology.alerts_queue(), prefetch, "sj-alerter").await?;
-    tracing::info!(queue = %topology.alerts_queue(), endpoint = %settings.amqp.endpoint(),
-        smtp = %format!("{}:{}", alerts.smtp.host, alerts.smtp.port), window = ?alerts.window.0,
-        max_per_mail = alerts.max_per_mail, "sj-alerter consuming");
-
-    let mut digests: Digests<Delivery> = Digests::new(alerts.window.0, alerts.max_per_mail);
-    let mut sending: Option<Sending> = None;
-    let mut backoff = FIRST_BACKOFF;
-    let mut retry_at: Option<Instant> = None;
-    loop {
-        if sending.is_none() && retry_at.is_none() {
-            if let Some(digest) = digests.take_ready() {
-                let email = mail::render(&digest, context);
-                let mailer = mailer.clone();
-                sending = Some(Box::pin(async move {
-                    let result = mailer.send(&email).await;
-                    (digest, result)
-                }));
-            }
-        }
-        let now = Instant::now();
-        let close_at = digests.next_close().map(Instant::from_std);
-        tokio::select! {
-            delivery = consumer.next() => match delivery {
-                Some(Ok(delivery)) => {
-                    let alert = Alert::from_delivery(&delivery.data, &delivery.properties);
-                    tracing::info!(source = %alert.key.source, kind = %alert.kind, reason = %alert.reason,
-                        redelivered = delivery.redelivered, "alert received");
-                    digests.add(alert, delivery, now.into_std());
-                }
-                Some(Err(e)) => return Err(e.into()),
-                None => anyhow::bail!("the consumer stream ended (cancelled by the broker?)"),
-            },
-            _ = tokio::time::sleep_until(close_at.unwrap_or(now)), if close_at.is_some() => {
-                digests.close_due(Instant::now().into_std());
-            }
-            _ = tokio::time::sleep_until(retry_at.unwrap_or(now)), if retry_at.is_some() => {
-                retry_at = None;
-            }
-            (digest, result) = async { sending.as_mut().expect("guarded").await }, if sending.is_some() => {
-                sending = None;
-                match result {
-                    Ok(()) => {
-                        backoff = FIRST_BACKOFF;
-                        emailed(digest).await;
-                    }
-                    Err(SendError::Transient(e)) => {
-                        tracing::warn!(error = %e, retry_in = ?backoff, held = digests.held() + digest.entries().len(),
-                            "the mail server is not taking the email; alerts wait, unacked");
-                        digests.put_back(vec![digest]);
-                        retry_at = Some(Instant::now() + backoff);
-                        backoff = (backoff * 2).min(MAX_BACKOFF);
-                    }
-                    Err(SendError::Permanent(e)) if digest.entries().len() > 1 => {
-                        // One document may be what the server refuses: try each alone.
-                        tracing::warn!(error = %e, documents = digest.entries().len(),
-                            "the mail server refused the digest; sending one email per document");
-                        digests.put_back(digest.split());
-                    }
-                    Err(SendError::Permanent(e)) => park(&publisher, topology, digest, &e).await?,
-                }
-            }
-            _ = &mut *shutdown => {
-                tracing::info!(held = digests.held(), "stopping: alerts not yet emailed return to the queue");
-                let _ = channel.basic_cancel(consumer_tag.as_str().into(), BasicCancelOptions::default()).await;
-                // An email already handed to the server finishes, so its alerts are not sent twice.
-                if let Some(sending) = sending.take() {
-                    if let (digest, Ok(())) = sending.await {
-                        emailed(digest).await;
-                    }
-                }
-                let _ = connection.close(200, "sj-alerter stopping".into()).await;
-                return Ok(());
-            }
-        }
-    }
-}
-
-/// The server accepted the email: ack every message it told of.
-async fn emailed(digest: Digest<Delivery>) {
-    let documents = digest.entries().len();
-    let sources: Vec<&str> = digest.entries().iter().map(|e| e.alert.key.source.as_str()).collect();
-    tracing::info!(documents, sources = ?sources, "digest emailed");
-    for delivery in digest.into_tokens() {
-        ack(&delivery).await;
-    }
-}
-
-/// The server refused this one document's email for good: retrying would block every later alert
-/// behind it, so it is logged in full and parked in `sj.alerts.undeliverable` with the reason, and
-/// the original acked once the park copy was confirmed.
-async fn park(
-    publisher: &Publisher,
-    topology: &Topology,
-    digest: Digest<Delivery>,
-    error: &str,
-) -> anyhow::Result<()> {
-    let queue = topology.undeliverable_alerts_queue();
-    for entry in digest.entries() {
-        let a = &entry.alert;
-        tracing::error!(source = %a.key.source, kind = %a.kind, reason = %a.reason, smtp_error = %error,
-            %queue, "the mail server refused this alert for good; parked, not emailed");
-    }
-    for delivery in digest.into_tokens() {
-        let reason = [(ALERT_ERROR_HEADER, sj_shared::amqp::text(error))];
-        publisher
-            .republish("", &queue, &delivery.data, &delivery.properties, &reason)
-            .await?
-            .confirmed()
-            .await?;
-        ack(&delivery).await;
-    }
-    Ok(())
-}
-
-async fn ack(delivery: &Delivery) {
-    // A lost ack means a redelivery and a second email: at least once, never lost.
-    match delivery.acker.ack(BasicAckOptions::default()).await {
-        Ok(true) => {}
-        Ok(false) => tracing::warn!("ack not taken (channel gone): the alert will come again"),
-        Err(e) => tracing::warn!(error = %e, "ack failed: the alert will come again"),
-    }
+    let outcome = startup::run(&settings, Shutdown::listen()).await;
+    runtime::exit_code("sj-alerter", outcome.map(|()| ExitCode::SUCCESS))
 }

@@ -5,20 +5,18 @@
 //! A crash at any moment leaves every file either still in `incoming/` (taken again at restart;
 //! a second publish is harmless, the worker deduplicates) or in its final place.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
-use futures_util::stream::{FuturesUnordered, StreamExt};
-use sj_shared::amqp::{DeadLetter, Publisher};
-use sj_shared::config::{FolderSettings, PollerSettings};
-use sj_shared::message::{Source, SourceKind};
-use sj_shared::saberis::{DocumentError, DocumentReader};
-use sj_shared::store::{History, Outcome, PublishedDocuments};
-use tracing::Instrument as _;
+use notify::Watcher as _;
+use sj_shared::config::FolderSettings;
+use sj_shared::message::SourceKind;
+use sj_shared::runtime::Shutdown;
+use sj_shared::saberis::{DocumentError, Format};
 
-use crate::{document_span, place};
+use crate::place;
+use crate::publish::{Batch, DocumentSource, Publishing};
 
 /// What one pass over the folder did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -43,151 +41,70 @@ impl std::ops::AddAssign for PassReport {
 }
 
 pub struct FolderSource<'a> {
-    pub settings: &'a PollerSettings,
-    pub reader: &'a DocumentReader,
-    pub publisher: &'a Publisher,
-    pub published: Option<&'a PublishedDocuments>,
-    pub history: Option<&'a History>,
+    pub publishing: Publishing<'a>,
 }
 
-/// A document read and normalized, waiting for the broker's confirmation.
-struct InFlight {
-    path: PathBuf,
-    hash: String,
-    source_id: String,
-    /// The document's span: its trace is the one the message's `traceparent` names.
-    span: tracing::Span,
+impl DocumentSource for FolderSource<'_> {
+    type Item = PathBuf;
+    const KIND: SourceKind = SourceKind::Folder;
+    const FORMAT: Option<Format> = None;
+
+    fn id(&self, path: &PathBuf) -> String {
+        file_name(path)
+    }
+
+    /// `rejected/NAME` chosen and `NAME.error.txt` written; the file moves there once the dead
+    /// letter was confirmed.
+    async fn keep_refused(
+        &self,
+        path: &PathBuf,
+        _bytes: Option<&[u8]>,
+        error: &DocumentError,
+    ) -> anyhow::Result<Option<PathBuf>> {
+        let target = place::free_target(&self.folder().rejected, &file_name(path))?;
+        place::write_reason(&target, &place::reason_text(error, None))?;
+        Ok(Some(target))
+    }
+
+    async fn refused(&self, path: PathBuf, kept_at: &Path) -> anyhow::Result<()> {
+        place::move_to(&path, kept_at)?;
+        Ok(())
+    }
+
+    async fn published(&self, path: PathBuf, _hash: &str) -> anyhow::Result<()> {
+        let archived = place::move_into(&path, &place::dated(&self.folder().archive))?;
+        tracing::debug!(file = %file_name(&path), archived = %archived.display(), "archived");
+        Ok(())
+    }
+
+    async fn duplicate(&self, path: PathBuf, first: &str) -> anyhow::Result<()> {
+        let archived = place::move_into(&path, &place::dated(&self.folder().archive))?;
+        tracing::info!(file = %file_name(&path), first_source = %first, archived = %archived.display(),
+            "same content as a document already published: archived, not published again");
+        Ok(())
+    }
 }
 
 impl FolderSource<'_> {
     fn folder(&self) -> &FolderSettings {
-        &self.settings.folder
+        &self.publishing.settings.folder
     }
 
     /// One pass: every complete document now in `incoming/`.
     pub async fn pass(&self) -> anyhow::Result<PassReport> {
         let (ready, waiting) = self.scan()?;
-        let mut report = PassReport { waiting, ..PassReport::default() };
-        let mut in_flight = FuturesUnordered::new();
-        // Documents of the same content in this pass wait for the first one's confirmation.
-        let mut same_content: HashMap<String, Vec<PathBuf>> = HashMap::new();
-
+        let mut batch = Batch::new(&self.publishing, self);
         for path in ready {
-            let name = file_name(&path);
-            let span = document_span(&name);
-            let request = span.in_scope(|| {
-                let bytes = self.reader.read_file(&path);
-                bytes.and_then(|bytes| {
-                    let source = Source::now(SourceKind::Folder, &name);
-                    self.reader.quote_request(&bytes, None, source, true).map_err(|e| e.in_file(&name))
-                })
-            });
-            let request = match request {
-                Ok(request) => request,
-                Err(error) => {
-                    self.reject(&path, &name, &error).instrument(span).await?;
-                    report.rejected += 1;
-                    continue;
-                }
-            };
-            if let Some(others) = same_content.get_mut(&request.content_hash) {
-                others.push(path);
-                continue;
-            }
-            if let Some(first) = self.already_published(&request.content_hash).instrument(span.clone()).await
-            {
-                let archived = place::move_into(&path, &place::dated(&self.folder().archive))?;
-                span.in_scope(|| {
-                    tracing::info!(file = %name, first_source = %first, archived = %archived.display(),
-                    "same content as a document already published: archived, not published again")
-                });
-                report.duplicates += 1;
-                continue;
-            }
-            let pending = self
-                .publisher
-                .publish_quote(&request)
-                .instrument(span.clone())
-                .await
-                .context("publishing to RabbitMQ")?;
-            same_content.insert(request.content_hash.clone(), Vec::new());
-            let item = InFlight { path, hash: request.content_hash, source_id: name, span };
-            in_flight.push(async move { (item, pending.confirmed().await) });
-            if in_flight.len() >= self.settings.max_in_flight {
-                let (item, confirmed) = in_flight.next().await.expect("not empty");
-                let span = item.span.clone();
-                self.finish(item, confirmed, &mut same_content, &mut report).instrument(span).await?;
-            }
+            let bytes = self.publishing.reader.read_file(&path);
+            batch.offer(path, bytes).await?;
         }
-        while let Some((item, confirmed)) = in_flight.next().await {
-            let span = item.span.clone();
-            self.finish(item, confirmed, &mut same_content, &mut report).instrument(span).await?;
-        }
-        Ok(report)
-    }
-
-    /// After the broker's answer: record the hash, archive the file and its same-content twins.
-    async fn finish(
-        &self,
-        item: InFlight,
-        confirmed: Result<(), sj_shared::amqp::AmqpError>,
-        same_content: &mut HashMap<String, Vec<PathBuf>>,
-        report: &mut PassReport,
-    ) -> anyhow::Result<()> {
-        confirmed.with_context(|| format!("the broker did not confirm {}", item.source_id))?;
-        if let Some(published) = self.published {
-            if let Err(e) = published.record(&item.hash, &item.source_id).await {
-                // Only costs a second message for a later re-export; the worker deduplicates.
-                tracing::warn!(file = %item.source_id, error = %e, "could not record the published hash in Redis");
-            }
-        }
-        let archive = place::dated(&self.folder().archive);
-        let archived = place::move_into(&item.path, &archive)?;
-        tracing::info!(file = %item.source_id, hash = %item.hash, archived = %archived.display(), "published");
-        report.published += 1;
-        for twin in same_content.remove(&item.hash).unwrap_or_default() {
-            place::move_into(&twin, &archive)?;
-            tracing::info!(file = %file_name(&twin), first_source = %item.source_id,
-                "same content as a document published in this pass: archived, not published again");
-            report.duplicates += 1;
-        }
-        Ok(())
-    }
-
-    async fn already_published(&self, hash: &str) -> Option<String> {
-        if !self.settings.skip_published {
-            return None;
-        }
-        match self.published?.first_source(hash).await {
-            Ok(first) => first,
-            Err(e) => {
-                tracing::warn!(error = %e, "Redis unavailable: publishing without checking for re-exports");
-                None
-            }
-        }
-    }
-
-    /// Writes the reason file, dead-letters a record (so the alert fires), then moves the file.
-    async fn reject(&self, path: &Path, name: &str, error: &DocumentError) -> anyhow::Result<()> {
-        // The place is chosen first, so the reason file and the dead letter name where it will be.
-        let target = place::free_target(&self.folder().rejected, name)?;
-        let reason_file = place::write_reason(&target, &place::reason_text(error, None))?;
-        let letter =
-            DeadLetter::rejected(Source::now(SourceKind::Folder, name), target.display().to_string(), error);
-        self.publisher
-            .publish_dead_letter(&letter)
-            .await
-            .context("publishing a dead letter")?
-            .confirmed()
-            .await
-            .context("the broker did not confirm a dead letter")?;
-        place::move_to(path, &target)?;
-        if let Some(history) = self.history {
-            history.record(Outcome::Rejected, name, None, Some((&letter.kind, &error.reason))).await;
-        }
-        tracing::warn!(file = %name, error = %error, moved = %target.display(), reason = %reason_file.display(),
-            "document refused");
-        Ok(())
+        let counts = batch.finish().await?;
+        Ok(PassReport {
+            published: counts.published,
+            duplicates: counts.duplicates,
+            rejected: counts.refused,
+            waiting,
+        })
     }
 
     /// Files ready to take (unchanged for the settle time) and how many are still changing.
@@ -229,4 +146,55 @@ fn is_document(path: &Path) -> bool {
 
 fn file_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// `--once`: passes until no file is left waiting to settle.
+pub async fn drain(source: &FolderSource<'_>, total: &mut PassReport) -> anyhow::Result<()> {
+    loop {
+        let report = source.pass().await?;
+        *total += report;
+        if report.waiting == 0 {
+            return Ok(());
+        }
+        tokio::time::sleep(source.folder().settle.0).await;
+    }
+}
+
+/// Runs a pass whenever the folder changes (inotify), after files settle, and every
+/// `rescan_interval` as a safety net; returns on shutdown.
+pub async fn watch(
+    source: &FolderSource<'_>,
+    total: &mut PassReport,
+    shutdown: &Shutdown,
+) -> anyhow::Result<()> {
+    let mut shutdown = shutdown.clone();
+    let (tx, mut changes) = tokio::sync::mpsc::unbounded_channel();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.is_ok() {
+            let _ = tx.send(());
+        }
+    })
+    .context("starting the file watcher")?;
+    watcher
+        .watch(&source.folder().incoming, notify::RecursiveMode::NonRecursive)
+        .context("watching the incoming folder")?;
+
+    let settle = source.folder().settle.0;
+    let mut rescan = tokio::time::interval(source.folder().rescan_interval.0);
+    loop {
+        let report = source.pass().await?;
+        *total += report;
+        // Files still being written: look again once they could have settled.
+        let next_look = if report.waiting > 0 { settle } else { Duration::from_secs(24 * 3600) };
+        tokio::select! {
+            _ = shutdown.wait() => return Ok(()),
+            _ = rescan.tick() => {}
+            _ = tokio::time::sleep(next_look) => {}
+            Some(()) = changes.recv() => {
+                // Let a burst of events (a copy in progress) pass before looking.
+                tokio::time::sleep(settle.min(Duration::from_millis(200))).await;
+                while changes.try_recv().is_ok() {}
+            }
+        }
+    }
 }

@@ -9,6 +9,7 @@
 //! - [`amqp`]: the RabbitMQ topology and publishing with confirms;
 //! - [`telemetry`]: logging set up once for all binaries;
 //! - [`observe`]: `/healthz`, `/readyz` and `/metrics` of the long-running processes;
+//! - [`runtime`]: what every long-running binary does the same way: start, shutdown, reconnect;
 //! - [`template`]: the small template language of the quote's title and message.
 
 pub mod amqp;
@@ -18,7 +19,7 @@ pub mod jobber;
 pub mod mapping;
 pub mod message;
 pub mod observe;
-pub mod process;
+pub mod runtime;
 pub mod saberis;
 pub mod store;
 pub mod telemetry;

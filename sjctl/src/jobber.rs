@@ -19,8 +19,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use sj_shared::config::Settings;
-use sj_shared::jobber::{CostBudget, JobberClient, JobberError, JobberErrorKind, TokenState, TokenStore};
-use sj_shared::store::{self, Keys};
+use sj_shared::jobber::{JobberClient, JobberError, JobberErrorKind, TokenState, TokenStore};
+use sj_shared::store;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -113,14 +113,9 @@ pub(crate) fn exit_code(command: &str, result: Result<(), Failure>) -> ExitCode 
 /// The token store and client the workers use, from this installation's settings.
 pub(crate) fn jobber_client(settings: &Settings) -> Result<(TokenStore, JobberClient), Failure> {
     let pool = store::pool(&settings.redis).map_err(|e| Failure::Usage(format!("redis.url: {e}")))?;
-    let http = reqwest::Client::builder()
-        .timeout(settings.jobber.request_timeout.0)
-        .build()
+    let client = JobberClient::from_settings(settings, pool)
         .map_err(|e| Failure::Failed(format!("HTTP client: {e}")))?;
-    let tokens = verify::token_store(settings, pool.clone(), http.clone());
-    let budget = CostBudget::new(pool, &Keys::new(&settings.namespace));
-    let client = JobberClient::new(&settings.jobber, http, tokens.clone(), budget);
-    Ok((tokens, client))
+    Ok((client.tokens().clone(), client))
 }
 
 // ---------------------------------------------------------------------------------------------

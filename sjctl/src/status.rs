@@ -260,7 +260,7 @@ async fn jobber(settings: &Settings) -> JobberStatus {
         status.version_warning = notice;
     }
     let http = reqwest::Client::new();
-    let tokens = verify::token_store(settings, pool, http);
+    let tokens = sj_shared::jobber::TokenStore::from_settings(settings, pool, http);
     status.token = match tokio::time::timeout(CHECK_TIMEOUT, tokens.state()).await {
         Ok(Ok(TokenState::Connected(tokens))) => {
             status.token_expires_at = Some(tokens.expires_at);

@@ -26,7 +26,7 @@ use lettre::{AsyncSmtpTransport, Tokio1Executor};
 use serde::Serialize;
 use sj_shared::amqp::{self, Topology};
 use sj_shared::config::{HumanDuration, MappingStoreKind, Settings, SmtpTls};
-use sj_shared::jobber::{CostBudget, JobberClient, TokenSet, TokenState, TokenStore};
+use sj_shared::jobber::{JobberClient, TokenSet, TokenState, TokenStore};
 use sj_shared::mapping::Mapping;
 use sj_shared::store::{self, Keys};
 
@@ -341,24 +341,6 @@ pub(crate) async fn read_budget(pool: &deadpool_redis::Pool, keys: &Keys) -> Res
     .await
 }
 
-/// A token store as the workers build it.
-pub(crate) fn token_store(
-    settings: &Settings,
-    pool: deadpool_redis::Pool,
-    http: reqwest::Client,
-) -> TokenStore {
-    let jobber = &settings.jobber;
-    TokenStore::new(
-        pool,
-        Keys::new(&settings.namespace),
-        http,
-        &jobber.api_url,
-        &jobber.client_id,
-        jobber.client_secret.clone(),
-        jobber.refresh_token.clone(),
-    )
-}
-
 /// "in 55m (2026-11-22T02:20:00Z)" or "expired 3m ago (…)".
 pub(crate) fn expiry(tokens: &TokenSet) -> String {
     let at = UNIX_EPOCH + Duration::from_secs(tokens.expires_at);
@@ -386,7 +368,7 @@ async fn check_jobber(settings: &Settings) -> Check {
         Ok(http) => http,
         Err(e) => return Check::failed(WHAT, format!("HTTP client: {e}"), "report this as a bug"),
     };
-    let tokens = token_store(settings, pool.clone(), http.clone());
+    let tokens = TokenStore::from_settings(settings, pool.clone(), http.clone());
     match limited(tokens.state()).await {
         Ok(TokenState::Connected(_)) => {}
         Ok(TokenState::Disconnected { .. }) => {
@@ -406,8 +388,7 @@ async fn check_jobber(settings: &Settings) -> Check {
     // A cheap query, through the same client the workers use (it refreshes an expired token,
     // and records the cost budget Jobber reports).
     let keys = Keys::new(&settings.namespace);
-    let client =
-        JobberClient::new(&settings.jobber, http, tokens.clone(), CostBudget::new(pool.clone(), &keys));
+    let client = JobberClient::with_http(settings, pool.clone(), http);
     let account = match limited(client.account()).await {
         Ok((_, name)) => name,
         Err(e) => {

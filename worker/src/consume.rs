@@ -53,7 +53,7 @@ impl Handler<'_> {
             }
             Err(e) => Err(Failure::new(FailureKind::MessageUnreadable, e.to_string())),
         };
-        if self.writer.jobber.is_dry_run() {
+        if self.writer.effects.is_dry_run() {
             // Nothing changes in a dry run: not Jobber, not the queues. The delivery stays unacked
             // with this worker until it stops, then returns to the queue.
             match &outcome {
@@ -92,7 +92,6 @@ impl Handler<'_> {
                             .record(Outcome::Unchanged, &request.source.id, Some(&r.quote_number), None)
                             .await;
                     }
-                    Written::DryRun => unreachable!("dry runs return above"),
                 }
                 ack(&delivery).await;
             }

@@ -24,6 +24,8 @@ use sj_shared::jobber::ops::{
     ClientSummary, JobberAddress, PropertySummary, SEARCH_NAMES, SEARCH_PROPERTIES,
 };
 use sj_shared::jobber::JobberClient;
+
+use crate::effects::Effects;
 use sj_shared::mapping::{
     address_key, address_text, normalize_name, CustomerKey, Mapping, MappingError, MappingRow, AUTO,
 };
@@ -82,6 +84,8 @@ pub struct Resolver {
     pub customer_lease: Duration,
     /// Clients read recently, so a known customer's document costs no Jobber read.
     pub cache: ClientCache,
+    /// The cache entries of what this worker created, and mapping rows (logged in a dry run).
+    pub effects: Effects,
 }
 
 /// What the document says about its customer, reduced for matching.
@@ -319,17 +323,15 @@ impl Resolver {
         let (client_id, property_id) =
             self.jobber.create_client(&name, &customer.billing, &customer.site).await?;
         tracing::info!(client = %client_id, customer = %customer.key, %name, "created the Jobber client");
-        if !self.jobber.is_dry_run() {
-            let property = PropertySummary { id: property_id.clone(), address: customer.site.clone() };
-            self.cache
-                .put(&ClientSummary {
-                    id: client_id.clone(),
-                    name,
-                    billing_address: Some(customer.billing.clone()),
-                    properties: vec![property],
-                })
-                .await;
-        }
+        let property = PropertySummary { id: property_id.clone(), address: customer.site.clone() };
+        self.effects
+            .cache_created(&ClientSummary {
+                id: client_id.clone(),
+                name,
+                billing_address: Some(customer.billing.clone()),
+                properties: vec![property],
+            })
+            .await;
         self.write_back(customer, &client_id, &property_id, How::Created).await;
         Ok(Resolved { client_id, property_id, how: How::Created, cached: false })
     }
@@ -355,12 +357,10 @@ impl Resolver {
         }
         let property = self.jobber.create_property(&client.id, site).await?;
         tracing::info!(client = %client.id, %property, "created the property");
-        if !self.jobber.is_dry_run() {
-            // The next document of this client knows the new property without asking Jobber.
-            let mut known = client.clone();
-            known.properties.push(PropertySummary { id: property.clone(), address: site.clone() });
-            self.cache.put(&known).await;
-        }
+        // The next document of this client knows the new property without asking Jobber.
+        let mut known = client.clone();
+        known.properties.push(PropertySummary { id: property.clone(), address: site.clone() });
+        self.effects.cache_created(&known).await;
         Ok(property)
     }
 
@@ -392,14 +392,7 @@ impl Resolver {
                 found => format!("found by {}", found.as_str()),
             },
         };
-        if self.jobber.is_dry_run() {
-            tracing::info!(customer = %customer.key, client = %client_id, "dry run: mapping row not written");
-            return;
-        }
-        if let Err(e) = self.mapping.append(&row).await {
-            tracing::warn!(customer = %customer.key, client = %client_id, error = %e,
-                "could not write the mapping row; the next document of this customer searches Jobber again");
-        }
+        self.effects.write_mapping_row(&row).await;
     }
 }
 

@@ -26,8 +26,9 @@ use sj_shared::jobber::ops::QuoteRef;
 use sj_shared::jobber::JobberErrorKind;
 use sj_shared::jobber::{JobberClient, JobberError};
 use sj_shared::message::QuoteRequest;
-use sj_shared::store::{epoch, Crosswalk, QuoteRecord, RedisEpoch, RedisLock, StoreError};
+use sj_shared::store::{Crosswalk, QuoteRecord, RedisEpoch, RedisLock, StoreError};
 
+use crate::effects::Effects;
 use crate::lookup::{Delivered, LookUp};
 use crate::quote;
 use crate::resolve::{How, Resolved, Resolver};
@@ -41,8 +42,6 @@ pub enum Written {
     LinesAdded(QuoteRecord),
     /// The quote already existed (crosswalk, or its marker in Jobber).
     AlreadyThere(QuoteRecord),
-    /// `--dry-run`: the writes were logged, not sent.
-    DryRun,
 }
 
 /// Why it did not; whether a later attempt can do better is the kind's class.
@@ -108,6 +107,8 @@ pub struct Writer {
     /// The dealer's prices and the quote's presentation (`[pricing]`, `[quote]`).
     pub quote_rules: quote::QuoteRules,
     pub routing: Routing,
+    /// What a document changes besides Jobber (logged instead in a dry run).
+    pub effects: Effects,
 }
 
 impl Writer {
@@ -152,10 +153,7 @@ impl Writer {
 
     /// The attempt record, before anything is sent: a later attempt then knows to look.
     async fn before_writing(&self, request: &QuoteRequest) -> Result<(), Failure> {
-        if !self.jobber.is_dry_run() {
-            self.crosswalk.record_attempt(&request.content_hash, epoch::now()).await?;
-        }
-        Ok(())
+        Ok(self.effects.record_attempt(&request.content_hash).await?)
     }
 
     async fn write_holding_intent(
@@ -217,9 +215,6 @@ impl Writer {
             }
             other => (other?, resolved),
         };
-        if self.jobber.is_dry_run() {
-            return Ok(Written::DryRun);
-        }
         let record = QuoteRecord {
             quote_id: created.id,
             quote_number: created.quote_number,
@@ -308,9 +303,6 @@ impl Writer {
         }
         self.before_writing(request).await?;
         let ids = self.jobber.add_line_items(&quote.id, &items).await?;
-        if self.jobber.is_dry_run() {
-            return Ok(Written::DryRun);
-        }
         tracing::info!(quote = %quote.quote_number, client = %quote.client_name, lines = ids.len(),
             "lines added to the quote the PO names");
         let record = record(ids, false);
@@ -320,8 +312,6 @@ impl Writer {
 
     /// A lost crosswalk costs only a marker look-up next time: log, don't fail.
     async fn remember(&self, hash: &str, record: &QuoteRecord) {
-        if let Err(e) = self.crosswalk.record(hash, record).await {
-            tracing::warn!(%hash, error = %e, "could not record the crosswalk; the quote's marker covers it");
-        }
+        self.effects.remember(hash, record).await
     }
 }

@@ -2,12 +2,14 @@
 
 mod parked;
 mod publish;
+mod session;
 mod topology;
 
 use std::time::Duration;
 
 pub use parked::{broker_death, parked_id};
 pub use publish::{headers, new_traceparent, text, trace_id, DeadLetter, PendingConfirm, Publisher};
+pub use session::Session;
 pub use topology::{Topology, QUOTE_ROUTING_KEY};
 
 /// A retry tier's name (`5s`, `30m`), as in its queue's name.
@@ -100,20 +102,45 @@ pub async fn connect(settings: &AmqpSettings) -> Result<lapin::Connection, AmqpE
     let endpoint = settings.endpoint();
     let deadline = tokio::time::Instant::now() + settings.connect_timeout.0;
     let mut delay = Duration::from_millis(100);
+    let readiness = crate::observe::readiness();
+    readiness.not_ready(crate::observe::BROKER, format!("connecting to RabbitMQ at {endpoint}"));
     loop {
         match lapin::Connection::connect(settings.url.expose(), lapin::ConnectionProperties::default()).await
         {
-            Ok(connection) => return Ok(connection),
+            Ok(connection) => {
+                // Ready while this connection lives (until the next connect replaces the check).
+                let status = connection.status().clone();
+                let lost = format!("lost the connection to RabbitMQ at {endpoint}");
+                readiness.ready_while(crate::observe::BROKER, move || {
+                    if status.connected() {
+                        Ok(())
+                    } else {
+                        Err(lost.clone())
+                    }
+                });
+                return Ok(connection);
+            }
             // A certificate or the credentials refused: waiting cannot help.
-            Err(cause) if cannot_improve(&cause) => return Err(AmqpError::Connect { endpoint, cause }),
+            Err(cause) if cannot_improve(&cause) => return Err(not_connected(endpoint, cause)),
             Err(e) if tokio::time::Instant::now() + delay < deadline => {
+                readiness.not_ready(
+                    crate::observe::BROKER,
+                    format!("cannot connect to RabbitMQ at {endpoint}: {e}"),
+                );
                 tracing::warn!(%endpoint, error = %e, retry_in_ms = delay.as_millis() as u64, "RabbitMQ not reachable yet");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
-            Err(cause) => return Err(AmqpError::Connect { endpoint, cause }),
+            Err(cause) => return Err(not_connected(endpoint, cause)),
         }
     }
+}
+
+/// The connection error, also the reason `/readyz` gives.
+fn not_connected(endpoint: String, cause: lapin::Error) -> AmqpError {
+    let error = AmqpError::Connect { endpoint, cause };
+    crate::observe::readiness().not_ready(crate::observe::BROKER, error.to_string());
+    error
 }
 
 /// A connection error no retry can mend: the server's certificate is refused (untrusted, expired,

@@ -9,7 +9,8 @@ use super::operations::Operation;
 use super::tokens::without_url;
 use super::version::{VersionNotice, VersionWatch};
 use super::{JobberError, JobberErrorKind, TokenStore};
-use crate::config::JobberSettings;
+use crate::config::{JobberSettings, Settings};
+use crate::store::Keys;
 
 #[derive(Clone)]
 pub struct JobberClient {
@@ -28,6 +29,25 @@ pub struct JobberClient {
 }
 
 impl JobberClient {
+    /// The client every process of this installation uses: HTTP with `jobber.request_timeout`,
+    /// the tokens and the cost budget in Redis under the namespace.
+    pub fn from_settings(settings: &Settings, pool: deadpool_redis::Pool) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder().timeout(settings.jobber.request_timeout.0).build()?;
+        Ok(Self::with_http(settings, pool, http))
+    }
+
+    /// [`Self::from_settings`] over a given HTTP client (`sjctl verify` bounds its checks tighter).
+    pub fn with_http(settings: &Settings, pool: deadpool_redis::Pool, http: reqwest::Client) -> Self {
+        let tokens = TokenStore::from_settings(settings, pool.clone(), http.clone());
+        let budget = CostBudget::new(pool, &Keys::new(&settings.namespace));
+        Self::new(&settings.jobber, http, tokens, budget)
+    }
+
+    /// The token store the client refreshes through.
+    pub fn tokens(&self) -> &TokenStore {
+        &self.tokens
+    }
+
     pub fn new(
         settings: &JobberSettings,
         http: reqwest::Client,
@@ -52,10 +72,6 @@ impl JobberClient {
     pub fn dry_run(mut self) -> Self {
         self.dry_run = true;
         self
-    }
-
-    pub fn is_dry_run(&self) -> bool {
-        self.dry_run
     }
 
     /// In a dry run, logs the mutation and returns true: the caller must not send it.

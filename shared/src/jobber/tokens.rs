@@ -93,6 +93,21 @@ struct TokenResponse {
 }
 
 impl TokenStore {
+    /// The token store of this installation: its namespace, its Jobber app and the refresh token
+    /// configured for a first start.
+    pub fn from_settings(settings: &crate::config::Settings, pool: Pool, http: reqwest::Client) -> Self {
+        let jobber = &settings.jobber;
+        Self::new(
+            pool,
+            Keys::new(&settings.namespace),
+            http,
+            &jobber.api_url,
+            &jobber.client_id,
+            jobber.client_secret.clone(),
+            jobber.refresh_token.clone(),
+        )
+    }
+
     pub fn new(
         pool: Pool,
         keys: Keys,

@@ -34,14 +34,30 @@ pub fn readiness() -> &'static Readiness {
     READINESS.get_or_init(Readiness::default)
 }
 
-/// This process consumes `queue` now (readiness and `sj_consuming`).
-pub fn consuming(queue: &str) {
-    readiness().ready(CONSUMING);
+/// This process consumes `queue` on `channel` from now until the guard is dropped (readiness,
+/// while the channel is open, and `sj_consuming`). Hold it for as long as the consumer runs.
+#[must_use = "the process consumes until the guard is dropped"]
+pub fn consuming(queue: &str, channel: &lapin::Channel) -> Consuming {
+    let status = channel.status().clone();
+    let closed = format!("the channel consuming {queue} closed");
+    readiness().ready_while(CONSUMING, move || if status.connected() { Ok(()) } else { Err(closed.clone()) });
     metrics().set_consuming(queue, true);
+    Consuming { queue: queue.to_owned() }
 }
 
 /// This process does not consume `queue`, for `reason`.
 pub fn not_consuming(queue: &str, reason: impl Into<String>) {
     readiness().not_ready(CONSUMING, reason);
     metrics().set_consuming(queue, false);
+}
+
+/// See [`consuming`]: dropped, the process no longer consumes.
+pub struct Consuming {
+    queue: String,
+}
+
+impl Drop for Consuming {
+    fn drop(&mut self) {
+        not_consuming(&self.queue, format!("no consumer on {} (reconnecting or stopping)", self.queue));
+    }
 }

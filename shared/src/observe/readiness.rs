@@ -13,11 +13,21 @@ use deadpool_redis::Pool;
 /// How long `/readyz` waits for Redis to answer a PING.
 const REDIS_PING_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// A condition met while this says Ok (asked at each `/readyz`).
+type Live = Box<dyn Fn() -> Result<(), String> + Send + Sync>;
+
+/// One condition: met (`why_not` None) or not, and when met, possibly only while `live` says so.
+struct Condition {
+    name: &'static str,
+    why_not: Option<String>,
+    live: Option<Live>,
+}
+
 /// The conditions of one process. One per process: [`super::readiness`].
 #[derive(Default)]
 pub struct Readiness {
-    /// In the order declared: (name, None when met, else why not).
-    conditions: Mutex<Vec<(&'static str, Option<String>)>>,
+    /// In the order declared.
+    conditions: Mutex<Vec<Condition>>,
     redis: Mutex<Option<Pool>>,
 }
 
@@ -27,8 +37,8 @@ impl Readiness {
     pub fn require(&self, names: &[&'static str]) {
         self.with(|conditions| {
             for name in names {
-                if !conditions.iter().any(|(n, _)| n == name) {
-                    conditions.push((name, Some("starting".to_owned())));
+                if !conditions.iter().any(|c| c.name == *name) {
+                    conditions.push(Condition { name, why_not: Some("starting".to_owned()), live: None });
                 }
             }
         });
@@ -36,12 +46,22 @@ impl Readiness {
 
     /// The condition is met (declared now if it was not).
     pub fn ready(&self, name: &'static str) {
-        self.set(name, None);
+        self.set(name, None, None);
+    }
+
+    /// The condition is met as long as `live` says Ok (asked at each `/readyz`; its error is the
+    /// reason): a connection's status, for instance.
+    pub fn ready_while(
+        &self,
+        name: &'static str,
+        live: impl Fn() -> Result<(), String> + Send + Sync + 'static,
+    ) {
+        self.set(name, None, Some(Box::new(live)));
     }
 
     /// The condition is not met, for `reason` (declared now if it was not).
     pub fn not_ready(&self, name: &'static str, reason: impl Into<String>) {
-        self.set(name, Some(reason.into()));
+        self.set(name, Some(reason.into()), None);
     }
 
     /// `/readyz` also requires Redis to answer a PING through this pool.
@@ -49,14 +69,17 @@ impl Readiness {
         *self.redis.lock().unwrap_or_else(|p| p.into_inner()) = Some(pool);
     }
 
-    fn set(&self, name: &'static str, state: Option<String>) {
-        self.with(|conditions| match conditions.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, s)) => *s = state,
-            None => conditions.push((name, state)),
+    fn set(&self, name: &'static str, why_not: Option<String>, live: Option<Live>) {
+        self.with(|conditions| match conditions.iter_mut().find(|c| c.name == name) {
+            Some(condition) => {
+                condition.why_not = why_not;
+                condition.live = live;
+            }
+            None => conditions.push(Condition { name, why_not, live }),
         });
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut Vec<(&'static str, Option<String>)>) -> T) -> T {
+    fn with<T>(&self, f: impl FnOnce(&mut Vec<Condition>) -> T) -> T {
         f(&mut self.conditions.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
@@ -66,7 +89,14 @@ impl Readiness {
         let mut unmet: Vec<String> = self.with(|conditions| {
             conditions
                 .iter()
-                .filter_map(|(name, why)| why.as_ref().map(|why| format!("{name}: {why}")))
+                .filter_map(|c| {
+                    let why_not = match (&c.why_not, &c.live) {
+                        (Some(why), _) => Some(why.clone()),
+                        (None, Some(live)) => live().err(),
+                        (None, None) => None,
+                    };
+                    why_not.map(|why| format!("{}: {why}", c.name))
+                })
                 .collect()
         });
         let pool = self.redis.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -116,6 +146,19 @@ mod tests {
         assert_eq!(readiness.check().await, Ok(()));
         readiness.not_ready("broker", "lost the connection");
         assert_eq!(readiness.check().await, Err(vec!["broker: lost the connection".to_owned()]));
+
+        let connected = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let status = connected.clone();
+        readiness.ready_while("broker", move || {
+            if status.load(std::sync::atomic::Ordering::SeqCst) {
+                Ok(())
+            } else {
+                Err("connection lost".to_owned())
+            }
+        });
+        assert_eq!(readiness.check().await, Ok(()));
+        connected.store(false, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(readiness.check().await, Err(vec!["broker: connection lost".to_owned()]));
     }
 
     #[tokio::test]

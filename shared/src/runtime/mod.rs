@@ -1,7 +1,18 @@
 //! What every long-running binary of the bridge (`sj-poller`, `sj-worker`, `sj-alerter`) does the
-//! same way: load and check its settings (exit 1 with every problem named), `--check-config`, set
-//! up telemetry (and flush the spans not exported yet at the end), turn the outcome into an exit
-//! code (2 when it stopped on an error), and hear SIGTERM and SIGINT.
+//! same way, so each binary's `main` is wiring only:
+//! - [`start`]: load and check its settings (exit 1 with every problem named), `--check-config`,
+//!   set up telemetry;
+//! - [`Shutdown`]: SIGTERM and SIGINT, seen by every task of the process;
+//! - [`Reconnect`]: the one reconnect policy (backoff, logging, cut short by shutdown) of the
+//!   loops that hold a broker connection;
+//! - [`exit_code`]: the outcome as an exit code (2 when it stopped on an error), after the spans
+//!   not exported yet were flushed.
+
+mod reconnect;
+mod shutdown;
+
+pub use reconnect::Reconnect;
+pub use shutdown::{Shutdown, ShutdownTrigger};
 
 use std::fmt::Display;
 use std::path::Path;
@@ -47,14 +58,4 @@ pub fn exit_code<E: Display>(program: &str, outcome: Result<ExitCode, E>) -> Exi
     };
     crate::telemetry::shutdown();
     code
-}
-
-/// Resolves on SIGTERM (what Docker, Kubernetes and systemd send) or SIGINT (Ctrl-C).
-pub async fn shutdown_signal() {
-    let mut term =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
 }

@@ -1,0 +1,22 @@
+//! The worker: consumes quote messages and writes each one to Jobber exactly once. The binary
+//! `sj-worker` is wiring; [`startup::run`] is the whole process, so a test can also run a worker
+//! inside its own runtime.
+//!
+//! - [`startup`]: from the settings to a consuming worker, reconnecting until shutdown;
+//! - [`consume`]: one delivery, start to finish (ack, retry tier or dead letter);
+//! - [`write`]: the exactly-once write of one document, with [`lookup`] deciding when Jobber must
+//!   be asked whether an earlier attempt got there;
+//! - [`resolve`]: the Jobber client and property of a document (mapping table, searches,
+//!   creation), with [`client_cache`];
+//! - [`quote`]: the dealer's pricing and presentation rules;
+//! - [`effects`]: what a document changes besides Jobber, and the one place `--dry-run` is decided
+//!   (with [`sj_shared::jobber::JobberClient::dry_run`]).
+
+pub mod client_cache;
+pub mod consume;
+pub mod effects;
+pub mod lookup;
+pub mod quote;
+pub mod resolve;
+pub mod startup;
+pub mod write;
