@@ -209,6 +209,16 @@ queue_messages() { # the messages in one queue of the stack's RabbitMQ (manageme
   http -u guest:guest "http://127.0.0.1:15672/api/queues/%2f/$1" \
     | python3 -c 'import json,sys; q=json.load(sys.stdin); print(q.get("messages_ready", 0) + q.get("messages_unacknowledged", 0))'
 }
+dead_letters() { # "SOURCE KIND" of each message in sj.quotes.dead (a peek: they are requeued)
+  http -u guest:guest -H 'content-type: application/json' -X POST \
+    -d '{"count":100,"ackmode":"ack_requeue_true","encoding":"auto","truncate":100}' \
+    http://127.0.0.1:15672/api/queues/%2f/sj.quotes.dead/get \
+    | python3 -c '
+import json, sys
+for m in json.load(sys.stdin):
+    h = m.get("properties", {}).get("headers", {})
+    print(h.get("sj-source", "?"), h.get("sj-error-kind", "?"))'
+}
 mails() { http http://127.0.0.1:8025/api/messages | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
 files_in() { find "$1" -type f ! -name '*.error.txt' | wc -l; }
 at_least() { [[ $($1) -ge $2 ]]; }
@@ -217,14 +227,17 @@ bridge_containers() {
   podman ps --filter "label=com.docker.compose.project=$project" --format '{{.Names}}' \
     | grep -E '_(sandbox|poller|worker|alerter)_[0-9]+$' | sort
 }
-all_ready() { # /readyz on every process of the bridge (sjctl probe, the image's HEALTHCHECK)
+# sjctl probe: the image's HEALTHCHECK (/readyz at the address the process wrote); in the sandbox's
+# container without its SJ_SANDBOX_* settings, which sjctl would refuse as unknown SJ_ keys.
+probe() { podman exec "$1" env -u SJ_SANDBOX_HEALTH__LISTEN -u SJ_SANDBOX_HEALTH__ADDRESS_FILE sjctl probe "${@:2}"; }
+all_ready() { # /readyz on every process of the bridge
   local c
-  for c in $(bridge_containers); do podman exec "$c" sjctl probe >/dev/null 2>&1 || return 1; done
+  for c in $(bridge_containers); do probe "$c" >/dev/null 2>&1 || return 1; done
 }
 readyz_report() {
   local c
   for c in $(bridge_containers); do
-    printf '  %-28s ' "$c"; podman exec "$c" sjctl probe 2>&1 | head -1 || true
+    printf '  %-28s %s\n' "$c" "$( (probe "$c" --print 2>&1 || true) | grep -v '"level":' | tr '\n' ' ' | cut -c1-100)"
   done
 }
 
@@ -240,9 +253,11 @@ batch1=$(ls samples/saberis/* samples/bad/* | wc -l)
 cp samples/saberis/* samples/bad/* "$incoming/"
 # The sample set: three orders become quotes (the Harbour Lane kitchen arrives three times, as
 # JSON, XML and a re-export: one quote), the nameless bath is parked (no customer name), the
-# three documents of samples/bad are refused.
+# three documents of samples/bad are refused. Parked and refused ones all reach sj.quotes.dead.
 wait_until "3 quotes in the sandbox" equals quotes 3
-wait_until "the parked document in sj.quotes.dead" equals queue_messages 1 sj.quotes.dead
+wait_until "the parked bath and the 3 refused documents in sj.quotes.dead" equals queue_messages 4 sj.quotes.dead
+dead_letters | sed 's/^/  dead letter: /'
+[[ $(dead_letters | grep -c '^bath-gatineau.json ') -eq 1 ]] || fail "bath-gatineau.json is not parked in sj.quotes.dead"
 wait_until "an alert email in the mail catcher" at_least mails 1
 wait_until "every document archived or rejected" equals files_in "$batch1" "$SJ_EXPORTS_DIR"
 [[ -z $(ls -A "$incoming") ]] || fail "documents left in incoming/: $(ls "$incoming")"
@@ -277,7 +292,8 @@ for name in sorted(os.listdir(src)):
 PY
 cp "$state"/batch2/* "$incoming/"
 wait_until "3 more quotes in the sandbox (6)" equals quotes 6
-wait_until "a second parked document in sj.quotes.dead" equals queue_messages 2 sj.quotes.dead
+wait_until "the second batch's bath parked in sj.quotes.dead" equals queue_messages 5 sj.quotes.dead
+[[ $(dead_letters | grep -c '^batch2-bath-gatineau.json ') -eq 1 ]] || fail "batch2-bath-gatineau.json is not parked"
 wait_until "every document of batch 2 archived" equals files_in $((batch1 + 6)) "$SJ_EXPORTS_DIR"
 sleep 3
 equals quotes 6 || fail "more than 6 quotes: $(quotes)"
