@@ -91,10 +91,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let sandbox = sj_sandbox::spawn(config).await?;
     // Scripts read the address from this first line.
     println!("sj-sandbox listening on {}", sandbox.base_url());
-    tokio::signal::ctrl_c().await?;
+    shutdown_signal().await?;
     tracing::info!("shutting down");
     sandbox.shutdown().await;
     Ok(())
+}
+
+/// Resolves on SIGTERM (what Docker, Kubernetes and systemd send; as a container's PID 1 the
+/// process would otherwise ignore it) or SIGINT (Ctrl-C).
+async fn shutdown_signal() -> std::io::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = term.recv() => Ok(()),
+        result = tokio::signal::ctrl_c() => result,
+    }
 }
 
 async fn token(url: &str, account: Option<u64>) -> anyhow::Result<()> {

@@ -12,6 +12,7 @@ mod queries;
 mod saberis;
 mod schema;
 mod sheets;
+mod signals;
 mod webhooks;
 
 use serde_json::{json, Value};
