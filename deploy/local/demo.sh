@@ -88,7 +88,7 @@ clients = {c["id"]: c for c in json.load(urllib.request.urlopen(f"{sandbox}/_adm
 by_number = {str(q["quote_number"]): q for q in quotes}
 rows = []
 for e in events:
-    msg, f = e.get("message"), e.get("file") or e.get("source")
+    msg, f = e.get("message"), e.get("file") or e.get("source") or e.get("document") or ""
     if msg == "quote created":
         q = by_number.get(str(e.get("quote")), {})
         client = clients.get(q.get("client_id"), {})
