@@ -27,6 +27,8 @@ pub struct Handler<'a> {
     /// under us closes it), and every later failure would fail alike, so the worker reconnects
     /// (declaring the topology again) instead of requeueing documents until the broker drops them.
     pub publisher_failed: tokio::sync::Notify,
+    /// Ends a wait for Jobber's request window (the delivery returns to the queue).
+    pub shutdown: sj_shared::runtime::Shutdown,
 }
 
 impl Handler<'_> {
@@ -42,6 +44,10 @@ impl Handler<'_> {
     }
 
     async fn handle_traced(&self, delivery: Delivery) {
+        if !crate::pacing::wait_for_window(self.writer.jobber.budget(), &self.shutdown).await {
+            tracing::info!("stopping: the document waiting for Jobber's request window returns to the queue");
+            return;
+        }
         let source = headers::text(delivery.properties.headers(), header::SOURCE).unwrap_or_default();
         let outcome = match QuoteRequest::from_json(&delivery.data) {
             Ok(request) => {

@@ -138,6 +138,7 @@ async fn consume(
         publisher: &publisher,
         topology,
         publisher_failed: tokio::sync::Notify::new(),
+        shutdown: shutdown.clone(),
     };
     let deliveries = consumer.for_each_concurrent(settings.worker.concurrency, |delivery| {
         let handler = &handler;

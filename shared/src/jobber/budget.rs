@@ -54,6 +54,20 @@ redis.call('EXPIRE', counter, window * 2)
 return 0
 "#;
 
+/// Returns how many milliseconds until the request window has room (0: it has), reserving
+/// nothing. KEYS: the request counter prefix. ARGV: request limit, window seconds.
+const WINDOW_ROOM: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local window_index = math.floor(now / 1000 / window)
+local used = tonumber(redis.call('GET', KEYS[1] .. ':' .. window_index) or '0')
+if used >= limit then
+  return (window_index + 1) * window * 1000 - now
+end
+return 0
+"#;
+
 /// Records a response's `throttleStatus` as the new estimate.
 const REPORT: &str = r#"
 local t = redis.call('TIME')
@@ -101,6 +115,26 @@ impl CostBudget {
             .await
             .map_err(|e| e.to_string())?;
         Ok(Duration::from_millis(wait.max(0) as u64))
+    }
+
+    /// How long until Jobber's request window has room again (zero: it has room now). Nothing is
+    /// reserved: a worker asks before it takes a document in hand, so that it waits for the next
+    /// window holding no lock, instead of failing the document through the retry tiers.
+    pub async fn window_room(&self) -> Result<Duration, String> {
+        let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
+        let wait: i64 = redis::Script::new(WINDOW_ROOM)
+            .key(&self.counter_key)
+            .arg(REQUEST_LIMIT)
+            .arg(REQUEST_WINDOW.as_secs())
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Duration::from_millis(wait.max(0) as u64))
+    }
+
+    /// The key counting the requests of window `window_index` (Unix seconds / 300).
+    pub fn window_counter_key(&self, window_index: u64) -> String {
+        format!("{}:{window_index}", self.counter_key)
     }
 
     /// Waits until a request may go, at most `patience`: a longer wait (the request window

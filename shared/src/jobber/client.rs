@@ -43,6 +43,11 @@ impl JobberClient {
         Self::new(&settings.jobber, http, tokens, budget)
     }
 
+    /// Jobber's limits as every process of this installation shares them.
+    pub fn budget(&self) -> &CostBudget {
+        &self.budget
+    }
+
     /// The token store the client refreshes through.
     pub fn tokens(&self) -> &TokenStore {
         &self.tokens

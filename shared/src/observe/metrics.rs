@@ -123,6 +123,7 @@ pub struct Metrics {
     pub clients_created: Counter,
     pub retries: Family<TierLabels, Counter>,
     pub document_latency: Histogram,
+    pub documents_waiting_for_budget: Gauge,
     // sj-poller (rejected documents) and sj-worker
     pub dead_letters: Family<KindLabels, Counter>,
     // Jobber (every process with a Jobber client)
@@ -227,6 +228,11 @@ impl Metrics {
                 "sj_document_latency_seconds",
                 "From the poller publishing a document (header sj-first-seen) to its quote created or its lines added in Jobber",
                 document_latency()
+            ),
+            documents_waiting_for_budget: register!(
+                "sj_documents_waiting_for_budget",
+                "Documents this worker holds (no lock taken) until Jobber's request window has room again",
+                Gauge::default()
             ),
             dead_letters: register!(
                 "sj_dead_letters",

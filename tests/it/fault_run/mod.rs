@@ -903,7 +903,9 @@ async fn n_documents_under_faults_lose_nothing_and_double_nothing() {
     let mut work_queues = vec![topology.quotes_queue()];
     work_queues.extend(topology.retry_delays.iter().map(|d| topology.retry_queue(*d)));
     let expected_parked = docs.iter().filter(|d| d.kind.parked().is_some()).count();
-    let settle_deadline = Instant::now() + Duration::from_secs(240 + cfg.n as u64 / 10);
+    // A run past Jobber's 2,500 requests of one 300 s window waits for the next one too.
+    let window_wait = if cfg.n > 1_000 { sj_shared::jobber::REQUEST_WINDOW.as_secs() } else { 0 };
+    let settle_deadline = Instant::now() + Duration::from_secs(240 + cfg.n as u64 / 10 + window_wait);
     let mut settled = false;
     while Instant::now() < settle_deadline {
         run.procs.supervise();

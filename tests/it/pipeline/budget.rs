@@ -73,3 +73,81 @@ async fn a_wait_longer_than_a_request_may_take_is_refused_not_slept() {
     assert_eq!(b.before_request(Duration::from_secs(10)).await, Ok(()));
     ns.remove().await;
 }
+
+/// Spends (`true`) or restores (`false`) Jobber's request window for the namespace: this window
+/// and the next, should one end during the test.
+async fn spend_window(b: &CostBudget, spent: bool) {
+    let pool = store::pool(&RedisSettings::default()).unwrap();
+    let mut conn = pool.get().await.unwrap();
+    let (now, _): (u64, u64) = redis::cmd("TIME").query_async(&mut conn).await.unwrap();
+    let index = now / sj_shared::jobber::REQUEST_WINDOW.as_secs();
+    for window in [index, index + 1] {
+        let key = b.window_counter_key(window);
+        let mut cmd = redis::cmd(if spent { "SET" } else { "DEL" });
+        cmd.arg(&key);
+        if spent {
+            cmd.arg(sj_shared::jobber::REQUEST_LIMIT).arg("EX").arg(900);
+        }
+        let _: () = cmd.query_async(&mut conn).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn the_window_room_is_read_without_being_spent() {
+    let ns = Namespace::new("budget-room").await;
+    let b = budget(&ns);
+    assert_eq!(b.window_room().await, Ok(Duration::ZERO));
+    assert_eq!(b.window_room().await, Ok(Duration::ZERO), "asking reserved nothing");
+    spend_window(&b, true).await;
+    let wait = b.window_room().await.unwrap();
+    assert!(wait > Duration::ZERO && wait <= Duration::from_secs(300), "{wait:?}");
+    spend_window(&b, false).await;
+    assert_eq!(b.window_room().await, Ok(Duration::ZERO));
+    ns.remove().await;
+}
+
+/// A backlog larger than Jobber's window: the worker holds the document, takes no lock and sends
+/// no request until the window has room, then writes it on its first attempt; nothing goes
+/// through the retry tiers (which a long backlog would exhaust and park as `jobber.throttled`).
+#[tokio::test]
+async fn a_spent_request_window_holds_the_document_lock_free_until_the_next_window() {
+    use super::requests::graphql_requests;
+    use super::worker::Bridge;
+    use crate::support::samples;
+
+    let mut bridge = Bridge::start("budget-window").await;
+    let b = budget(&bridge.ns);
+    bridge.start_consuming_worker().await;
+    spend_window(&b, true).await;
+    bridge.add(&samples().join("saberis/kitchen-harbour-lane.xml"), "kitchen.xml");
+    bridge.poll_once(&[]).await;
+    bridge
+        .wait_until("the worker to wait for the window", || async {
+            bridge.worker_log_lines(&["request window is spent"]) == 1
+        })
+        .await;
+
+    // Waiting: no request, no lock, nothing routed anywhere, the delivery in the worker's hands.
+    let requests = graphql_requests(&bridge).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(graphql_requests(&bridge).await, requests, "no Jobber request while the window is spent");
+    let pool = store::pool(&RedisSettings::default()).unwrap();
+    let mut conn = pool.get().await.unwrap();
+    let locks: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{}:lock:*", bridge.ns.name)).query_async(&mut conn).await.unwrap();
+    let intents: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{}:intent:*", bridge.ns.name)).query_async(&mut conn).await.unwrap();
+    assert!(locks.is_empty() && intents.is_empty(), "no lock held while waiting: {locks:?} {intents:?}");
+    assert!(bridge.quotes().await.is_empty());
+    let t = &bridge.ns.topology;
+    for queue in t.retry_delays.iter().map(|d| t.retry_queue(*d)).chain([t.parked_queue()]) {
+        assert!(bridge.ns.queue_empty(&queue).await, "{queue} is empty");
+    }
+
+    // The next window: written at once, on its first attempt.
+    spend_window(&b, false).await;
+    bridge.wait_until("the quote", || async { bridge.quotes().await.len() == 1 }).await;
+    assert_eq!(bridge.worker_log_lines(&["request window has room again"]), 1);
+    assert_eq!(bridge.worker_log_lines(&["transient failure"]), 0, "no retry tier");
+    bridge.stop().await;
+}

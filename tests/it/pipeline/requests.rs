@@ -22,7 +22,7 @@ async fn trust_redis(bridge: &Bridge) {
 }
 
 /// GraphQL requests the sandbox has answered so far.
-async fn graphql_requests(bridge: &Bridge) -> u64 {
+pub(super) async fn graphql_requests(bridge: &Bridge) -> u64 {
     let counters: Value =
         reqwest::get(bridge.sandbox.url("/_admin/counters")).await.unwrap().json().await.unwrap();
     counters["requests"]["/api/graphql"].as_u64().unwrap_or(0)
