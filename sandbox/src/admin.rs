@@ -24,7 +24,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRef, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -32,16 +32,22 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::app::Shared;
+use crate::context::Shared;
 use crate::faults::FaultSpec;
 use crate::jobber::ids::encode;
 use crate::jobber::oauth::{self, TokenResponse};
 use crate::jobber::schema::types::QuoteAmounts;
 use crate::jobber::web::{self, WebError};
+use crate::jobber::Runtime;
 use crate::saberis::{add_document, Form};
 use crate::state::{QuoteRecord, Store, DEFAULT_ACCOUNT_ID};
 
-pub fn routes() -> Router<Arc<Shared>> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<Shared>: FromRef<S>,
+    Arc<crate::jobber::Runtime>: FromRef<S>,
+{
     Router::new()
         .route("/state", get(state))
         .route("/reset", post(reset))
@@ -70,11 +76,11 @@ async fn state(State(shared): State<Arc<Shared>>) -> Json<Store> {
     Json(shared.read(Store::clone))
 }
 
-async fn reset(State(shared): State<Arc<Shared>>) -> StatusCode {
+async fn reset(State(shared): State<Arc<Shared>>, State(jobber): State<Arc<Runtime>>) -> StatusCode {
     let fresh = Store::new(&shared.config);
     shared.write(|store| *store = fresh);
-    shared.jobber.limits.reset();
-    shared.jobber.webhooks.clear();
+    jobber.limits.reset();
+    jobber.webhooks.clear();
     shared.faults.clear();
     shared.counters.reset();
     StatusCode::NO_CONTENT
@@ -140,10 +146,11 @@ fn web_reply(result: Result<QuoteRecord, WebError>) -> Response {
 
 async fn approve_quote(
     State(shared): State<Arc<Shared>>,
+    State(jobber): State<Arc<Runtime>>,
     Path(quote): Path<String>,
     Query(p): Query<AccountParam>,
 ) -> Response {
-    web_reply(web::approve(&shared, account_of(&p), &quote))
+    web_reply(web::approve(&shared, &jobber, account_of(&p), &quote))
 }
 
 async fn archive_quote(
@@ -157,10 +164,11 @@ async fn archive_quote(
 /// Answers with the deleted quote.
 async fn delete_quote(
     State(shared): State<Arc<Shared>>,
+    State(jobber): State<Arc<Runtime>>,
     Path(quote): Path<String>,
     Query(p): Query<AccountParam>,
 ) -> Response {
-    web_reply(web::delete(&shared, account_of(&p), &quote))
+    web_reply(web::delete(&shared, &jobber, account_of(&p), &quote))
 }
 
 async fn delete_clients(State(shared): State<Arc<Shared>>, Query(p): Query<AccountParam>) -> StatusCode {
@@ -194,8 +202,12 @@ async fn delete_quotes(State(shared): State<Arc<Shared>>, Query(p): Query<Accoun
     StatusCode::NO_CONTENT
 }
 
-async fn throttle(State(shared): State<Arc<Shared>>, Query(p): Query<AccountParam>) -> Response {
-    let status = shared.jobber.limits.status(account_of(&p), shared.clock.now_ms());
+async fn throttle(
+    State(shared): State<Arc<Shared>>,
+    State(jobber): State<Arc<Runtime>>,
+    Query(p): Query<AccountParam>,
+) -> Response {
+    let status = jobber.limits.status(account_of(&p), shared.clock.now_ms());
     Json(status).into_response()
 }
 
@@ -206,12 +218,13 @@ struct SetThrottle {
 
 async fn set_throttle(
     State(shared): State<Arc<Shared>>,
+    State(jobber): State<Arc<Runtime>>,
     Query(p): Query<AccountParam>,
     Json(body): Json<SetThrottle>,
 ) -> Response {
     let now = shared.clock.now_ms();
-    shared.jobber.limits.set_available(account_of(&p), now, body.currently_available);
-    Json(shared.jobber.limits.status(account_of(&p), now)).into_response()
+    jobber.limits.set_available(account_of(&p), now, body.currently_available);
+    Json(jobber.limits.status(account_of(&p), now)).into_response()
 }
 
 async fn grants(State(shared): State<Arc<Shared>>) -> Json<Value> {
@@ -366,8 +379,8 @@ async fn reset_counters(State(shared): State<Arc<Shared>>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-async fn webhooks(State(shared): State<Arc<Shared>>) -> Response {
-    Json(shared.jobber.webhooks.deliveries()).into_response()
+async fn webhooks(State(jobber): State<Arc<Runtime>>) -> Response {
+    Json(jobber.webhooks.deliveries()).into_response()
 }
 
 async fn clock(State(shared): State<Arc<Shared>>) -> Json<Value> {

@@ -8,19 +8,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-
-use crate::app::Shared;
-use crate::jobber::graphql::TOO_MANY_REQUESTS_BODY;
 
 /// What to do to one route's requests. Every field defaults to "nothing".
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -335,16 +332,27 @@ fn first_field(body: &[u8]) -> Option<String> {
     })
 }
 
-/// The middleware: count, then apply the route's faults.
-pub async fn layer(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+/// Body of a 429: Rack::Attack's default throttled response, which Jobber's DDoS guard uses.
+/// Jobber's request limit (`jobber::graphql`) and the injected `too_many` fault both send it.
+pub const TOO_MANY_REQUESTS_BODY: &str = "Retry later\n";
+
+/// The middleware (wired by the router): count, then apply the route's faults. `shutdown` lets
+/// held connections go when the sandbox stops.
+pub async fn apply(
+    faults: &Faults,
+    counters: &Counters,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    request: Request,
+    next: Next,
+) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| "(unmatched)".to_string());
-    shared.counters.request(&route);
+    counters.request(&route);
     // A spec that filters on the body needs it read first (and put back for the handler).
-    let (request, body) = match shared.faults.needs_body(&route) {
+    let (request, body) = match faults.needs_body(&route) {
         true => {
             let (parts, body) = request.into_parts();
             let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024).await.unwrap_or_default();
@@ -352,12 +360,12 @@ pub async fn layer(State(shared): State<Arc<Shared>>, request: Request, next: Ne
         }
         false => (request, None),
     };
-    let (latency, action) = shared.faults.decide(&route, body.as_deref());
+    let (latency, action) = faults.decide(&route, body.as_deref());
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
     if let Some(kind) = action.kind() {
-        shared.counters.fault(&route, kind);
+        counters.fault(&route, kind);
     }
     match action {
         Action::Pass => next.run(request).await,
@@ -367,13 +375,13 @@ pub async fn layer(State(shared): State<Arc<Shared>>, request: Request, next: Ne
         Action::Hold(duration) => {
             tokio::select! {
                 _ = tokio::time::sleep(duration) => {}
-                _ = shared.shutting_down() => {}
+                _ = shutdown.wait_for(|stop| *stop) => {}
             }
             broken_response()
         }
         Action::Reset => broken_response(),
         Action::TooMany => {
-            shared.counters.too_many();
+            counters.too_many();
             too_many_response(&route)
         }
         Action::UserError(message) => {
@@ -394,7 +402,7 @@ pub async fn layer(State(shared): State<Arc<Shared>>, request: Request, next: Ne
             drop(next.run(request).await);
             tokio::select! {
                 _ = tokio::time::sleep(hold) => {}
-                _ = shared.shutting_down() => {}
+                _ = shutdown.wait_for(|stop| *stop) => {}
             }
             broken_response()
         }

@@ -17,7 +17,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
-use crate::app::Shared;
+use crate::context::Shared;
 
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()

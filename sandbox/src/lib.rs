@@ -17,6 +17,7 @@ pub mod admin;
 mod app;
 pub mod clock;
 pub mod config;
+pub mod context;
 pub mod faults;
 pub mod health;
 pub mod jobber;
@@ -31,8 +32,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use app::Shared;
 pub use config::Config;
+pub use context::Shared;
 pub use jobber::oauth::TokenResponse;
 pub use state::Store;
 
@@ -74,7 +75,8 @@ pub async fn spawn(config: Config) -> anyhow::Result<Sandbox> {
         Some(listen) => Some(serve_health(&shared, listen, stopped.clone()).await?),
         None => None,
     };
-    let app = app::router(shared.clone());
+    let jobber = Arc::new(jobber::Runtime::new(&shared.config));
+    let app = app::router(app::AppState { shared: shared.clone(), jobber });
     let mut stopped_server = stopped.clone();
     let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
         let _ = stopped_server.wait_for(|s| *s).await;

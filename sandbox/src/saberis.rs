@@ -16,6 +16,7 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
+use axum::extract::FromRef;
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -25,10 +26,15 @@ use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::app::{fresh_token, Shared};
+use crate::context::Shared;
+use crate::state::fresh_token;
 use crate::state::{SaberisDocument, Store};
 
-pub fn routes() -> Router<Arc<Shared>> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<Shared>: FromRef<S>,
+{
     Router::new()
         .route("/saberis/api/v1/token", get(token))
         .route("/saberis/api/v1/export", get(list))

@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRef, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -25,14 +25,19 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::app::{fresh_token, Shared};
+use crate::context::Shared;
+use crate::state::fresh_token;
 use crate::state::{Spreadsheet, Store};
 
 /// Google's own token URI, accepted as audience by default next to the sandbox's.
 pub const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
 pub const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
-pub fn routes() -> Router<Arc<Shared>> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<Shared>: FromRef<S>,
+{
     Router::new()
         .route("/sheets/token", post(token))
         .route("/sheets/v4/spreadsheets/{id}/values/{range}", get(read).put(write).post(append))

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::config::{Config, CustomFieldTarget, CustomFieldValueType};
 
@@ -356,4 +357,21 @@ pub struct SheetsStore {
 #[serde(default)]
 pub struct Spreadsheet {
     pub sheets: BTreeMap<String, Vec<Vec<String>>>,
+}
+
+/// A fresh opaque token (refresh tokens, codes, session tokens): 64 hex characters.
+///
+/// Unguessability does not matter in a sandbox; uniqueness does, and the counter in the store
+/// guarantees it even across restarts with `--state`.
+pub fn fresh_token(store: &mut Store, salt: &str) -> String {
+    store.token_counter += 1;
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let digest = Sha256::new()
+        .chain_update(salt.as_bytes())
+        .chain_update(store.token_counter.to_be_bytes())
+        .chain_update(nanos.to_be_bytes())
+        .chain_update(std::process::id().to_be_bytes())
+        .finalize();
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }

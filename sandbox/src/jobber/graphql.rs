@@ -20,7 +20,7 @@ use super::ids::EncodedId;
 use super::limits::{CostExtension, ThrottleStatus};
 use super::oauth::{authenticate, AuthError};
 use super::schema::Session;
-use crate::app::Shared;
+use crate::context::Shared;
 use crate::faults::ForcedThrottle;
 
 /// The request header that picks the API version.
@@ -33,8 +33,7 @@ pub const THROTTLED_DOCUMENTATION: &str =
 /// Body of a 401 (one source shows it; unconfirmed).
 pub const UNAUTHORIZED_BODY: &str = r#"{"message":"Token not recognized"}"#;
 
-/// Body of a 429: Rack::Attack's default throttled response, which Jobber's DDoS guard uses.
-pub const TOO_MANY_REQUESTS_BODY: &str = "Retry later\n";
+pub use crate::faults::TOO_MANY_REQUESTS_BODY;
 
 /// A GraphQL request body.
 #[derive(Deserialize)]
@@ -165,6 +164,7 @@ fn operation_name(
 /// `POST /api/graphql`.
 pub async fn handle(
     State(shared): State<Arc<Shared>>,
+    State(jobber): State<Arc<super::Runtime>>,
     forced: Option<Extension<ForcedThrottle>>,
     headers: HeaderMap,
     Json(body): Json<GraphqlBody>,
@@ -199,7 +199,7 @@ pub async fn handle(
         },
     };
     let now = shared.clock.now_ms();
-    if !shared.jobber.limits.count_request(account_id, now) {
+    if !jobber.limits.count_request(account_id, now) {
         shared.counters.too_many();
         return (
             StatusCode::TOO_MANY_REQUESTS,
@@ -212,16 +212,16 @@ pub async fn handle(
     let variables = Variables::from_json(body.variables.clone().unwrap_or(Json_::Null));
     let requested = document
         .as_ref()
-        .map(|doc| shared.jobber.cost_model.requested(doc, body.operation_name.as_deref(), &variables))
+        .map(|doc| jobber.cost_model.requested(doc, body.operation_name.as_deref(), &variables))
         .unwrap_or(0);
 
     if forced.is_some() {
         shared.counters.throttled();
-        let status = shared.jobber.limits.status(account_id, now);
+        let status = jobber.limits.status(account_id, now);
         return json_response(StatusCode::OK, throttled_body(requested, status));
     }
     if let Some(message) = document.as_ref().and_then(|doc| invalid_encoded_id_variable(doc, &variables)) {
-        let status = shared.jobber.limits.status(account_id, now);
+        let status = jobber.limits.status(account_id, now);
         let cost =
             CostExtension { requested_query_cost: requested, actual_query_cost: 0, throttle_status: status };
         let body = Body {
@@ -231,7 +231,7 @@ pub async fn handle(
         };
         return json_response(StatusCode::OK, serde_json::to_string(&body).expect("serializable"));
     }
-    if let Err(status) = shared.jobber.limits.admit(account_id, now, requested) {
+    if let Err(status) = jobber.limits.admit(account_id, now, requested) {
         shared.counters.throttled();
         return json_response(StatusCode::OK, throttled_body(requested, status));
     }
@@ -240,11 +240,11 @@ pub async fn handle(
     if let Some(name) = body.operation_name {
         request = request.operation_name(name);
     }
-    let request = request.data(Session { shared: shared.clone(), account_id });
-    let response = shared.jobber.schema.execute(request).await;
+    let request = request.data(Session { shared: shared.clone(), jobber: jobber.clone(), account_id });
+    let response = jobber.schema.execute(request).await;
 
     let actual = cost::actual(&response.data).min(requested);
-    let status = shared.jobber.limits.deduct(account_id, shared.clock.now_ms(), actual);
+    let status = jobber.limits.deduct(account_id, shared.clock.now_ms(), actual);
     shared.counters.points(requested, actual);
     let cost =
         CostExtension { requested_query_cost: requested, actual_query_cost: actual, throttle_status: status };

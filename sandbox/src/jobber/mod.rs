@@ -11,11 +11,12 @@ pub mod webhooks;
 
 use std::sync::Arc;
 
+use axum::extract::FromRef;
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::app::Shared;
 use crate::config::Config;
+use crate::context::Shared;
 
 /// Jobber's per-process machinery, built once at start.
 pub struct Runtime {
@@ -39,7 +40,12 @@ impl Runtime {
     }
 }
 
-pub fn routes() -> Router<Arc<Shared>> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<Shared>: FromRef<S>,
+    Arc<crate::jobber::Runtime>: FromRef<S>,
+{
     Router::new()
         .route("/api/graphql", post(graphql::handle))
         .route("/api/oauth/authorize", get(oauth::authorize).post(oauth::authorize_approved))

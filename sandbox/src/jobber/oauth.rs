@@ -20,8 +20,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::app::{fresh_token, Shared};
 use crate::clock::jobber_expires_at;
+use crate::context::Shared;
+use crate::state::fresh_token;
 use crate::state::{AuthorizationCode, GrantRecord, Store, DEFAULT_ACCOUNT_ID};
 
 /// The documented refresh-rotation error.

@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use axum::extract::FromRef;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
@@ -19,7 +20,7 @@ use axum::Router;
 use super::ids::EncodedId;
 use super::schema::types::QuoteAmounts;
 use super::webhooks::Topic;
-use crate::app::Shared;
+use crate::context::Shared;
 use crate::state::{Account, QuoteRecord, QuoteStatus, Store};
 
 /// `jobberWebUri` of a record: `{base}/web/{quotes|clients|properties}/{id}`. The record id (ids
@@ -76,7 +77,12 @@ fn with_quote(
 
 /// The client approves the quote (in client hub, or the dealer marks it approved): from draft,
 /// awaiting response or changes requested. `QUOTE_APPROVED` fires.
-pub fn approve(shared: &Arc<Shared>, account_id: u64, reference: &str) -> Result<QuoteRecord, WebError> {
+pub fn approve(
+    shared: &Arc<Shared>,
+    jobber: &super::Runtime,
+    account_id: u64,
+    reference: &str,
+) -> Result<QuoteRecord, WebError> {
     let now = shared.clock.now_ms();
     let quote = shared.write(|store| {
         with_quote(store, account_id, reference, |account, id| {
@@ -96,7 +102,7 @@ pub fn approve(shared: &Arc<Shared>, account_id: u64, reference: &str) -> Result
             }
         })
     })?;
-    shared.jobber.webhooks.emit(shared, Topic::QuoteApproved, account_id, "Quote", quote.id);
+    jobber.webhooks.emit(shared, Topic::QuoteApproved, account_id, "Quote", quote.id);
     Ok(quote)
 }
 
@@ -118,11 +124,16 @@ pub fn archive(shared: &Arc<Shared>, account_id: u64, reference: &str) -> Result
 
 /// The dealer deletes the quote: it is gone (`quote(id:)` is null, `quotes` no longer lists it),
 /// its number is not given out again, and `QUOTE_DESTROY` fires.
-pub fn delete(shared: &Arc<Shared>, account_id: u64, reference: &str) -> Result<QuoteRecord, WebError> {
+pub fn delete(
+    shared: &Arc<Shared>,
+    jobber: &super::Runtime,
+    account_id: u64,
+    reference: &str,
+) -> Result<QuoteRecord, WebError> {
     let quote = shared.write(|store| {
         with_quote(store, account_id, reference, |account, id| Ok(account.quotes.remove(&id).expect("found")))
     })?;
-    shared.jobber.webhooks.emit(shared, Topic::QuoteDestroy, account_id, "Quote", quote.id);
+    jobber.webhooks.emit(shared, Topic::QuoteDestroy, account_id, "Quote", quote.id);
     Ok(quote)
 }
 
@@ -140,7 +151,11 @@ fn status_name(status: QuoteStatus) -> &'static str {
 // ---------------------------------------------------------------------------------------------
 // The jobberWebUri pages
 
-pub fn routes() -> Router<Arc<Shared>> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<Shared>: FromRef<S>,
+{
     Router::new()
         .route("/web/quotes/{id}", get(quote_page))
         .route("/web/clients/{id}", get(client_page))

@@ -14,8 +14,8 @@ use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 
-use crate::app::Shared;
 use crate::clock::iso8601;
+use crate::context::Shared;
 use crate::jobber::ids::encode;
 
 /// The signature header.

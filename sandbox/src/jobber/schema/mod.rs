@@ -19,7 +19,7 @@ use self::types::{
     AccountView, Client, ClientConnection, CustomFieldConfiguration, CustomFieldConfigurationConnection,
     Property, PropertyConnection, Quote, QuoteAmounts, QuoteConnection,
 };
-use crate::app::Shared;
+use crate::context::Shared;
 use crate::jobber::ids::EncodedId;
 use crate::state::{Account, ClientRecord, CustomFieldValue, QuoteRecord, QuoteStatus, Store};
 
@@ -35,6 +35,8 @@ pub fn build() -> JobberSchema {
 /// The authenticated caller of one GraphQL request: which account its token belongs to.
 pub struct Session {
     pub shared: Arc<Shared>,
+    /// Jobber's machinery (webhooks fire from mutations).
+    pub jobber: Arc<super::Runtime>,
     pub account_id: u64,
 }
 

@@ -311,7 +311,7 @@ impl Mutation {
     async fn app_disconnect(&self, ctx: &Context<'_>) -> AppDisconnectPayload {
         let session = Session::of(ctx);
         session.write(crate::jobber::oauth::revoke_account);
-        session.shared.jobber.webhooks.emit(
+        session.jobber.webhooks.emit(
             &session.shared,
             Topic::AppDisconnect,
             session.account_id,
@@ -384,7 +384,7 @@ impl Mutation {
         });
         match result {
             Ok(client) => {
-                session.shared.jobber.webhooks.emit(
+                session.jobber.webhooks.emit(
                     &session.shared,
                     Topic::ClientCreate,
                     session.account_id,
@@ -614,7 +614,7 @@ impl Mutation {
         });
         match result {
             Ok(quote) => {
-                session.shared.jobber.webhooks.emit(
+                session.jobber.webhooks.emit(
                     &session.shared,
                     Topic::QuoteCreate,
                     session.account_id,
