@@ -6,7 +6,7 @@
 use lapin::types::FieldTable;
 use lapin::BasicProperties;
 use sj_shared::amqp::{self, header, headers};
-use sj_shared::failure::FailureKind;
+use sj_shared::failure::{FailureKind, KindName};
 use sj_shared::message::{DeadLetter, QuoteRequest};
 
 /// What became of the document, which decides what the operator can do about it.
@@ -48,8 +48,9 @@ pub struct Alert {
     pub parked_id: String,
     /// The customer's name, or what else names them (PO, number), when the message says.
     pub customer: Option<String>,
-    /// The error kind (`parse.invalid-value`, `mapping.no-customer-name`…).
-    pub kind: String,
+    /// The error kind (`parse.invalid-value`, `mapping.no-customer-name`…), or a name another
+    /// version of the bridge wrote.
+    pub kind: KindName,
     /// The one-line reason.
     pub reason: String,
     /// Further problems beyond the first (a rejected document may have several).
@@ -65,7 +66,7 @@ pub struct Alert {
 impl Alert {
     /// The family of the error kind (`parse`, `mapping`…), for the subject line.
     pub fn family(&self) -> &str {
-        self.kind.split('.').next().unwrap_or(&self.kind)
+        self.kind.family()
     }
 
     /// Reads a delivery from `sj.alerts`: a rejected-document record from the poller, a quote
@@ -83,7 +84,7 @@ impl Alert {
         if is_rejected {
             if let Ok(letter) = serde_json::from_slice::<DeadLetter>(body) {
                 let mut problems = letter.problems.into_iter();
-                let reason = problems.next().unwrap_or_else(|| letter.kind.clone());
+                let reason = problems.next().unwrap_or_else(|| letter.kind.to_string());
                 return Self {
                     key: AlertKey { source: letter.source.id, content_hash: None },
                     disposition: Disposition::Rejected,
@@ -102,7 +103,7 @@ impl Alert {
         let request = QuoteRequest::from_json(body).ok();
         let (kind, reason) =
             match (headers::text(table, header::ERROR_KIND), headers::text(table, header::ERROR)) {
-                (Some(kind), reason) => (kind, reason.unwrap_or_default()),
+                (Some(kind), reason) => (KindName::parse(&kind), reason.unwrap_or_default()),
                 (None, _) => broker_reason(table),
             };
         let source = header_source
@@ -135,14 +136,14 @@ impl Alert {
 }
 
 /// Why the broker itself dead-lettered a message (no `sj-error` header of ours).
-fn broker_reason(table: &Option<FieldTable>) -> (String, String) {
+fn broker_reason(table: &Option<FieldTable>) -> (KindName, String) {
     match amqp::broker_death(table) {
-        None => ("unknown".to_owned(), "dead-lettered without a reason (no sj-error header)".to_owned()),
+        None => (KindName::parse("unknown"), "dead-lettered without a reason (no sj-error header)".to_owned()),
         Some((reason, queue)) if reason == "delivery_limit" => (
-            FailureKind::BrokerDeliveryLimit.name().to_owned(),
+            FailureKind::BrokerDeliveryLimit.into(),
             format!("the broker dead-lettered it from {queue} after too many deliveries: a worker stopped or crashed on it each time"),
         ),
-        Some((other, queue)) => (format!("broker.{other}"), format!("the broker dead-lettered it from {queue} ({other})")),
+        Some((other, queue)) => (KindName::parse(&format!("broker.{other}")), format!("the broker dead-lettered it from {queue} ({other})")),
     }
 }
 
@@ -163,7 +164,7 @@ mod tests {
             schema: DeadLetter::SCHEMA.to_owned(),
             source: Source::now(SourceKind::Folder, "price-slip.xml"),
             kept_at: "rejected/price-slip.xml".to_owned(),
-            kind: "sanity.price-above-limit".to_owned(),
+            kind: sj_shared::failure::KindName::parse("sanity.price-above-limit"),
             problems: vec!["sanity.price-above-limit: too dear".to_owned(), "parse.x: y".to_owned()],
             failed_at: "2026-01-02T03:04:05Z".to_owned(),
         };
@@ -192,7 +193,7 @@ mod tests {
         assert_eq!(alert.key.source, "odd.json");
         assert_eq!(alert.key.content_hash.as_deref(), Some("sha256:ab"));
         assert_eq!(alert.parked_id, "ab");
-        assert_eq!((alert.kind.as_str(), alert.reason.as_str()), ("message.unreadable", "unknown schema"));
+        assert_eq!((alert.kind.name(), alert.reason.as_str()), ("message.unreadable", "unknown schema"));
     }
 
     #[test]
@@ -207,7 +208,7 @@ mod tests {
         );
         table.insert("x-delivery-count".into(), AMQPValue::LongLongInt(5));
         let alert = Alert::from_delivery(b"not json", &props("sj.quote-request.v1", table));
-        assert_eq!(alert.kind, "broker.delivery_limit");
+        assert_eq!(alert.kind, KindName::Known(FailureKind::BrokerDeliveryLimit));
         assert!(alert.reason.contains("sj.quotes"), "{}", alert.reason);
         assert_eq!(alert.attempts, 6);
         assert_eq!(alert.key.source, "(unknown source)");

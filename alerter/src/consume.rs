@@ -72,7 +72,7 @@ pub async fn consume(
                     let alert = Alert::from_delivery(&delivery.data, &delivery.properties);
                     tracing::info!(source = %alert.key.source, kind = %alert.kind, reason = %alert.reason,
                         redelivered = delivery.redelivered, "alert received");
-                    observe::metrics().alert_received(&alert.kind);
+                    observe::metrics().alert_received(alert.kind.name());
                     digests.add(alert, delivery, now.into_std());
                 }
                 Some(Err(e)) => return Err(e.into()),

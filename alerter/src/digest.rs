@@ -126,7 +126,7 @@ mod tests {
             disposition: Disposition::Parked,
             parked_id: source.to_owned(),
             customer: None,
-            kind: "mapping.no-customer-name".to_owned(),
+            kind: sj_shared::failure::KindName::parse("mapping.no-customer-name"),
             reason: "no name".to_owned(),
             more_problems: Vec::new(),
             attempts,

@@ -7,15 +7,9 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 use sj_shared::config::{AlertSettings, SmtpTls};
-use sj_shared::failure::FailureKind;
 
 use crate::alert::{Alert, Disposition};
 use crate::digest::{Digest, Entry};
-
-/// The fix hint for an error kind ([`FailureKind::hint_for`]).
-pub fn fix_hint(kind: &str) -> &'static str {
-    FailureKind::hint_for(kind)
-}
 
 /// What every email of one installation shares.
 #[derive(Debug, Clone)]
@@ -79,7 +73,7 @@ fn facts<T>(entry: &Entry<T>, context: &Context) -> Vec<(&'static str, String)> 
     let alert = &entry.alert;
     let mut facts = vec![
         ("Customer", alert.customer.clone().unwrap_or_else(|| "(not known)".to_owned())),
-        ("Error", alert.kind.clone()),
+        ("Error", alert.kind.to_string()),
         ("Reason", alert.reason.clone()),
     ];
     facts.extend(alert.more_problems.iter().map(|p| ("Also", p.clone())));
@@ -92,7 +86,7 @@ fn facts<T>(entry: &Entry<T>, context: &Context) -> Vec<(&'static str, String)> 
     if let Some(kept_at) = &alert.kept_at {
         facts.push(("File kept at", kept_at.clone()));
     }
-    facts.push(("What to do", fix_hint(&alert.kind).to_owned()));
+    facts.push(("What to do", alert.kind.hint().to_owned()));
     match alert.disposition {
         Disposition::Parked => {
             facts.push(("Replay", format!("sjctl dlq replay --id {}", alert.parked_id)));
@@ -279,7 +273,7 @@ mod tests {
             disposition,
             parked_id: format!("id-{source}"),
             customer: (disposition == Disposition::Parked).then(|| "Harbour Lane <Builders>".to_owned()),
-            kind: kind.to_owned(),
+            kind: sj_shared::failure::KindName::parse(kind),
             reason: format!("{kind}: it went wrong"),
             more_problems: Vec::new(),
             attempts: 1,
@@ -329,6 +323,10 @@ mod tests {
         assert_eq!(context.parked_queue_url, "http://127.0.0.1:15672/#/queues/prod/q");
         let context = Context::new(&settings, "", &vhost("amqp://guest:guest@127.0.0.1:5672/%2f"), "q");
         assert_eq!(context.parked_queue_url, "http://127.0.0.1:15672/#/queues/%2f/q");
+    }
+
+    fn fix_hint(kind: &str) -> &'static str {
+        sj_shared::failure::KindName::parse(kind).hint()
     }
 
     #[test]

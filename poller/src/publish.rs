@@ -235,11 +235,11 @@ where
             .context("the broker did not confirm a dead letter")?;
         self.source.refused(item, &kept_at).await?;
         if let Some(history) = self.path.history {
-            history.record(Outcome::Rejected, id, None, Some((&letter.kind, &error.reason))).await;
+            history.record(Outcome::Rejected, id, None, Some((letter.kind.name(), &error.reason))).await;
         }
         tracing::warn!(document = %id, error = %error, kept = %kept_at.display(), "document refused");
         self.counts.refused += 1;
-        observe::metrics().document_rejected(source_label(S::KIND), &letter.kind);
+        observe::metrics().document_rejected(source_label(S::KIND), letter.kind.name());
         Ok(())
     }
 

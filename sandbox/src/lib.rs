@@ -44,6 +44,7 @@ pub struct Sandbox {
     /// Where `/healthz`, `/readyz` and `/metrics` are served, when `health.listen` is set.
     health_addr: Option<SocketAddr>,
     shared: Arc<Shared>,
+    jobber: Arc<jobber::Runtime>,
     stop: watch::Sender<bool>,
     server: Option<JoinHandle<()>>,
 }
@@ -76,7 +77,7 @@ pub async fn spawn(config: Config) -> anyhow::Result<Sandbox> {
         None => None,
     };
     let jobber = Arc::new(jobber::Runtime::new(&shared.config));
-    let app = app::router(app::AppState { shared: shared.clone(), jobber });
+    let app = app::router(app::AppState { shared: shared.clone(), jobber: jobber.clone() });
     let mut stopped_server = stopped.clone();
     let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
         let _ = stopped_server.wait_for(|s| *s).await;
@@ -89,7 +90,7 @@ pub async fn spawn(config: Config) -> anyhow::Result<Sandbox> {
         }
         let _ = persistence.await;
     });
-    Ok(Sandbox { addr, health_addr, shared, stop, server: Some(server) })
+    Ok(Sandbox { addr, health_addr, shared, jobber, stop, server: Some(server) })
 }
 
 /// Serves the health endpoints on `listen` until the sandbox stops; writes the address file.
@@ -177,6 +178,11 @@ impl Sandbox {
     /// Direct access to the running state, for assertions.
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
+    }
+
+    /// Jobber's machinery (limits, webhooks), for assertions.
+    pub fn jobber(&self) -> &Arc<jobber::Runtime> {
+        &self.jobber
     }
 
     /// A copy of the whole store.

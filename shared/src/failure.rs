@@ -1,7 +1,7 @@
 //! Every way a document can fail, as one type: each kind's stable name (the `sj-error-kind`
 //! header of a dead letter, the `kind` of a rejected-document record), its class (what becomes of
 //! the document) and what an operator does about it. The worker routes by the class, the alerter
-//! and `sjctl dlq` read the name back ([`FailureKind::from_name`]) for the hint, the poller writes
+//! and `sjctl dlq` read the name back ([`KindName`]) for the hint, the poller writes
 //! the hint into a rejected file's reason file. docs/errors.md's "Error kinds" table is this list
 //! (checked by a test).
 //!
@@ -345,12 +345,6 @@ impl FailureKind {
         }
     }
 
-    /// The hint for a kind read back from a header; a name this version does not know gets a
-    /// general one.
-    pub fn hint_for(name: &str) -> &'static str {
-        Self::from_name(name).map_or(UNKNOWN_KIND_HINT, Self::hint)
-    }
-
     /// docs/errors.md's "Error kinds" table: one row per kind.
     pub fn markdown_table() -> String {
         let mut table = String::from("| kind | class | what to do |\n| --- | --- | --- |\n");
@@ -372,10 +366,87 @@ impl fmt::Display for FailureKind {
     }
 }
 
+/// A failure kind as read back from a message (the `sj-error-kind` header, a rejected-document
+/// record): one this version knows, or a name another version of the bridge wrote, kept as it is
+/// (shown, filtered on, with a general hint) rather than refused.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum KindName {
+    Known(FailureKind),
+    Other(String),
+}
+
+impl KindName {
+    pub fn parse(name: &str) -> Self {
+        FailureKind::from_name(name).map_or_else(|| Self::Other(name.to_owned()), Self::Known)
+    }
+
+    /// The name on the wire.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Known(kind) => kind.name(),
+            Self::Other(name) => name,
+        }
+    }
+
+    /// The part before the first dot (`parse`, `mapping`, `jobber`…).
+    pub fn family(&self) -> &str {
+        let name = self.name();
+        name.split('.').next().unwrap_or(name)
+    }
+
+    /// What an operator does about it; a name this version does not know gets a general hint.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            Self::Known(kind) => kind.hint(),
+            Self::Other(_) => UNKNOWN_KIND_HINT,
+        }
+    }
+}
+
+impl From<FailureKind> for KindName {
+    fn from(kind: FailureKind) -> Self {
+        Self::Known(kind)
+    }
+}
+
+impl fmt::Display for KindName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl serde::Serialize for KindName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for KindName {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Ok(Self::parse(&name))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn a_kind_read_back_keeps_a_name_this_version_does_not_know() {
+        let known = KindName::parse("jobber.throttled");
+        assert_eq!(known, KindName::Known(FailureKind::JobberThrottled));
+        assert_eq!((known.family(), known.hint()), ("jobber", FailureKind::JobberThrottled.hint()));
+        let other = KindName::parse("quantum.flux");
+        assert_eq!(
+            (other.name(), other.family(), other.hint()),
+            ("quantum.flux", "quantum", UNKNOWN_KIND_HINT)
+        );
+        let json = serde_json::to_string(&[&known, &other]).unwrap();
+        assert_eq!(json, r#"["jobber.throttled","quantum.flux"]"#);
+        assert_eq!(serde_json::from_str::<Vec<KindName>>(&json).unwrap(), vec![known, other]);
+    }
 
     #[test]
     fn every_kind_is_listed_once_and_read_back_by_its_name() {

@@ -46,7 +46,7 @@ const SHARED_LAYERS: &[(&str, &[&str])] = &[
     // The Saberis document, its parser and renderer: knows nothing of the message.
     ("saberis", &["failure", "address"]),
     // The messages on the wire (`sj.quote-request.v1`, `sj.rejected-document.v1`): knows nothing of the parser.
-    ("message", &["address"]),
+    ("message", &["address", "failure"]),
     // Document → message: parse, normalize, sanity rules, content hash, the rejected-document letter.
     ("intake", &["saberis", "message", "failure", "address"]),
     // The settings: each section's type, some defined by the module they configure.

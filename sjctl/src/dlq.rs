@@ -16,7 +16,7 @@ use lapin::types::AMQPValue;
 use serde::Serialize;
 use sj_shared::amqp::{self, header, headers, Publisher, Topology, QUOTE_ROUTING_KEY};
 use sj_shared::config::Settings;
-use sj_shared::failure::FailureKind;
+use sj_shared::failure::KindName;
 use sj_shared::message::{DeadLetter, QuoteRequest};
 use sj_shared::store::{History, Outcome, PublishedDocuments};
 
@@ -69,7 +69,7 @@ struct Parked {
     what: &'static str,
     source: String,
     customer: Option<String>,
-    kind: String,
+    kind: KindName,
     reason: String,
     attempts: i64,
     replays: i64,
@@ -113,7 +113,10 @@ async fn execute(settings: &Settings, command: Command) -> anyhow::Result<ExitCo
         },
         Command::Replay { ids, all, kind, dry_run } => {
             let chosen: Vec<&Parked> = if all {
-                parked.iter().filter(|p| kind.as_deref().is_none_or(|k| p.kind.starts_with(k))).collect()
+                parked
+                    .iter()
+                    .filter(|p| kind.as_deref().is_none_or(|k| p.kind.name().starts_with(k)))
+                    .collect()
             } else {
                 match select(&parked, &ids) {
                     Ok(found) => found,
@@ -180,9 +183,11 @@ fn describe(message: BasicGetMessage) -> Parked {
         what,
         source: headers::text(h, header::SOURCE).unwrap_or_default(),
         customer,
-        kind: headers::text(h, header::ERROR_KIND)
-            .or_else(|| amqp::broker_death(h).map(|(reason, _)| format!("broker.{reason}")))
-            .unwrap_or_else(|| "(unknown)".to_owned()),
+        kind: KindName::parse(
+            &headers::text(h, header::ERROR_KIND)
+                .or_else(|| amqp::broker_death(h).map(|(reason, _)| format!("broker.{reason}")))
+                .unwrap_or_else(|| "(unknown)".to_owned()),
+        ),
         reason: headers::text(h, header::ERROR).unwrap_or_default(),
         attempts: headers::integer(h, header::ATTEMPTS).unwrap_or(0),
         replays: headers::integer(h, header::REPLAY_COUNT).unwrap_or(0),
@@ -229,7 +234,7 @@ fn list(parked: &[Parked], json: bool) -> anyhow::Result<()> {
             p.age_seconds.map(age).unwrap_or_else(|| "?".to_owned()),
             cut(&p.source, 32),
             cut(p.customer.as_deref().unwrap_or("-"), 24),
-            cut(&p.kind, 26),
+            cut(p.kind.name(), 26),
             p.attempts,
             cut(&p.reason, 100)
         )?;
@@ -254,7 +259,7 @@ fn show(p: &Parked, json: bool) -> anyhow::Result<()> {
     });
     let whole = serde_json::json!({
         "id": p.id, "what": p.what, "source": p.source, "customer": p.customer, "kind": p.kind,
-        "reason": p.reason, "hint": FailureKind::hint_for(&p.kind), "attempts": p.attempts, "replays": p.replays, "first_failure": p.first_failure,
+        "reason": p.reason, "hint": p.kind.hint(), "attempts": p.attempts, "replays": p.replays, "first_failure": p.first_failure,
         "message_id": props.message_id().as_ref().map(|m| m.as_str()),
         "type": props.kind().as_ref().map(|m| m.as_str()),
         "headers": headers, "body": body,
@@ -266,7 +271,7 @@ fn show(p: &Parked, json: bool) -> anyhow::Result<()> {
         writeln!(out, "{} ({}) from {}", p.id, p.what, p.source)?;
         writeln!(out, "  customer:      {}", p.customer.as_deref().unwrap_or("-"))?;
         writeln!(out, "  error:         {}: {}", p.kind, p.reason)?;
-        writeln!(out, "  what to do:    {}", FailureKind::hint_for(&p.kind))?;
+        writeln!(out, "  what to do:    {}", p.kind.hint())?;
         writeln!(out, "  attempts:      {} (replayed {} times)", p.attempts, p.replays)?;
         writeln!(out, "  first failure: {}", p.first_failure.as_deref().unwrap_or("?"))?;
         writeln!(
@@ -302,7 +307,7 @@ async fn replay(
                 p.id,
                 p.source,
                 p.kind,
-                FailureKind::hint_for(&p.kind)
+                p.kind.hint()
             );
             code = ExitCode::from(2);
             continue;

@@ -183,7 +183,7 @@ async fn reject(publisher: &Publisher, file: &str, kind: &str, reason: &str) {
         schema: DeadLetter::SCHEMA.to_owned(),
         source: Source::now(SourceKind::Folder, file),
         kept_at: format!("rejected/{file}"),
-        kind: kind.to_owned(),
+        kind: sj_shared::failure::KindName::parse(kind),
         problems: vec![format!("{kind}: {reason}")],
         failed_at: "2026-03-14T09:30:00Z".to_owned(),
     };

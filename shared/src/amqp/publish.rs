@@ -78,7 +78,7 @@ impl Publisher {
         let body = serde_json::to_vec(letter).expect("a dead letter serializes");
         let mut table = FieldTable::default();
         table.insert(header::SOURCE.into(), text(&letter.source.id));
-        table.insert(header::ERROR_KIND.into(), text(&letter.kind));
+        table.insert(header::ERROR_KIND.into(), text(letter.kind.name()));
         table.insert(
             header::ERROR.into(),
             text(letter.problems.first().map(String::as_str).unwrap_or_default()),

@@ -84,7 +84,7 @@ impl DeadLetter {
             schema: Self::SCHEMA.to_owned(),
             source,
             kept_at,
-            kind: error.kind.to_string(),
+            kind: crate::failure::FailureKind::from(error.kind).into(),
             problems,
             failed_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         }

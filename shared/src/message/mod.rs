@@ -188,7 +188,7 @@ pub struct DeadLetter {
     /// Where the original now is (e.g. `rejected/kitchen.xml`).
     pub kept_at: String,
     /// The error kind (`parse.invalid-value`, `sanity.price-above-limit`…).
-    pub kind: String,
+    pub kind: crate::failure::KindName,
     /// Every problem, one line each (`kind: reason at PLACE`).
     pub problems: Vec<String>,
     /// RFC 3339.

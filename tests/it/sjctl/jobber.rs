@@ -202,7 +202,7 @@ async fn connect_stores_tokens_workers_use_and_disconnect_revokes_them_for_good(
     // the app's webhook.
     assert!(matches!(tokens.state().await.unwrap(), TokenState::Disconnected { .. }));
     assert!(!setup.refresh_accepted(&stored.refresh_token).await, "the grant is revoked");
-    let webhooks = &setup.sandbox.shared().jobber.webhooks;
+    let webhooks = &setup.sandbox.jobber().webhooks;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !webhooks.deliveries().iter().any(|d| d.topic == "APP_DISCONNECT") {
         assert!(tokio::time::Instant::now() < deadline, "no APP_DISCONNECT: {:?}", webhooks.deliveries());
