@@ -27,7 +27,7 @@ pub struct Handler<'a> {
     /// under us closes it), and every later failure would fail alike, so the worker reconnects
     /// (declaring the topology again) instead of requeueing documents until the broker drops them.
     pub publisher_failed: tokio::sync::Notify,
-    /// Ends a wait for Jobber's request window (the delivery returns to the queue).
+    /// Ends a wait for room in Jobber's budget (the delivery returns to the queue).
     pub shutdown: sj_shared::runtime::Shutdown,
 }
 
@@ -44,8 +44,8 @@ impl Handler<'_> {
     }
 
     async fn handle_traced(&self, delivery: Delivery) {
-        if !crate::pacing::wait_for_window(self.writer.jobber.budget(), &self.shutdown).await {
-            tracing::info!("stopping: the document waiting for Jobber's request window returns to the queue");
+        if !crate::pacing::wait_for_room(self.writer.jobber.budget(), &self.shutdown).await {
+            tracing::info!("stopping: the document waiting for room in Jobber's budget returns to the queue");
             return;
         }
         let source = headers::text(delivery.properties.headers(), header::SOURCE).unwrap_or_default();
@@ -55,6 +55,7 @@ impl Handler<'_> {
                 let delivered = Delivered {
                     redelivered: delivery.redelivered,
                     attempts: headers::integer(h, header::ATTEMPTS).unwrap_or(0),
+                    write_attempts: headers::integer(h, header::WRITE_ATTEMPTS),
                     replays: headers::integer(h, header::REPLAY_COUNT).unwrap_or(0),
                 };
                 self.writer.write(&request, delivered).await.map(|written| (request, written))
@@ -114,6 +115,10 @@ impl Handler<'_> {
     async fn route(&self, delivery: &Delivery, source: &str, failure: Failure) {
         let props = &delivery.properties;
         let attempts = headers::integer(props.headers(), header::ATTEMPTS).unwrap_or(0).max(0) as usize;
+        // Attempts that may have reached Jobber with the write: an older bridge's attempts all count.
+        let write_attempts = headers::integer(props.headers(), header::WRITE_ATTEMPTS)
+            .unwrap_or(attempts as i64)
+            + i64::from(failure.after_write);
         let first_failure = headers::text(props.headers(), header::FIRST_FAILURE)
             .unwrap_or_else(|| humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string());
         let delays = &self.topology.retry_delays;
@@ -134,6 +139,7 @@ impl Handler<'_> {
         };
         let added = [
             (header::ATTEMPTS, AMQPValue::LongLongInt((attempts + 1) as i64)),
+            (header::WRITE_ATTEMPTS, AMQPValue::LongLongInt(write_attempts)),
             (header::FIRST_FAILURE, text(&first_failure)),
             (header::ERROR_KIND, text(failure.kind.name())),
             (header::ERROR, text(&reason)),

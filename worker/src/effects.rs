@@ -40,12 +40,25 @@ impl Effects {
 
     /// Before anything is sent to Jobber: the attempt record, so a later attempt knows to look
     /// the marker up ([`crate::lookup`]).
-    pub async fn record_attempt(&self, hash: &str) -> Result<(), StoreError> {
+    pub async fn record_attempt(&self, hash: &str) -> Result<u64, StoreError> {
+        let at = epoch::now();
         if self.dry_run {
             tracing::debug!(%hash, "dry run: attempt not recorded");
-            return Ok(());
+            return Ok(at);
         }
-        self.crosswalk.record_attempt(hash, epoch::now()).await
+        self.crosswalk.record_attempt(hash, at).await?;
+        Ok(at)
+    }
+
+    /// The write recorded at `at` was refused by Jobber unexecuted: its record goes (when it is
+    /// still that one). One that cannot be withdrawn costs a bounded look-up later: logged.
+    pub async fn withdraw_attempt(&self, hash: &str, at: u64) {
+        if self.dry_run {
+            return;
+        }
+        if let Err(e) = self.crosswalk.withdraw_attempt(hash, at).await {
+            tracing::warn!(%hash, error = %e, "could not withdraw the attempt record; the next attempt looks first");
+        }
     }
 
     /// After Jobber took the document: the crosswalk. A record that cannot be written costs a

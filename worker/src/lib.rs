@@ -4,7 +4,7 @@
 //!
 //! - [`startup`]: from the settings to a consuming worker, reconnecting until shutdown;
 //! - [`consume`]: one delivery, start to finish (ack, retry tier or dead letter);
-//! - [`pacing`]: waiting, holding no lock, for room in Jobber's request window;
+//! - [`pacing`]: waiting, holding no lock, for room in Jobber's budget;
 //! - [`write`]: the exactly-once write of one document, with [`lookup`] deciding when Jobber must
 //!   be asked whether an earlier attempt got there;
 //! - [`resolve`]: the Jobber client and property of a document (mapping table, searches,

@@ -5,7 +5,10 @@
 //! the look-up is made only when an earlier attempt may have reached Jobber:
 //!
 //! - the delivery is a redelivery (a worker died or lost its channel holding it);
-//! - it came back from a retry tier (`sj-attempts`) or was replayed from the dead letters
+//! - it came back from a retry tier after an attempt that had sent the write (`sj-write-attempts`;
+//!   a retry none of whose attempts got that far, e.g. one refused by Jobber's budget, throttled,
+//!   or failed resolving the client, needs no look-up; a message without that header, routed by
+//!   an older bridge, counts every attempt), or was replayed from the dead letters
 //!   (`sj-replay-count`);
 //! - Redis holds an attempt record for the content (written before every Jobber write: the same
 //!   content may have come in another message, a re-export or a re-publish);
@@ -31,6 +34,9 @@ pub struct Delivered {
     pub redelivered: bool,
     /// `sj-attempts`: failed attempts so far (retry tiers).
     pub attempts: i64,
+    /// `sj-write-attempts`: how many of those had sent the write; `None` when the header is
+    /// absent (an older bridge): every attempt counts.
+    pub write_attempts: Option<i64>,
     /// `sj-replay-count`: replays from the dead letters.
     pub replays: i64,
 }
@@ -64,8 +70,8 @@ impl LookUp {
         }
         let why = if delivered.redelivered {
             "a redelivery"
-        } else if delivered.attempts > 0 {
-            "a retry"
+        } else if delivered.attempts > 0 && delivered.write_attempts.is_none_or(|n| n > 0) {
+            "a retry after an attempt that sent the write"
         } else if delivered.replays > 0 {
             "a replay"
         } else {
@@ -109,6 +115,26 @@ mod tests {
         assert_eq!(look, LookUp::Since(900_000 - CLOCK_MARGIN));
         // No receive time to bound it by: everything.
         assert_eq!(LookUp::decide(retry, None, None, old_epoch(), WEEK).0, LookUp::Everything);
+    }
+
+    #[test]
+    fn a_retry_whose_attempts_never_sent_the_write_needs_no_look_up() {
+        let never_wrote = Delivered { attempts: 3, write_attempts: Some(0), ..Delivered::default() };
+        assert_eq!(LookUp::decide(never_wrote, None, Some(1_000_000), old_epoch(), WEEK).0, LookUp::Skip);
+        let wrote_once = Delivered { attempts: 3, write_attempts: Some(1), ..Delivered::default() };
+        assert_eq!(
+            LookUp::decide(wrote_once, None, Some(1_000_000), old_epoch(), WEEK).0,
+            LookUp::Since(1_000_000 - CLOCK_MARGIN)
+        );
+        // Redelivered, replayed, or an attempt record: looked up whatever the header says.
+        let redelivered = Delivered { redelivered: true, ..never_wrote };
+        assert_ne!(LookUp::decide(redelivered, None, Some(1_000_000), old_epoch(), WEEK).0, LookUp::Skip);
+        let replayed = Delivered { replays: 1, ..never_wrote };
+        assert_ne!(LookUp::decide(replayed, None, Some(1_000_000), old_epoch(), WEEK).0, LookUp::Skip);
+        assert_ne!(
+            LookUp::decide(never_wrote, Some(999_000), Some(1_000_000), old_epoch(), WEEK).0,
+            LookUp::Skip
+        );
     }
 
     #[test]

@@ -103,8 +103,9 @@ impl Writer {
         result
     }
 
-    /// How far to look for the document's marker before writing it ([`LookUp`]).
-    async fn look_up(&self, request: &QuoteRequest, delivered: Delivered) -> Result<LookUp, Failure> {
+    /// How far to look for the document's marker before writing it ([`LookUp`]), and whether an
+    /// attempt record was there before this attempt.
+    async fn look_up(&self, request: &QuoteRequest, delivered: Delivered) -> Result<(LookUp, bool), Failure> {
         let attempted = self.crosswalk.attempted(&request.content_hash).await?;
         let epoch = RedisEpoch::current(self.crosswalk.pool(), self.crosswalk.keys()).await?;
         let received_at = humantime::parse_rfc3339_weak(&request.source.received_at)
@@ -119,12 +120,28 @@ impl Writer {
             self.settings.recheck_after_redis_reset.0,
         );
         tracing::debug!(?look, why, "marker look-up");
-        Ok(look)
+        Ok((look, attempted.is_some()))
     }
 
-    /// The attempt record, before anything is sent: a later attempt then knows to look.
-    async fn before_writing(&self, request: &QuoteRequest) -> Result<(), Failure> {
-        Ok(self.effects.record_attempt(&request.content_hash).await?)
+    /// The write itself (`quoteCreate`, or a PO-routed document's lines), announced by the
+    /// attempt record before anything is sent, so that a later attempt knows to look. A write
+    /// Jobber refused unexecuted (THROTTLED, 401, `userErrors`: [`Failure::of_write`]) withdraws
+    /// the record this attempt made, so that its retry is not charged a look-up; a failure that
+    /// may have reached Jobber is marked so ([`Failure::after_write`]) for the retry tiers.
+    async fn writing<T>(
+        &self,
+        request: &QuoteRequest,
+        recorded_before: bool,
+        write: impl std::future::Future<Output = Result<T, Failure>>,
+    ) -> Result<T, Failure> {
+        let at = self.effects.record_attempt(&request.content_hash).await?;
+        let result = write.await;
+        if let Err(failure) = &result {
+            if !failure.after_write && !recorded_before {
+                self.effects.withdraw_attempt(&request.content_hash, at).await;
+            }
+        }
+        result
     }
 
     async fn write_holding_intent(
@@ -132,10 +149,10 @@ impl Writer {
         request: &QuoteRequest,
         delivered: Delivered,
     ) -> Result<Written, Failure> {
-        let look = self.look_up(request, delivered).await?;
+        let (look, recorded_before) = self.look_up(request, delivered).await?;
         if let Some(number) = self.routing.quote_number(request) {
             match self.jobber.quote_by_number(number).await? {
-                Some(quote) => return self.add_to_quote(request, &quote, look).await,
+                Some(quote) => return self.add_to_quote(request, &quote, look, recorded_before).await,
                 None if self.routing.missing == PoQuoteMissing::Park => {
                     return Err(Failure::new(
                         FailureKind::RoutingQuoteMissing,
@@ -173,19 +190,21 @@ impl Writer {
             self.remember(&request.content_hash, &record).await;
             return Ok(Written::AlreadyThere(record));
         }
-        self.before_writing(request).await?;
-        let (created, resolved) = match self.create_quote(request, &resolved, &marker).await {
-            // Refused for a client or property the cache gave: Jobber decides (a client deleted,
-            // a property removed meanwhile). A refused quoteCreate wrote nothing.
-            Err(e) if e.kind == JobberErrorKind::UserError && resolved.cached => {
-                tracing::info!(client = %resolved.client_id, reason = %e.message,
-                    "Jobber refused the quote for the cached client: reading the client again");
-                self.resolver.forget_cached(&resolved.client_id).await;
-                let fresh = self.resolver.resolve(request, true).await?;
-                (self.create_quote(request, &fresh, &marker).await?, fresh)
+        let write = async {
+            match self.create_quote(request, &resolved, &marker).await {
+                // Refused for a client or property the cache gave: Jobber decides (a client
+                // deleted, a property removed meanwhile). A refused quoteCreate wrote nothing.
+                Err(e) if e.kind == JobberErrorKind::UserError && resolved.cached => {
+                    tracing::info!(client = %resolved.client_id, reason = %e.message,
+                        "Jobber refused the quote for the cached client: reading the client again");
+                    self.resolver.forget_cached(&resolved.client_id).await;
+                    let fresh = self.resolver.resolve(request, true).await?;
+                    Ok((self.create_quote(request, &fresh, &marker).await.map_err(Failure::of_write)?, fresh))
+                }
+                other => Ok((other.map_err(Failure::of_write)?, resolved)),
             }
-            other => (other?, resolved),
         };
+        let (created, resolved) = self.writing(request, recorded_before, write).await?;
         let record = QuoteRecord {
             quote_id: created.id,
             quote_number: created.quote_number,
@@ -222,6 +241,7 @@ impl Writer {
         request: &QuoteRequest,
         quote: &QuoteRef,
         look: LookUp,
+        recorded_before: bool,
     ) -> Result<Written, Failure> {
         let marker = quote::marker(&request.content_hash);
         let tag = quote::title_marker(&marker);
@@ -272,8 +292,8 @@ impl Writer {
                 format!("{}\n{tag}", item.description)
             };
         }
-        self.before_writing(request).await?;
-        let ids = self.jobber.add_line_items(&quote.id, &items).await?;
+        let write = async { self.jobber.add_line_items(&quote.id, &items).await.map_err(Failure::of_write) };
+        let ids = self.writing(request, recorded_before, write).await?;
         tracing::info!(quote = %quote.quote_number, client = %quote.client_name, lines = ids.len(),
             "lines added to the quote the PO names");
         let record = record(ids, false);

@@ -34,6 +34,10 @@ pub mod header {
     pub const ERROR: &str = "sj-error";
     /// How many attempts were made.
     pub const ATTEMPTS: &str = "sj-attempts";
+    /// How many of those attempts sent (or may have sent) the document's write to Jobber: a retry
+    /// none of whose attempts got that far needs no marker look-up. Absent on a message an older
+    /// bridge routed: then every attempt counts as one that may have written.
+    pub const WRITE_ATTEMPTS: &str = "sj-write-attempts";
     /// When it first failed (RFC 3339).
     pub const FIRST_FAILURE: &str = "sj-first-failure";
     /// When the poller published the document (Unix milliseconds): the start of

@@ -24,14 +24,16 @@ const FLOOR: f64 = 0.3;
 /// What one of the bridge's requests is assumed to cost before its answer says.
 const ESTIMATED_COST: f64 = 250.0;
 
-/// Returns how many milliseconds to wait (0: go, the cost and the request are reserved).
-/// KEYS: the bucket hash, the request counter prefix. ARGV: estimated cost, floor share, request
-/// limit, window seconds. Time is Redis' own, the same for every process.
+/// Returns how many milliseconds to wait (0: there is room). KEYS: the bucket hash, the request
+/// counter prefix. ARGV: estimated cost, floor share, request limit, window seconds, and 1 to
+/// reserve the cost and count the request when there is room (0 only to look). Time is Redis'
+/// own, the same for every process.
 const RESERVE: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local cost, floor_share = tonumber(ARGV[1]), tonumber(ARGV[2])
 local limit, window = tonumber(ARGV[3]), tonumber(ARGV[4])
+local reserve = ARGV[5] == '1'
 local window_index = math.floor(now / 1000 / window)
 local counter = KEYS[2] .. ':' .. window_index
 local used = tonumber(redis.call('GET', counter) or '0')
@@ -47,23 +49,13 @@ if b[1] then
     if rate <= 0 then return 1000 end
     return math.ceil((floor + cost - estimate) / rate * 1000)
   end
-  redis.call('HSET', KEYS[1], 'available', estimate - cost, 'at', now)
+  if reserve then
+    redis.call('HSET', KEYS[1], 'available', estimate - cost, 'at', now)
+  end
 end
-redis.call('INCR', counter)
-redis.call('EXPIRE', counter, window * 2)
-return 0
-"#;
-
-/// Returns how many milliseconds until the request window has room (0: it has), reserving
-/// nothing. KEYS: the request counter prefix. ARGV: request limit, window seconds.
-const WINDOW_ROOM: &str = r#"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
-local window_index = math.floor(now / 1000 / window)
-local used = tonumber(redis.call('GET', KEYS[1] .. ':' .. window_index) or '0')
-if used >= limit then
-  return (window_index + 1) * window * 1000 - now
+if reserve then
+  redis.call('INCR', counter)
+  redis.call('EXPIRE', counter, window * 2)
 end
 return 0
 "#;
@@ -103,6 +95,18 @@ impl CostBudget {
 
     /// How long to wait before the next request; zero means it may go now (and is counted).
     pub async fn reserve(&self) -> Result<Duration, String> {
+        self.ask(true).await
+    }
+
+    /// How long until both limits have room for a request (zero: they have). Nothing is
+    /// reserved: a worker asks before it takes a document in hand, so that it waits holding no
+    /// lock (the next request window, the bucket's refill), instead of failing the document
+    /// through the retry tiers.
+    pub async fn room(&self) -> Result<Duration, String> {
+        self.ask(false).await
+    }
+
+    async fn ask(&self, reserve: bool) -> Result<Duration, String> {
         let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
         let wait: i64 = redis::Script::new(RESERVE)
             .key(&self.bucket_key)
@@ -111,21 +115,7 @@ impl CostBudget {
             .arg(FLOOR)
             .arg(REQUEST_LIMIT)
             .arg(REQUEST_WINDOW.as_secs())
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(Duration::from_millis(wait.max(0) as u64))
-    }
-
-    /// How long until Jobber's request window has room again (zero: it has room now). Nothing is
-    /// reserved: a worker asks before it takes a document in hand, so that it waits for the next
-    /// window holding no lock, instead of failing the document through the retry tiers.
-    pub async fn window_room(&self) -> Result<Duration, String> {
-        let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
-        let wait: i64 = redis::Script::new(WINDOW_ROOM)
-            .key(&self.counter_key)
-            .arg(REQUEST_LIMIT)
-            .arg(REQUEST_WINDOW.as_secs())
+            .arg(if reserve { 1 } else { 0 })
             .invoke_async(&mut conn)
             .await
             .map_err(|e| e.to_string())?;

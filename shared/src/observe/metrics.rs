@@ -231,7 +231,7 @@ impl Metrics {
             ),
             documents_waiting_for_budget: register!(
                 "sj_documents_waiting_for_budget",
-                "Documents this worker holds (no lock taken) until Jobber's request window has room again",
+                "Documents this worker holds (no lock taken) until Jobber's budget (request window, cost bucket) has room again",
                 Gauge::default()
             ),
             dead_letters: register!(

@@ -94,6 +94,21 @@ impl Crosswalk {
         Ok(())
     }
 
+    /// Withdraws the attempt record made at `at` (and only that one: an older attempt's record
+    /// stays): the write it announced was refused by Jobber unexecuted, so nothing of it can be
+    /// in Jobber, and the next attempt need not look.
+    pub async fn withdraw_attempt(&self, content_hash: &str, at: u64) -> Result<(), StoreError> {
+        let mut conn = self.pool.get().await?;
+        redis::Script::new(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+        )
+        .key(self.keys.key("attempt", content_hash))
+        .arg(at)
+        .invoke_async::<i64>(&mut conn)
+        .await?;
+        Ok(())
+    }
+
     /// The content hash of the last document from `source` that the bridge wrote.
     pub async fn hash_of_source(&self, source: &str) -> Result<Option<String>, StoreError> {
         let mut conn = self.pool.get().await?;

@@ -93,16 +93,16 @@ async fn spend_window(b: &CostBudget, spent: bool) {
 }
 
 #[tokio::test]
-async fn the_window_room_is_read_without_being_spent() {
+async fn the_room_is_read_without_being_spent() {
     let ns = Namespace::new("budget-room").await;
     let b = budget(&ns);
-    assert_eq!(b.window_room().await, Ok(Duration::ZERO));
-    assert_eq!(b.window_room().await, Ok(Duration::ZERO), "asking reserved nothing");
+    assert_eq!(b.room().await, Ok(Duration::ZERO));
+    assert_eq!(b.room().await, Ok(Duration::ZERO), "asking reserved nothing");
     spend_window(&b, true).await;
-    let wait = b.window_room().await.unwrap();
+    let wait = b.room().await.unwrap();
     assert!(wait > Duration::ZERO && wait <= Duration::from_secs(300), "{wait:?}");
     spend_window(&b, false).await;
-    assert_eq!(b.window_room().await, Ok(Duration::ZERO));
+    assert_eq!(b.room().await, Ok(Duration::ZERO));
     ns.remove().await;
 }
 
@@ -123,7 +123,7 @@ async fn a_spent_request_window_holds_the_document_lock_free_until_the_next_wind
     bridge.poll_once(&[]).await;
     bridge
         .wait_until("the worker to wait for the window", || async {
-            bridge.worker_log_lines(&["request window is spent"]) == 1
+            bridge.worker_log_lines(&["budget is spent"]) == 1
         })
         .await;
 
@@ -147,7 +147,7 @@ async fn a_spent_request_window_holds_the_document_lock_free_until_the_next_wind
     // The next window: written at once, on its first attempt.
     spend_window(&b, false).await;
     bridge.wait_until("the quote", || async { bridge.quotes().await.len() == 1 }).await;
-    assert_eq!(bridge.worker_log_lines(&["request window has room again"]), 1);
+    assert_eq!(bridge.worker_log_lines(&["budget has room again"]), 1);
     assert_eq!(bridge.worker_log_lines(&["transient failure"]), 0, "no retry tier");
     bridge.stop().await;
 }

@@ -84,6 +84,38 @@ async fn a_redelivery_after_a_worker_died_holding_the_answer_is_looked_up() {
     super::worker::killed_after_write(bridge).await;
 }
 
+/// GraphQL operations the sandbox has answered so far, by operation name.
+async fn operations(bridge: &Bridge) -> Value {
+    let counters: Value =
+        reqwest::get(bridge.sandbox.url("/_admin/counters")).await.unwrap().json().await.unwrap();
+    counters["graphql_operations"].clone()
+}
+
+/// A retry whose attempt failed before its write could reach Jobber (here Jobber answered the
+/// `quoteCreate` THROTTLED: refused unexecuted) is written without a marker look-up: under
+/// throttling, retries that each paid a look-up would spend the budget that is already short.
+#[tokio::test]
+async fn a_retry_whose_write_was_refused_unexecuted_costs_no_look_up() {
+    let mut bridge = Bridge::start("retry-no-look-up").await;
+    trust_redis(&bridge).await;
+    bridge.start_consuming_worker().await;
+    set_fault(
+        &bridge.sandbox,
+        json!({"route": "/api/graphql", "body_contains": "quoteCreate", "throttle_next": 1}),
+    )
+    .await;
+    bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
+    bridge.poll_once(&[]).await;
+    bridge.wait_until("the quote", || async { bridge.quotes().await.len() == 1 }).await;
+    assert_eq!(bridge.worker_log_lines(&["transient failure: retrying later", "jobber.throttled"]), 1);
+    let ops = operations(&bridge).await;
+    assert_eq!(ops["CreateQuote"], 2, "{ops}");
+    for look_up in ["RecentClientQuotes", "ClientQuotes"] {
+        assert!(ops[look_up].is_null(), "no marker look-up ({look_up}): {ops}");
+    }
+    bridge.stop().await;
+}
+
 /// The same content in a new message (a re-publish), after an earlier message's write reached
 /// Jobber and its answer was lost, and that message is gone: only the attempt record tells.
 #[tokio::test]
