@@ -7,6 +7,7 @@ use lapin::types::FieldTable;
 use lapin::BasicProperties;
 use sj_shared::amqp::{self, header, headers};
 use sj_shared::failure::{FailureKind, KindName};
+use sj_shared::ids::ContentHash;
 use sj_shared::message::{DeadLetter, QuoteRequest};
 
 /// What became of the document, which decides what the operator can do about it.
@@ -34,7 +35,7 @@ impl Disposition {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct AlertKey {
     pub source: String,
-    pub content_hash: Option<String>,
+    pub content_hash: Option<ContentHash>,
 }
 
 /// One dead letter, as the email shows it.
@@ -117,7 +118,10 @@ impl Alert {
                 .or_else(|| c.po_number.as_ref().map(|po| format!("(no name; PO {po})")))
                 .or_else(|| c.number.as_ref().map(|n| format!("(no name; customer number {n})")))
         });
-        let content_hash = request.as_ref().map(|r| r.content_hash.clone()).or_else(|| message_id.clone());
+        let content_hash = request
+            .as_ref()
+            .map(|r| r.content_hash.clone())
+            .or_else(|| message_id.clone().map(ContentHash::new));
         let attempts =
             attempts.or_else(|| headers::integer(table, "x-delivery-count").map(|n| n + 1)).unwrap_or(1);
         Self {
@@ -191,7 +195,7 @@ mod tests {
         let alert = Alert::from_delivery(b"{\"schema\":\"sj.quote-request.v9\"}", &properties);
         assert_eq!(alert.disposition, Disposition::Parked);
         assert_eq!(alert.key.source, "odd.json");
-        assert_eq!(alert.key.content_hash.as_deref(), Some("sha256:ab"));
+        assert_eq!(alert.key.content_hash, Some(ContentHash::new("sha256:ab")));
         assert_eq!(alert.parked_id, "ab");
         assert_eq!((alert.kind.name(), alert.reason.as_str()), ("message.unreadable", "unknown schema"));
     }

@@ -122,7 +122,10 @@ mod tests {
 
     fn alert(source: &str, attempts: i64) -> Alert {
         Alert {
-            key: AlertKey { source: source.to_owned(), content_hash: Some(format!("sha256:{source}")) },
+            key: AlertKey {
+                source: source.to_owned(),
+                content_hash: Some(sj_shared::ids::ContentHash::new(format!("sha256:{source}"))),
+            },
             disposition: Disposition::Parked,
             parked_id: source.to_owned(),
             customer: None,
@@ -188,7 +191,7 @@ mod tests {
         let t0 = Instant::now();
         let mut digests = Digests::new(WINDOW, 50);
         let mut other = alert("a.xml", 1);
-        other.key.content_hash = Some("sha256:other".to_owned());
+        other.key.content_hash = Some(sj_shared::ids::ContentHash::new("sha256:other"));
         digests.add(alert("a.xml", 1), 1, t0);
         digests.add(other, 2, t0);
         digests.close_due(t0 + WINDOW);

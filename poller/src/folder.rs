@@ -71,7 +71,7 @@ impl DocumentSource for FolderSource<'_> {
         Ok(())
     }
 
-    async fn published(&self, path: PathBuf, _hash: &str) -> anyhow::Result<()> {
+    async fn published(&self, path: PathBuf, _hash: &sj_shared::ids::ContentHash) -> anyhow::Result<()> {
         let archived = place::move_into(&path, &place::dated(&self.folder().archive))?;
         tracing::debug!(file = %file_name(&path), archived = %archived.display(), "archived");
         Ok(())

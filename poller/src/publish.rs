@@ -23,6 +23,7 @@ use anyhow::Context as _;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use sj_shared::amqp::{AmqpError, Publisher};
 use sj_shared::config::PollerSettings;
+use sj_shared::ids::ContentHash;
 use sj_shared::intake::DocumentReader;
 use sj_shared::message::{DeadLetter, Source as Origin, SourceKind};
 use sj_shared::observe;
@@ -59,7 +60,7 @@ pub trait DocumentSource {
     fn refused(&self, item: Self::Item, kept_at: &Path) -> impl Future<Output = anyhow::Result<()>>;
 
     /// The broker confirmed the document (its hash is recorded): finish it.
-    fn published(&self, item: Self::Item, hash: &str) -> impl Future<Output = anyhow::Result<()>>;
+    fn published(&self, item: Self::Item, hash: &ContentHash) -> impl Future<Output = anyhow::Result<()>>;
 
     /// Same content as the document `first`, published earlier or in this batch: finish it
     /// without publishing.
@@ -92,7 +93,7 @@ type Confirming<'a, I> = Pin<Box<dyn Future<Output = (InFlight<I>, Result<(), Am
 struct InFlight<I> {
     item: I,
     id: String,
-    hash: String,
+    hash: ContentHash,
     /// The document's span: its trace is the one the message's `traceparent` names.
     span: tracing::Span,
 }
@@ -103,7 +104,7 @@ pub struct Batch<'a, S: DocumentSource> {
     source: &'a S,
     in_flight: FuturesUnordered<Confirming<'a, S::Item>>,
     /// Documents of a content published in this batch, waiting for its confirmation.
-    twins: HashMap<String, Vec<S::Item>>,
+    twins: HashMap<ContentHash, Vec<S::Item>>,
     counts: Counts,
 }
 
@@ -243,7 +244,7 @@ where
         Ok(())
     }
 
-    async fn already_published(&self, hash: &str) -> Option<String> {
+    async fn already_published(&self, hash: &ContentHash) -> Option<String> {
         if !self.path.settings.skip_published {
             return None;
         }

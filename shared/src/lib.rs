@@ -10,12 +10,14 @@
 //!   intake                               document → message: parse, normalize, sanity rules, content hash,
 //!                                        the dead letter of a refused document
 //!   saberis          message             the parser and model  |  the wire types; unaware of each other
-//!   failure   address   template         leaves: failure kinds, the postal address, the title template
+//!   failure   address   template   ids   leaves: failure kinds, the postal address, the title template,
+//!                                        the identifiers (content hash, Jobber ids)
 //! ```
 //!
 //! - [`failure`]: every way a document can fail (the parser's kinds included), its stable name,
 //!   its class and the operator's hint;
 //! - [`address`]: the postal address, in Jobber's terms;
+//! - [`ids`]: the identifiers passed around (content hash, Jobber ids), each a type of its own;
 //! - [`template`]: the small template language of the quote's title and message;
 //! - [`saberis`]: the Saberis order document, its parser (XML and SaberisConnect JSON), its
 //!   limits and its renderer;
@@ -36,6 +38,7 @@ pub mod address;
 pub mod amqp;
 pub mod config;
 pub mod failure;
+pub mod ids;
 pub mod intake;
 pub mod jobber;
 pub mod mapping;

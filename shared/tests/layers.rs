@@ -43,16 +43,17 @@ const SHARED_LAYERS: &[(&str, &[&str])] = &[
     ("failure", &[]),
     ("address", &[]),
     ("template", &[]),
+    ("ids", &[]),
     // The Saberis document, its parser and renderer: knows nothing of the message.
     ("saberis", &["failure", "address"]),
     // The messages on the wire (`sj.quote-request.v1`, `sj.rejected-document.v1`): knows nothing of the parser.
-    ("message", &["address", "failure"]),
+    ("message", &["address", "failure", "ids"]),
     // Document → message: parse, normalize, sanity rules, content hash, the rejected-document letter.
-    ("intake", &["saberis", "message", "failure", "address"]),
+    ("intake", &["saberis", "message", "failure", "address", "ids"]),
     // The settings: each section's type, some defined by the module they configure.
     ("config", &["saberis", "intake", "template"]),
     ("telemetry", &["config"]),
-    ("store", &["config"]),
+    ("store", &["config", "ids"]),
     // The transport carries messages: never the parser.
     // Health and metrics: what the services below report to.
     ("observe", &["config", "store"]),

@@ -17,6 +17,7 @@ use serde::Serialize;
 use sj_shared::amqp::{self, header, headers, Publisher, Topology, QUOTE_ROUTING_KEY};
 use sj_shared::config::Settings;
 use sj_shared::failure::KindName;
+use sj_shared::ids::ContentHash;
 use sj_shared::message::{DeadLetter, QuoteRequest};
 use sj_shared::store::{History, Outcome, PublishedDocuments};
 
@@ -367,7 +368,8 @@ async fn purge(settings: &Settings, chosen: &[&Parked], yes: bool) -> anyhow::Re
         p.message.delivery.acker.ack(BasicAckOptions::default()).await?;
         // The poller would otherwise take a later export of the same order for one it already
         // sent, and archive it without a message.
-        let hash = p.message.delivery.properties.message_id().as_ref().map(|id| id.as_str().to_owned());
+        let hash =
+            p.message.delivery.properties.message_id().as_ref().map(|id| ContentHash::new(id.as_str()));
         if let (Some(published), Some(hash), "quote-request") = (&published, hash, p.what) {
             if let Err(e) = published.forget(&hash).await {
                 eprintln!(

@@ -101,7 +101,7 @@ fn summary(name: &str, request: &QuoteRequest) -> String {
         .or_else(|| request.customer.number.clone())
         .or_else(|| request.shipping.street1.clone().map(|street| format!("(no name) {street}")))
         .unwrap_or_else(|| "(no customer)".to_owned());
-    let hash = request.content_hash.get(..19).unwrap_or(&request.content_hash);
+    let hash = request.content_hash.as_str().get(..19).unwrap_or(request.content_hash.as_str());
     format!(
         "{name}: {customer} · {} in {} · selling total {} · {hash}",
         plural(request.totals.product_lines as usize, "line"),

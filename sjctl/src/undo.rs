@@ -20,6 +20,7 @@ use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
 use sj_shared::config::Settings;
+use sj_shared::ids::ContentHash;
 use sj_shared::jobber::ops::QuoteView;
 use sj_shared::jobber::JobberClient;
 use sj_shared::store::{self, Crosswalk, History, Keys, Outcome, PublishedDocuments, QuoteRecord};
@@ -69,7 +70,7 @@ async fn undo(settings: &Settings, args: &Args) -> Result<Undone, Failure> {
     let hash = match (&args.hash, &args.file) {
         (Some(hash), _) => {
             let hex = hash.trim().strip_prefix("sha256:").unwrap_or(hash.trim());
-            format!("sha256:{hex}")
+            ContentHash::new(format!("sha256:{hex}"))
         }
         (None, Some(file)) => crosswalk.hash_of_source(file).await.map_err(redis)?.ok_or_else(|| {
             Failure::Failed(format!(
@@ -83,7 +84,7 @@ async fn undo(settings: &Settings, args: &Args) -> Result<Undone, Failure> {
         Failure::Failed(format!(
             "the bridge has no record of writing {hash} (never written, undone already, or Redis lost its \
              records: then find the quote by its marker SJ-{} in Jobber)",
-            &hash["sha256:".len()..].chars().take(12).collect::<String>()
+            hash.hex().chars().take(12).collect::<String>()
         ))
     })?;
     let (_, jobber) = jobber_client(settings)?;

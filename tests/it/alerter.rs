@@ -317,7 +317,7 @@ async fn failures_in_one_window_make_one_email_and_a_repeat_is_counted_once() {
     assert!(text.contains("Attempts:      2 (failed 2 times since the last email)"), "{text}");
     assert!(text.contains("Customer:      Harbour Lane Builders"), "{text}");
     // The id `sjctl dlq list` shows: 12 hex digits of the content hash.
-    let id = harbour.content_hash.trim_start_matches("sha256:")[..12].to_owned();
+    let id = harbour.content_hash.hex()[..12].to_owned();
     let replay = format!("Replay:        sjctl dlq replay --id {id}");
     assert!(text.lines().any(|l| l.trim() == replay), "{text}");
     assert!(text.contains("add a mapping"), "the fix hint: {text}");

@@ -9,6 +9,7 @@
 //! The one other place a dry run shows is the end of a delivery ([`crate::consume`]): it is
 //! neither acked nor routed, so it returns to the queue when the worker stops.
 
+use sj_shared::ids::ContentHash;
 use sj_shared::jobber::ops::ClientSummary;
 use sj_shared::mapping::{Mapping, MappingRow};
 use sj_shared::store::{epoch, Crosswalk, QuoteRecord, StoreError};
@@ -40,7 +41,7 @@ impl Effects {
 
     /// Before anything is sent to Jobber: the attempt record, so a later attempt knows to look
     /// the marker up ([`crate::lookup`]).
-    pub async fn record_attempt(&self, hash: &str) -> Result<u64, StoreError> {
+    pub async fn record_attempt(&self, hash: &ContentHash) -> Result<u64, StoreError> {
         let at = epoch::now();
         if self.dry_run {
             tracing::debug!(%hash, "dry run: attempt not recorded");
@@ -52,7 +53,7 @@ impl Effects {
 
     /// The write recorded at `at` was refused by Jobber unexecuted: its record goes (when it is
     /// still that one). One that cannot be withdrawn costs a bounded look-up later: logged.
-    pub async fn withdraw_attempt(&self, hash: &str, at: u64) {
+    pub async fn withdraw_attempt(&self, hash: &ContentHash, at: u64) {
         if self.dry_run {
             return;
         }
@@ -63,7 +64,7 @@ impl Effects {
 
     /// After Jobber took the document: the crosswalk. A record that cannot be written costs a
     /// marker look-up later, not a duplicate: logged, not failed.
-    pub async fn remember(&self, hash: &str, record: &QuoteRecord) {
+    pub async fn remember(&self, hash: &ContentHash, record: &QuoteRecord) {
         if self.dry_run {
             tracing::info!(%hash, quote = %record.quote_number, "dry run: crosswalk not recorded");
             return;

@@ -22,6 +22,7 @@
 use regex::Regex;
 use sj_shared::config::{PoQuoteMissing, QuoteSettings, WorkerSettings};
 use sj_shared::failure::FailureKind;
+use sj_shared::ids::ContentHash;
 use sj_shared::jobber::ops::QuoteRef;
 use sj_shared::jobber::JobberErrorKind;
 use sj_shared::jobber::{JobberClient, JobberError};
@@ -89,7 +90,7 @@ impl Writer {
             return Ok(Written::AlreadyThere(record));
         }
         let pool = self.crosswalk.pool();
-        let intent_key = self.crosswalk.keys().key("intent", hash);
+        let intent_key = self.crosswalk.keys().key("intent", hash.as_str());
         let Some(intent) = RedisLock::try_acquire(pool, &intent_key, self.settings.intent_lease.0).await?
         else {
             return Err(Failure::new(
@@ -302,7 +303,7 @@ impl Writer {
     }
 
     /// A lost crosswalk costs only a marker look-up next time: log, don't fail.
-    async fn remember(&self, hash: &str, record: &QuoteRecord) {
+    async fn remember(&self, hash: &ContentHash, record: &QuoteRecord) {
         self.effects.remember(hash, record).await
     }
 }

@@ -243,7 +243,7 @@ impl DocumentSource for Poll<'_> {
         Ok(())
     }
 
-    async fn published(&self, guid: String, hash: &str) -> anyhow::Result<()> {
+    async fn published(&self, guid: String, hash: &sj_shared::ids::ContentHash) -> anyhow::Result<()> {
         self.record(&guid, &format!("published {hash}")).await;
         Ok(())
     }

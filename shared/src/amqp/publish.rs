@@ -57,7 +57,7 @@ impl Publisher {
         let mut table = FieldTable::default();
         table.insert(header::SOURCE.into(), text(&request.source.id));
         table.insert(header::REPLAY_COUNT.into(), AMQPValue::LongLongInt(0));
-        table.insert(header::TRACEPARENT.into(), text(&document_traceparent(&request.content_hash)));
+        table.insert(header::TRACEPARENT.into(), text(&document_traceparent(request.content_hash.as_str())));
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)

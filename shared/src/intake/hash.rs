@@ -14,13 +14,14 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::address::Address;
+use crate::ids::ContentHash;
 use crate::message::QuoteRequest;
 
 /// Bumped if the canonical form ever changes, so old and new hashes never collide by accident.
 const CANONICAL_VERSION: &str = "sj.canonical.v1";
 
 /// `sha256:<64 hex digits>` over the canonical form of `request`.
-pub fn content_hash(request: &QuoteRequest) -> String {
+pub fn content_hash(request: &QuoteRequest) -> ContentHash {
     let canonical = Canonical::of(request);
     let json = serde_json::to_vec(&canonical).expect("the canonical form serializes");
     let digest =
@@ -31,7 +32,7 @@ pub fn content_hash(request: &QuoteRequest) -> String {
         use std::fmt::Write;
         write!(out, "{byte:02x}").expect("writing to a String");
     }
-    out
+    ContentHash::new(out)
 }
 
 #[derive(Serialize)]

@@ -5,6 +5,7 @@
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use super::content_hash;
+use crate::ids::ContentHash;
 use crate::message::{
     CustomerInfo, DocumentInfo, Line, LineOption, QuoteRequest, Section, Setting, Source, Totals, SCHEMA,
 };
@@ -24,7 +25,7 @@ pub fn normalize(doc: &SaberisDocument, source: Source) -> QuoteRequest {
     let mut request = QuoteRequest {
         schema: SCHEMA.to_owned(),
         source,
-        content_hash: String::new(),
+        content_hash: ContentHash::default(),
         document: DocumentInfo {
             version: doc.version.clone(),
             module: order.source.clone(),

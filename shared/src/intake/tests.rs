@@ -11,7 +11,7 @@ use crate::saberis::{parse, render, ItemKind, Limits, Product};
 
 fn hash_of(bytes: &[u8]) -> String {
     let doc = parse(bytes, None, &Limits::default()).expect("parses");
-    normalize(&doc, Source::now(SourceKind::File, "x")).content_hash
+    normalize(&doc, Source::now(SourceKind::File, "x")).content_hash.into()
 }
 
 proptest! {

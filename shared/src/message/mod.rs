@@ -11,6 +11,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
+use crate::ids::ContentHash;
 
 /// The schema name, carried in the message and in the AMQP `type` property.
 pub const SCHEMA: &str = "sj.quote-request.v1";
@@ -23,7 +24,7 @@ pub struct QuoteRequest {
     pub source: Source,
     /// `sha256:<hex>` ([`crate::intake::content_hash`]) over the canonical form of what makes the order (customer, shipping
     /// address, sections and lines): a re-export of the same design hashes alike.
-    pub content_hash: String,
+    pub content_hash: ContentHash,
     pub document: DocumentInfo,
     pub customer: CustomerInfo,
     pub shipping: Address,

@@ -6,6 +6,7 @@ use deadpool_redis::Pool;
 use redis::AsyncCommands;
 
 use super::{Keys, StoreError};
+use crate::ids::ContentHash;
 
 /// How long a published hash is remembered (a re-export months later is a new order in practice).
 const REMEMBER_SECONDS: u64 = 180 * 24 * 3600;
@@ -22,26 +23,26 @@ impl PublishedDocuments {
     }
 
     /// The source (file name or GUID) a document with this content was first published from.
-    pub async fn first_source(&self, content_hash: &str) -> Result<Option<String>, StoreError> {
+    pub async fn first_source(&self, content_hash: &ContentHash) -> Result<Option<String>, StoreError> {
         let mut conn = self.pool.get().await?;
-        Ok(conn.get(self.keys.key("published", content_hash)).await?)
+        Ok(conn.get(self.keys.key("published", content_hash.as_str())).await?)
     }
 
     /// Records a confirmed publish; keeps the first source when there was one.
-    pub async fn record(&self, content_hash: &str, source: &str) -> Result<(), StoreError> {
+    pub async fn record(&self, content_hash: &ContentHash, source: &str) -> Result<(), StoreError> {
         let mut conn = self.pool.get().await?;
         let options = redis::SetOptions::default()
             .conditional_set(redis::ExistenceCheck::NX)
             .with_expiration(redis::SetExpiry::EX(REMEMBER_SECONDS));
         let _: Option<String> =
-            conn.set_options(self.keys.key("published", content_hash), source, options).await?;
+            conn.set_options(self.keys.key("published", content_hash.as_str()), source, options).await?;
         Ok(())
     }
 
     /// Forgets a document (after `sjctl undo`), so the same file is published again when put back.
-    pub async fn forget(&self, content_hash: &str) -> Result<(), StoreError> {
+    pub async fn forget(&self, content_hash: &ContentHash) -> Result<(), StoreError> {
         let mut conn = self.pool.get().await?;
-        conn.del::<_, ()>(self.keys.key("published", content_hash)).await?;
+        conn.del::<_, ()>(self.keys.key("published", content_hash.as_str())).await?;
         Ok(())
     }
 }

@@ -10,6 +10,7 @@ use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 
 use super::{Keys, StoreError};
+use crate::ids::ContentHash;
 
 /// How long an attempt record is kept: longer than any document stays in the retry tiers or the
 /// dead letters before it is replayed.
@@ -54,37 +55,37 @@ impl Crosswalk {
         &self.keys
     }
 
-    pub async fn get(&self, content_hash: &str) -> Result<Option<QuoteRecord>, StoreError> {
+    pub async fn get(&self, content_hash: &ContentHash) -> Result<Option<QuoteRecord>, StoreError> {
         let mut conn = self.pool.get().await?;
-        let json: Option<String> = conn.get(self.keys.key("quote", content_hash)).await?;
+        let json: Option<String> = conn.get(self.keys.key("quote", content_hash.as_str())).await?;
         Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
     }
 
     /// Records what was written, and the source's latest document (for `sjctl undo --file`).
-    pub async fn record(&self, content_hash: &str, record: &QuoteRecord) -> Result<(), StoreError> {
+    pub async fn record(&self, content_hash: &ContentHash, record: &QuoteRecord) -> Result<(), StoreError> {
         let mut conn = self.pool.get().await?;
         let json = serde_json::to_string(record).expect("a record serializes");
         let mut pipe = redis::pipe();
-        pipe.atomic().set(self.keys.key("quote", content_hash), json);
+        pipe.atomic().set(self.keys.key("quote", content_hash.as_str()), json);
         if !record.source.is_empty() {
-            pipe.set(self.keys.key("source", &record.source), content_hash);
+            pipe.set(self.keys.key("source", &record.source), content_hash.as_str());
         }
         pipe.query_async::<()>(&mut conn).await?;
         Ok(())
     }
 
     /// When a write of the document was first attempted (Unix seconds), if ever.
-    pub async fn attempted(&self, content_hash: &str) -> Result<Option<u64>, StoreError> {
+    pub async fn attempted(&self, content_hash: &ContentHash) -> Result<Option<u64>, StoreError> {
         let mut conn = self.pool.get().await?;
-        Ok(conn.get(self.keys.key("attempt", content_hash)).await?)
+        Ok(conn.get(self.keys.key("attempt", content_hash.as_str())).await?)
     }
 
     /// Records that a write of the document is about to be attempted (the first attempt's time
     /// is kept), for [`ATTEMPT_KEPT`]. Must succeed before the write is sent.
-    pub async fn record_attempt(&self, content_hash: &str, at: u64) -> Result<(), StoreError> {
+    pub async fn record_attempt(&self, content_hash: &ContentHash, at: u64) -> Result<(), StoreError> {
         let mut conn = self.pool.get().await?;
         redis::cmd("SET")
-            .arg(self.keys.key("attempt", content_hash))
+            .arg(self.keys.key("attempt", content_hash.as_str()))
             .arg(at)
             .arg("NX")
             .arg("EX")
@@ -97,12 +98,12 @@ impl Crosswalk {
     /// Withdraws the attempt record made at `at` (and only that one: an older attempt's record
     /// stays): the write it announced was refused by Jobber unexecuted, so nothing of it can be
     /// in Jobber, and the next attempt need not look.
-    pub async fn withdraw_attempt(&self, content_hash: &str, at: u64) -> Result<(), StoreError> {
+    pub async fn withdraw_attempt(&self, content_hash: &ContentHash, at: u64) -> Result<(), StoreError> {
         let mut conn = self.pool.get().await?;
         redis::Script::new(
             "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
         )
-        .key(self.keys.key("attempt", content_hash))
+        .key(self.keys.key("attempt", content_hash.as_str()))
         .arg(at)
         .invoke_async::<i64>(&mut conn)
         .await?;
@@ -110,16 +111,19 @@ impl Crosswalk {
     }
 
     /// The content hash of the last document from `source` that the bridge wrote.
-    pub async fn hash_of_source(&self, source: &str) -> Result<Option<String>, StoreError> {
+    pub async fn hash_of_source(&self, source: &str) -> Result<Option<ContentHash>, StoreError> {
         let mut conn = self.pool.get().await?;
-        Ok(conn.get(self.keys.key("source", source)).await?)
+        let hash: Option<String> = conn.get(self.keys.key("source", source)).await?;
+        Ok(hash.map(ContentHash::new))
     }
 
     /// Forgets a document's record (after `sjctl undo`): the next delivery writes it anew.
-    pub async fn forget(&self, content_hash: &str, source: &str) -> Result<(), StoreError> {
+    pub async fn forget(&self, content_hash: &ContentHash, source: &str) -> Result<(), StoreError> {
         let mut conn = self.pool.get().await?;
         let mut pipe = redis::pipe();
-        pipe.atomic().del(self.keys.key("quote", content_hash)).del(self.keys.key("attempt", content_hash));
+        pipe.atomic()
+            .del(self.keys.key("quote", content_hash.as_str()))
+            .del(self.keys.key("attempt", content_hash.as_str()));
         if !source.is_empty() {
             pipe.del(self.keys.key("source", source));
         }

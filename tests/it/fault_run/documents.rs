@@ -141,6 +141,7 @@ fn content_hash(name: &str, bytes: &[u8]) -> String {
         .quote_request(bytes, None, source, true)
         .unwrap_or_else(|e| panic!("{name} is a valid order: {e}"))
         .content_hash
+        .into()
 }
 
 /// The documents, in the order they are dropped into `incoming/`.

@@ -107,7 +107,7 @@ async fn per_catalog_markups_on_the_real_fixtures_give_the_expected_amounts_to_t
                 || !request.shipping.is_empty()
                 || !request.customer.address.is_empty();
             if has_customer {
-                let hex = request.content_hash.trim_start_matches("sha256:");
+                let hex = request.content_hash.hex();
                 let marker = format!("SJ-{}", &hex[..12]);
                 let (lines, total) = expected_quote(&request);
                 let priced =

@@ -79,7 +79,7 @@ async fn undo_of_po_routed_lines_removes_only_those_lines() {
         let kitchen = std::fs::read_to_string(samples().join("saberis/kitchen-harbour-lane.xml")).unwrap();
         let bytes = kitchen.replace("PO-2231", &format!("Q#{number}")).into_bytes();
         let source = sj_shared::message::Source::now(sj_shared::message::SourceKind::File, "kitchen.xml");
-        reader.quote_request(&bytes, None, source, false).unwrap().content_hash
+        String::from(reader.quote_request(&bytes, None, source, false).unwrap().content_hash)
     };
     let out = sjctl(&bridge, &["undo", "--hash", &hash, "--yes"], "").await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));

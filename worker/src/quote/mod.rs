@@ -18,6 +18,7 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde_json::json;
 use sj_shared::config::{PricingSettings, QuoteSettings};
+use sj_shared::ids::ContentHash;
 use sj_shared::jobber::ops::{LineItemInput, QuoteInput};
 use sj_shared::message::{Line, LineOption, QuoteRequest, Section};
 use sj_shared::template::Template;
@@ -70,8 +71,8 @@ impl Default for QuoteRules {
 
 /// The marker the bridge puts on every quote it writes: derived from the content hash, short
 /// enough to read, long enough never to collide among one client's quotes.
-pub fn marker(content_hash: &str) -> String {
-    let hex = content_hash.strip_prefix("sha256:").unwrap_or(content_hash);
+pub fn marker(content_hash: &ContentHash) -> String {
+    let hex = content_hash.hex();
     format!("SJ-{}", &hex[..hex.len().min(12)])
 }
 
@@ -432,7 +433,8 @@ mod tests {
 
     #[test]
     fn markers_are_short_and_stable() {
-        let hash = "sha256:ae87e3e6a8b257489c573e42f3d091545658a5780f05beef06309793d257eabd";
+        let hash =
+            &ContentHash::new("sha256:ae87e3e6a8b257489c573e42f3d091545658a5780f05beef06309793d257eabd");
         assert_eq!(marker(hash), "SJ-ae87e3e6a8b2");
         assert_eq!(title_marker(&marker(hash)), "[SJ-ae87e3e6a8b2]");
     }
