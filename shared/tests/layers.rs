@@ -58,8 +58,8 @@ const SHARED_LAYERS: &[(&str, &[&str])] = &[
     // Health and metrics: what the services below report to.
     ("observe", &["config", "store"]),
     ("amqp", &["config", "message", "telemetry", "observe"]),
-    ("jobber", &["config", "store", "telemetry", "failure", "address", "observe"]),
-    ("mapping", &["config", "store", "failure", "address", "message", "observe"]),
+    ("jobber", &["config", "store", "telemetry", "failure", "address", "observe", "ids"]),
+    ("mapping", &["config", "store", "failure", "address", "message", "observe", "ids"]),
 ];
 
 /// Cycles known and not yet removed, each the exact set of modules of its component: the test

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use sj_shared::config::Settings;
+use sj_shared::ids::{ClientId, PropertyId};
 use sj_shared::mapping::{CustomerKey, InUse, Mapping, MappingRow, Table, AUTO};
 use sj_shared::store::{self, Keys};
 
@@ -146,8 +147,8 @@ async fn execute(settings: &Settings, mapping: &Mapping, command: Command) -> an
             }
             let row = MappingRow {
                 key,
-                client_id,
-                property_id: property.map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()),
+                client_id: ClientId::new(client_id),
+                property_id: property.map(|p| PropertyId::from(p.trim())).filter(|p| !p.is_empty()),
                 saberis_name: name.unwrap_or_default(),
                 saberis_address: address.unwrap_or_default(),
                 made_by,
@@ -159,7 +160,7 @@ async fn execute(settings: &Settings, mapping: &Mapping, command: Command) -> an
                 "{} → {}{} (by {}), appended to {}",
                 row.key,
                 row.client_id,
-                row.property_id.as_deref().map(|p| format!(" property {p}")).unwrap_or_default(),
+                row.property_id.as_ref().map(|p| format!(" property {p}")).unwrap_or_default(),
                 row.made_by,
                 mapping.describe()
             );
@@ -179,8 +180,11 @@ async fn check_in_jobber(
     let unreachable =
         |e: String| format!("could not ask Jobber about the client ({e}); --no-check adds the row anyway");
     let (_, jobber) = crate::jobber::jobber_client(settings).map_err(|f| unreachable(f.to_string()))?;
-    let client =
-        jobber.client_by_id(client_id).await.map_err(|e| unreachable(e.to_string()))?.ok_or_else(|| {
+    let client = jobber
+        .client_by_id(&ClientId::from(client_id))
+        .await
+        .map_err(|e| unreachable(e.to_string()))?
+        .ok_or_else(|| {
             format!(
             "Jobber has no client {client_id}: copy the id from the client (Jobber's API id, not the number \
              in its page address), or --no-check to add the row anyway"
@@ -306,7 +310,7 @@ fn print_in_use(in_use: &InUse, json: bool) -> anyhow::Result<()> {
                 "{:<40}  {:<36}  {:<36}  {:<12}  {}",
                 row.key.as_str(),
                 row.client_id,
-                row.property_id.as_deref().unwrap_or("-"),
+                row.property_id.as_ref().map_or("-", |p| p.as_str()),
                 if row.made_by.is_empty() { "-" } else { row.made_by.as_str() },
                 row.saberis_name
             )?;

@@ -20,7 +20,7 @@ use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
 use sj_shared::config::Settings;
-use sj_shared::ids::ContentHash;
+use sj_shared::ids::{ContentHash, LineItemId};
 use sj_shared::jobber::ops::QuoteView;
 use sj_shared::jobber::JobberClient;
 use sj_shared::store::{self, Crosswalk, History, Keys, Outcome, PublishedDocuments, QuoteRecord};
@@ -122,7 +122,7 @@ async fn undo(settings: &Settings, args: &Args) -> Result<Undone, Failure> {
 struct Plan {
     quote: Option<QuoteView>,
     /// Lines the bridge added (PO routing) that the quote still has.
-    present_lines: Vec<String>,
+    present_lines: Vec<LineItemId>,
     line_names: Vec<String>,
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use deadpool_redis::redis::AsyncCommands;
 use deadpool_redis::Pool;
+use sj_shared::ids::ClientId;
 use sj_shared::jobber::ops::ClientSummary;
 use sj_shared::store::Keys;
 
@@ -25,12 +26,12 @@ impl ClientCache {
         Self { pool, keys }
     }
 
-    fn key(&self, client_id: &str) -> String {
-        self.keys.key("client", client_id)
+    fn key(&self, client_id: &ClientId) -> String {
+        self.keys.key("client", client_id.as_str())
     }
 
     /// The cached client; a Redis failure is a miss (Jobber is asked instead).
-    pub async fn get(&self, client_id: &str) -> Option<ClientSummary> {
+    pub async fn get(&self, client_id: &ClientId) -> Option<ClientSummary> {
         let mut conn = self.pool.get().await.ok()?;
         let json: Option<String> = conn.get(self.key(client_id)).await.ok()?;
         json.and_then(|j| serde_json::from_str(&j).ok())
@@ -45,7 +46,7 @@ impl ClientCache {
         }
     }
 
-    pub async fn forget(&self, client_id: &str) {
+    pub async fn forget(&self, client_id: &ClientId) {
         if let Ok(mut conn) = self.pool.get().await {
             let _: Result<(), _> = conn.del(self.key(client_id)).await;
         }

@@ -29,6 +29,8 @@ use sj_shared::mapping::{address_key, address_text, normalize_name, CustomerKey,
 use sj_shared::message::QuoteRequest;
 use sj_shared::store::{Keys, RedisLock};
 
+use sj_shared::ids::{ClientId, PropertyId};
+
 use crate::client_cache::ClientCache;
 use crate::effects::Effects;
 use crate::failure::Failure;
@@ -36,8 +38,8 @@ use crate::failure::Failure;
 /// The client and property a document's quote goes to, and how they were found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
-    pub client_id: String,
-    pub property_id: String,
+    pub client_id: ClientId,
+    pub property_id: PropertyId,
     pub how: How,
     /// The client came from the worker's cache, not from Jobber: a refusal by Jobber means
     /// resolving again from Jobber ([`Resolver::resolve`] with `fresh`).
@@ -173,7 +175,7 @@ impl Resolver {
         };
         if !fresh {
             if let Some(client) = self.cache.get(&row.client_id).await {
-                match self.property(&client, row.property_id.as_deref(), &customer.site).await {
+                match self.property(&client, row.property_id.as_ref(), &customer.site).await {
                     Ok(property_id) => {
                         return Ok(Some(Resolved { client_id: client.id, property_id, how, cached: true }))
                     }
@@ -202,12 +204,12 @@ impl Resolver {
             ));
         };
         self.cache.put(&client).await;
-        let property_id = self.property(&client, row.property_id.as_deref(), &customer.site).await?;
+        let property_id = self.property(&client, row.property_id.as_ref(), &customer.site).await?;
         Ok(Some(Resolved { client_id: client.id, property_id, how, cached: false }))
     }
 
     /// Forgets the cached client (Jobber refused a quote for it).
-    pub async fn forget_cached(&self, client_id: &str) {
+    pub async fn forget_cached(&self, client_id: &ClientId) {
         self.cache.forget(client_id).await;
     }
 
@@ -333,10 +335,10 @@ impl Resolver {
     async fn property(
         &self,
         client: &ClientSummary,
-        mapped: Option<&str>,
+        mapped: Option<&PropertyId>,
         site: &JobberAddress,
-    ) -> Result<String, Failure> {
-        let mapped = mapped.and_then(|id| client.properties.iter().find(|p| p.id == id));
+    ) -> Result<PropertyId, Failure> {
+        let mapped = mapped.and_then(|id| client.properties.iter().find(|p| &p.id == id));
         if site.street1.trim().is_empty() {
             if let Some(property) = mapped.or(client.properties.first()) {
                 return Ok(property.id.clone());
@@ -370,11 +372,17 @@ impl Resolver {
 
     /// The mapping row that makes the next document of this customer a table look-up. A row
     /// that cannot be written costs a search next time, not a duplicate: logged, not failed.
-    async fn write_back(&self, customer: &Customer, client_id: &str, property_id: &str, how: How) {
+    async fn write_back(
+        &self,
+        customer: &Customer,
+        client_id: &ClientId,
+        property_id: &PropertyId,
+        how: How,
+    ) {
         let row = MappingRow {
             key: customer.key.clone(),
-            client_id: client_id.to_owned(),
-            property_id: Some(property_id.to_owned()).filter(|p| !p.is_empty()),
+            client_id: client_id.clone(),
+            property_id: Some(property_id.clone()).filter(|p| !p.is_empty()),
             saberis_name: customer.name.clone().unwrap_or_default(),
             saberis_address: customer.site_text.clone(),
             made_by: AUTO.to_owned(),

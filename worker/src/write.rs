@@ -22,7 +22,7 @@
 use regex::Regex;
 use sj_shared::config::{PoQuoteMissing, QuoteSettings, WorkerSettings};
 use sj_shared::failure::FailureKind;
-use sj_shared::ids::ContentHash;
+use sj_shared::ids::{ContentHash, LineItemId};
 use sj_shared::jobber::ops::QuoteRef;
 use sj_shared::jobber::JobberErrorKind;
 use sj_shared::jobber::{JobberClient, JobberError};
@@ -260,7 +260,7 @@ impl Writer {
             self.remember(&request.content_hash, &record).await;
             return Ok(Written::AlreadyThere(record));
         }
-        let record = |line_item_ids: Vec<String>, found_by_marker: bool| QuoteRecord {
+        let record = |line_item_ids: Vec<LineItemId>, found_by_marker: bool| QuoteRecord {
             quote_id: quote.id.clone(),
             quote_number: quote.quote_number.clone(),
             client_id: quote.client_id.clone(),
@@ -269,7 +269,7 @@ impl Writer {
             line_item_ids,
             source: request.source.id.clone(),
         };
-        let mine: Vec<String> = if look == LookUp::Skip {
+        let mine: Vec<LineItemId> = if look == LookUp::Skip {
             Vec::new()
         } else {
             self.jobber

@@ -8,11 +8,12 @@ use serde_json::{json, Value};
 use super::operations::{self, Operation};
 use super::{JobberClient, JobberError, JobberErrorKind};
 use crate::address::Address;
+use crate::ids::{ClientId, LineItemId, PropertyId, QuoteId};
 
 /// A client with its addresses, as a search or a look-up by id finds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientSummary {
-    pub id: String,
+    pub id: ClientId,
     pub name: String,
     pub billing_address: Option<JobberAddress>,
     /// Every property of the client (all pages of `clientProperties`).
@@ -36,7 +37,7 @@ impl ClientSummary {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ClientNode {
-    id: String,
+    id: ClientId,
     name: String,
     #[serde(default)]
     billing_address: Option<JobberAddress>,
@@ -70,12 +71,12 @@ impl<T> Page<T> {
 /// An existing quote found by its number (PO routing), with what the bridge needs to add to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuoteRef {
-    pub id: String,
+    pub id: QuoteId,
     pub quote_number: String,
     pub title: String,
     /// Text custom field values (where a quote the bridge created carries its marker).
     pub markers: Vec<String>,
-    pub client_id: String,
+    pub client_id: ClientId,
     pub client_name: String,
 }
 
@@ -83,7 +84,7 @@ pub struct QuoteRef {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LineItemSummary {
-    pub id: String,
+    pub id: LineItemId,
     pub name: String,
     #[serde(default)]
     pub description: String,
@@ -91,7 +92,7 @@ pub struct LineItemSummary {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PropertySummary {
-    pub id: String,
+    pub id: PropertyId,
     /// `Property.address` is non-null, its parts are not.
     pub address: JobberAddress,
 }
@@ -136,7 +137,7 @@ impl From<&Address> for JobberAddress {
 /// A quote written (or found) in Jobber.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuoteSummary {
-    pub id: String,
+    pub id: QuoteId,
     pub quote_number: String,
     pub title: String,
     pub markers: Vec<String>,
@@ -158,8 +159,8 @@ pub struct LineItemInput {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct QuoteInput {
-    pub client_id: String,
-    pub property_id: String,
+    pub client_id: ClientId,
+    pub property_id: PropertyId,
     pub title: String,
     pub message: String,
     pub line_items: Vec<LineItemInput>,
@@ -175,7 +176,7 @@ pub const DRY_RUN_PROPERTY: &str = "dry-run-property";
 fn quote_summary(node: &Value) -> QuoteSummary {
     let text = |name: &str| node.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
     QuoteSummary {
-        id: text("id"),
+        id: QuoteId::new(text("id")),
         quote_number: node
             .get("quoteNumber")
             .map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))
@@ -234,7 +235,7 @@ pub const SEARCH_PROPERTIES: &[&str] = &["PROPERTIES"];
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct QuoteView {
-    pub id: String,
+    pub id: QuoteId,
     pub quote_number: String,
     #[serde(default, deserialize_with = "null_as_empty")]
     pub title: String,
@@ -294,7 +295,7 @@ impl JobberClient {
     }
 
     /// One client by id, with its addresses; `None` when Jobber has no such client.
-    pub async fn client_by_id(&self, id: &str) -> Result<Option<ClientSummary>, JobberError> {
+    pub async fn client_by_id(&self, id: &ClientId) -> Result<Option<ClientSummary>, JobberError> {
         let data = match self.execute(operations::CLIENT, json!({"id": id})).await {
             Ok(data) => data,
             // A malformed id is "no such client" to the caller (a person typed it in the table).
@@ -346,20 +347,20 @@ impl JobberClient {
                 quote_number: summary.quote_number,
                 title: summary.title,
                 markers: summary.markers,
-                client_id: text("/client/id"),
+                client_id: ClientId::new(text("/client/id")),
                 client_name: text("/client/name"),
             }
         }))
     }
 
     /// A quote as an operator sees it; `None` when Jobber no longer has it (deleted there).
-    pub async fn quote_view(&self, quote_id: &str) -> Result<Option<QuoteView>, JobberError> {
+    pub async fn quote_view(&self, quote_id: &QuoteId) -> Result<Option<QuoteView>, JobberError> {
         let data = self.execute(operations::QUOTE, json!({"id": quote_id})).await?;
         field(&data, "/quote")
     }
 
     /// Every line item of a quote (all pages).
-    pub async fn quote_line_items(&self, quote_id: &str) -> Result<Vec<LineItemSummary>, JobberError> {
+    pub async fn quote_line_items(&self, quote_id: &QuoteId) -> Result<Vec<LineItemSummary>, JobberError> {
         self.every_page(operations::QUOTE_LINES, json!({"id": quote_id}), "/quote/lineItems")
             .await?
             .ok_or_else(|| {
@@ -398,9 +399,9 @@ impl JobberClient {
     /// Adds line items to an existing quote in one mutation; returns the new items' ids.
     pub async fn add_line_items(
         &self,
-        quote_id: &str,
+        quote_id: &QuoteId,
         items: &[LineItemInput],
-    ) -> Result<Vec<String>, JobberError> {
+    ) -> Result<Vec<LineItemId>, JobberError> {
         let variables = json!({"quote": quote_id, "items": items});
         if self.withhold(operations::ADD_LINES, &variables) {
             return Ok(Vec::new());
@@ -408,11 +409,11 @@ impl JobberClient {
         let data = self.execute(operations::ADD_LINES, variables).await?;
         let payload = payload(&data, "quoteCreateLineItems")?;
         let created: Vec<Value> = field(&payload, "/createdLineItems")?;
-        Ok(created.iter().filter_map(|v| v.get("id").and_then(Value::as_str).map(str::to_owned)).collect())
+        Ok(created.iter().filter_map(|v| v.get("id").and_then(Value::as_str).map(LineItemId::new)).collect())
     }
 
     /// Deletes line items of a quote (`sjctl undo` of lines added by PO routing).
-    pub async fn delete_line_items(&self, quote_id: &str, ids: &[String]) -> Result<(), JobberError> {
+    pub async fn delete_line_items(&self, quote_id: &QuoteId, ids: &[LineItemId]) -> Result<(), JobberError> {
         let data = self.execute(operations::DELETE_LINES, json!({"quote": quote_id, "ids": ids})).await?;
         payload(&data, "quoteDeleteLineItems").map(|_| ())
     }
@@ -424,19 +425,19 @@ impl JobberClient {
         name: &str,
         billing: &JobberAddress,
         property: &JobberAddress,
-    ) -> Result<(String, String), JobberError> {
+    ) -> Result<(ClientId, PropertyId), JobberError> {
         let input = json!({
             "companyName": name, "isCompany": true,
             "billingAddress": billing, "properties": [{"address": property}],
         });
         let variables = json!({ "input": input });
         if self.withhold(operations::CREATE_CLIENT, &variables) {
-            return Ok((DRY_RUN_CLIENT.to_owned(), DRY_RUN_PROPERTY.to_owned()));
+            return Ok((ClientId::new(DRY_RUN_CLIENT), PropertyId::new(DRY_RUN_PROPERTY)));
         }
         let data = self.execute(operations::CREATE_CLIENT, variables).await?;
         let payload = payload(&data, "clientCreate")?;
-        let client_id: String = field(&payload, "/client/id")?;
-        let property_id: String = field(&payload, "/client/clientProperties/nodes/0/id")?;
+        let client_id: ClientId = field(&payload, "/client/id")?;
+        let property_id: PropertyId = field(&payload, "/client/clientProperties/nodes/0/id")?;
         crate::observe::metrics().clients_created.inc();
         Ok((client_id, property_id))
     }
@@ -444,12 +445,12 @@ impl JobberClient {
     /// Adds a property to a client; returns its id.
     pub async fn create_property(
         &self,
-        client_id: &str,
+        client_id: &ClientId,
         address: &JobberAddress,
-    ) -> Result<String, JobberError> {
+    ) -> Result<PropertyId, JobberError> {
         let variables = json!({"client": client_id, "input": {"properties": [{"address": address}]}});
         if self.withhold(operations::CREATE_PROPERTY, &variables) {
-            return Ok(DRY_RUN_PROPERTY.to_owned());
+            return Ok(PropertyId::new(DRY_RUN_PROPERTY));
         }
         let data = self.execute(operations::CREATE_PROPERTY, variables).await?;
         let payload = payload(&data, "propertyCreate")?;
@@ -460,7 +461,7 @@ impl JobberClient {
     /// quote, or only those created after `since` (Unix seconds).
     pub async fn client_quotes(
         &self,
-        client_id: &str,
+        client_id: &ClientId,
         since: Option<u64>,
     ) -> Result<Vec<QuoteSummary>, JobberError> {
         let (op, variables) = match since {

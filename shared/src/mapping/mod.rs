@@ -27,6 +27,8 @@ use csv::CsvStore;
 use index::IndexKeys;
 use sheets::SheetsStore;
 
+use crate::ids::{ClientId, PropertyId};
+
 /// Who wrote a row the bridge appended.
 pub const AUTO: &str = "auto";
 
@@ -34,8 +36,8 @@ pub const AUTO: &str = "auto";
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MappingRow {
     pub key: CustomerKey,
-    pub client_id: String,
-    pub property_id: Option<String>,
+    pub client_id: ClientId,
+    pub property_id: Option<PropertyId>,
     /// The customer's name in Saberis, for the person reading the table.
     pub saberis_name: String,
     /// `street | city | postal code`: readable, and what the address look-up indexes.

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use super::key::address_key_of_text;
 use super::{CustomerKey, MappingRow};
+use crate::ids::{ClientId, PropertyId};
 
 /// The columns the bridge knows, in the order it writes a new table's header.
 pub const COLUMNS: [&str; 8] = [
@@ -120,7 +121,7 @@ impl Header {
         let values = [
             row.key.as_str(),
             row.client_id.as_str(),
-            row.property_id.as_deref().unwrap_or(""),
+            row.property_id.as_ref().map_or("", |p| p.as_str()),
             row.saberis_name.as_str(),
             row.saberis_address.as_str(),
             row.made_by.as_str(),
@@ -156,10 +157,10 @@ impl Header {
         if client_id.is_empty() {
             return Err(format!("no jobber_client_id for {key}"));
         }
-        let property_id = Some(self.cell(cells, PROPERTY)).filter(|p| !p.is_empty()).map(str::to_owned);
+        let property_id = Some(self.cell(cells, PROPERTY)).filter(|p| !p.is_empty()).map(PropertyId::from);
         Ok(Some(MappingRow {
             key,
-            client_id: client_id.to_owned(),
+            client_id: ClientId::from(client_id),
             property_id,
             saberis_name: self.cell(cells, NAME).to_owned(),
             saberis_address: self.cell(cells, ADDRESS).to_owned(),

@@ -10,7 +10,7 @@ use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 
 use super::{Keys, StoreError};
-use crate::ids::ContentHash;
+use crate::ids::{ClientId, ContentHash, LineItemId, QuoteId};
 
 /// How long an attempt record is kept: longer than any document stays in the retry tiers or the
 /// dead letters before it is replayed.
@@ -19,9 +19,9 @@ pub const ATTEMPT_KEPT: std::time::Duration = std::time::Duration::from_secs(90 
 /// What the bridge wrote to Jobber for one document.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuoteRecord {
-    pub quote_id: String,
+    pub quote_id: QuoteId,
     pub quote_number: String,
-    pub client_id: String,
+    pub client_id: ClientId,
     /// True when found in Jobber by its marker rather than written by this attempt.
     #[serde(default)]
     pub found_by_marker: bool,
@@ -30,7 +30,7 @@ pub struct QuoteRecord {
     #[serde(default)]
     pub added_to_existing: bool,
     #[serde(default)]
-    pub line_item_ids: Vec<String>,
+    pub line_item_ids: Vec<LineItemId>,
     /// The file name or GUID the document came from.
     #[serde(default)]
     pub source: String,

@@ -173,7 +173,7 @@ pub fn key(text: &str) -> CustomerKey {
 pub fn row(key_text: &str, client: &str, by: &str) -> MappingRow {
     MappingRow {
         key: key(key_text),
-        client_id: client.to_owned(),
+        client_id: client.into(),
         property_id: None,
         saberis_name: String::new(),
         saberis_address: String::new(),
@@ -184,7 +184,7 @@ pub fn row(key_text: &str, client: &str, by: &str) -> MappingRow {
 }
 
 pub async fn client_of(mapping: &Mapping, key_text: &str) -> Option<String> {
-    mapping.lookup(&key(key_text)).await.expect("lookup").map(|r| r.client_id)
+    mapping.lookup(&key(key_text)).await.expect("lookup").map(|r| r.client_id.into())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -226,7 +226,7 @@ async fn columns_by_name_and_bad_rows_reported(kind: Kind) {
 
     let found = mapping.lookup(&key("name:affinity homes")).await.unwrap().expect("a row");
     assert_eq!(found.client_id, "Z2lk-affinity");
-    assert_eq!(found.property_id.as_deref(), Some("P-1"));
+    assert_eq!(found.property_id.as_ref().map(|p| p.as_str()), Some("P-1"));
     assert_eq!(found.note, "call first");
     assert_eq!(found.made_by, "ann");
     let by_address =

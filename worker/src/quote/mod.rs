@@ -18,7 +18,7 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde_json::json;
 use sj_shared::config::{PricingSettings, QuoteSettings};
-use sj_shared::ids::ContentHash;
+use sj_shared::ids::{ClientId, ContentHash, PropertyId};
 use sj_shared::jobber::ops::{LineItemInput, QuoteInput};
 use sj_shared::message::{Line, LineOption, QuoteRequest, Section};
 use sj_shared::template::Template;
@@ -85,8 +85,8 @@ pub fn title_marker(marker: &str) -> String {
 pub fn build(
     rules: &QuoteRules,
     request: &QuoteRequest,
-    client_id: &str,
-    property_id: &str,
+    client_id: &ClientId,
+    property_id: &PropertyId,
     marker: &str,
     marker_field: Option<&str>,
 ) -> QuoteInput {
@@ -100,8 +100,8 @@ pub fn build(
         }
     };
     QuoteInput {
-        client_id: client_id.to_owned(),
-        property_id: property_id.to_owned(),
+        client_id: client_id.clone(),
+        property_id: property_id.clone(),
         title,
         message: message(rules, request),
         line_items: line_items(rules, request),
@@ -312,7 +312,14 @@ mod tests {
     #[test]
     fn the_default_rules_write_what_the_document_says() {
         let request = kitchen();
-        let input = build(&QuoteRules::default(), &request, "c1", "p1", "SJ-ae87e3e6a8b2", Some("f1"));
+        let input = build(
+            &QuoteRules::default(),
+            &request,
+            &"c1".into(),
+            &"p1".into(),
+            "SJ-ae87e3e6a8b2",
+            Some("f1"),
+        );
         assert_eq!(input.title, "Cabinetry order 2025-07-08 · PO PO-4471");
         assert_eq!(
             input.message,
@@ -329,7 +336,7 @@ mod tests {
         // 237 + 747.50 + 4 × 121 + 2 × 1213
         assert_eq!(expected_total(&QuoteRules::default(), &request), d("3894.50"));
 
-        let without_field = build(&QuoteRules::default(), &request, "c1", "p1", "SJ-1", None);
+        let without_field = build(&QuoteRules::default(), &request, &"c1".into(), &"p1".into(), "SJ-1", None);
         assert_eq!(without_field.title, "Cabinetry order 2025-07-08 · PO PO-4471 [SJ-1]");
         assert!(without_field.custom_fields.is_empty());
     }
