@@ -88,7 +88,7 @@ async fn collect(settings: &Settings) -> Status {
     let topology = settings.amqp.topology(&settings.namespace);
     let names = queue_names(&topology);
     let mut queues: Vec<QueueStatus> =
-        names.iter().map(|name| QueueStatus { name: name.clone(), ..QueueStatus::default() }).collect();
+        names.iter().map(|name| QueueStatus { name: name.to_string(), ..QueueStatus::default() }).collect();
 
     let rabbitmq = match connect_amqp(settings).await {
         Ok(connection) => {

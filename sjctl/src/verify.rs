@@ -225,7 +225,7 @@ async fn exchange_exists(
 }
 
 /// Every queue of the topology, the work queue first.
-pub(crate) fn queue_names(topology: &Topology) -> Vec<String> {
+pub(crate) fn queue_names(topology: &Topology) -> Vec<sj_shared::amqp::QueueName> {
     let mut names = vec![topology.quotes_queue()];
     names.extend(topology.retry_delays.iter().map(|d| topology.retry_queue(*d)));
     names.extend([topology.parked_queue(), topology.alerts_queue(), topology.undeliverable_alerts_queue()]);
@@ -283,7 +283,7 @@ async fn check_dead_letter_exchange(connection: &lapin::Connection, topology: &T
     let result = limited(topology.check_dead_letter_exchange(&channel)).await;
     let _ = channel.close(200, "done".into()).await;
     match result {
-        Ok(()) => Check::ok(WHAT, topology.dead_exchange()),
+        Ok(()) => Check::ok(WHAT, topology.dead_exchange().to_string()),
         Err(_) => Check::failed(
             WHAT,
             format!("{} does not exist (RabbitMQ would drop dead letters)", topology.dead_exchange()),

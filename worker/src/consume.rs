@@ -126,10 +126,11 @@ impl Handler<'_> {
         // a permanent one is parked at once (refused kinds are the poller's and never come here).
         let (exchange, routing_key, what) = match failure.kind.class() {
             Class::Transient if attempts < delays.len() => {
-                (String::new(), self.topology.retry_queue(delays[attempts]), "retry")
+                // The default exchange routes by queue name.
+                (String::new(), self.topology.retry_queue(delays[attempts]).to_string(), "retry")
             }
             Class::Transient | Class::Permanent | Class::Refused => {
-                (self.topology.dead_exchange(), String::new(), "dead-letter")
+                (self.topology.dead_exchange().to_string(), String::new(), "dead-letter")
             }
         };
         let reason = if failure.is_transient() && what == "dead-letter" {

@@ -10,7 +10,7 @@ use std::time::Duration;
 pub use parked::{broker_death, parked_id};
 pub use publish::{headers, new_traceparent, text, trace_id, PendingConfirm, Publisher};
 pub use session::Session;
-pub use topology::{Topology, QUOTE_ROUTING_KEY};
+pub use topology::{ExchangeName, QueueName, Topology, QUOTE_ROUTING_KEY};
 
 /// A retry tier's name (`5s`, `30m`), as in its queue's name.
 pub fn tier_name(delay: Duration) -> String {
@@ -82,7 +82,7 @@ impl AmqpSettings {
 /// channel, the consumer and its tag (`<program>-<pid>`, to cancel it at shutdown).
 pub async fn consume(
     connection: &lapin::Connection,
-    queue: &str,
+    queue: &QueueName,
     prefetch: u16,
     program: &str,
 ) -> Result<(lapin::Channel, lapin::Consumer, String), AmqpError> {

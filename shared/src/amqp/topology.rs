@@ -48,38 +48,38 @@ impl Topology {
     }
 
     /// The exchange quote messages are published to.
-    pub fn quotes_exchange(&self) -> String {
-        self.name("sj.quotes")
+    pub fn quotes_exchange(&self) -> ExchangeName {
+        ExchangeName(self.name("sj.quotes"))
     }
 
     /// The work queue the workers consume.
-    pub fn quotes_queue(&self) -> String {
-        self.name("sj.quotes")
+    pub fn quotes_queue(&self) -> QueueName {
+        QueueName(self.name("sj.quotes"))
     }
 
     /// The retry queue of a delay tier: `sj.quotes.retry.5s`, `sj.quotes.retry.30m`.
-    pub fn retry_queue(&self, delay: Duration) -> String {
-        self.name(&format!("sj.quotes.retry.{}", short_duration(delay)))
+    pub fn retry_queue(&self, delay: Duration) -> QueueName {
+        QueueName(self.name(&format!("sj.quotes.retry.{}", short_duration(delay))))
     }
 
     /// The fanout exchange every dead letter goes to.
-    pub fn dead_exchange(&self) -> String {
-        self.name("sj.dead")
+    pub fn dead_exchange(&self) -> ExchangeName {
+        ExchangeName(self.name("sj.dead"))
     }
 
     /// Where dead letters are parked for inspection and replay.
-    pub fn parked_queue(&self) -> String {
-        self.name("sj.quotes.dead")
+    pub fn parked_queue(&self) -> QueueName {
+        QueueName(self.name("sj.quotes.dead"))
     }
 
     /// What the alerter consumes.
-    pub fn alerts_queue(&self) -> String {
-        self.name("sj.alerts")
+    pub fn alerts_queue(&self) -> QueueName {
+        QueueName(self.name("sj.alerts"))
     }
 
     /// Alerts the mail server refused for good, parked by the alerter (with the server's answer).
-    pub fn undeliverable_alerts_queue(&self) -> String {
-        self.name("sj.alerts.undeliverable")
+    pub fn undeliverable_alerts_queue(&self) -> QueueName {
+        QueueName(self.name("sj.alerts.undeliverable"))
     }
 
     /// Declares everything; safe to run any number of times from any process.
@@ -138,11 +138,14 @@ impl Topology {
             )
             .await
             .map(|_| ())
-            .map_err(|e| AmqpError::MissingDeadLetterExchange { exchange: self.dead_exchange(), cause: e })
+            .map_err(|e| AmqpError::MissingDeadLetterExchange {
+                exchange: self.dead_exchange().to_string(),
+                cause: e,
+            })
     }
 
     /// Every queue with its arguments (as JSON values, for the definitions export too).
-    fn queues(&self) -> Vec<(String, Vec<(&'static str, Value)>)> {
+    fn queues(&self) -> Vec<(QueueName, Vec<(&'static str, Value)>)> {
         let quorum = ("x-queue-type", json!("quorum"));
         let mut queues = vec![(
             self.quotes_queue(),
@@ -176,7 +179,7 @@ impl Topology {
     }
 
     /// (queue, exchange, routing key)
-    fn bindings(&self) -> Vec<(String, String, &'static str)> {
+    fn bindings(&self) -> Vec<(QueueName, ExchangeName, &'static str)> {
         vec![
             (self.quotes_queue(), self.quotes_exchange(), QUOTE_ROUTING_KEY),
             (self.parked_queue(), self.dead_exchange(), ""),
@@ -282,3 +285,53 @@ mod tests {
         assert_eq!(actual, expected, "run SJ_UPDATE_DEFINITIONS=1 cargo test -p sj-shared definitions");
     }
 }
+
+macro_rules! broker_name {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<&$name> for lapin::types::ShortString {
+            fn from(name: &$name) -> Self {
+                name.0.as_str().into()
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+    };
+}
+
+broker_name!(
+    /// A queue of this installation, with its namespace: only a [`Topology`] makes one, so a
+    /// process consumes or inspects its own queues and no other.
+    QueueName
+);
+broker_name!(
+    /// An exchange of this installation, with its namespace (made by a [`Topology`]).
+    ExchangeName
+);

@@ -936,7 +936,7 @@ async fn n_documents_under_faults_lose_nothing_and_double_nothing() {
     let mut left = Vec::new();
     for queue in work_queues.iter().chain([&topology.alerts_queue(), &topology.undeliverable_alerts_queue()])
     {
-        left.push((queue.clone(), queue_count(&connection, queue).await));
+        left.push((queue.to_string(), queue_count(&connection, queue).await));
     }
     let channel = connection.create_channel().await.unwrap();
     let mut parked = Vec::new();

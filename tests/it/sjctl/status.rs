@@ -77,7 +77,10 @@ async fn queue_depths_then_consumers_budget_and_token() {
     cmd.arg("status");
     let text = cmd.output().await.unwrap();
     let text = String::from_utf8_lossy(&text.stdout);
-    assert!(text.contains(&quotes) && text.contains("created 2, updated 0, unchanged 0, parked 0"), "{text}");
+    assert!(
+        text.contains(quotes.as_str()) && text.contains("created 2, updated 0, unchanged 0, parked 0"),
+        "{text}"
+    );
     assert!(text.contains("Jobber cost budget") && text.contains("access token expires in"), "{text}");
     assert!(text.contains("mapping table: 2 rows in use"), "{text}");
     bridge.stop().await;
