@@ -25,7 +25,9 @@ use sj_shared::jobber::ops::{
     ClientSummary, JobberAddress, PropertySummary, SEARCH_NAMES, SEARCH_PROPERTIES,
 };
 use sj_shared::jobber::JobberClient;
-use sj_shared::mapping::{address_key, address_text, normalize_name, CustomerKey, Mapping, MappingRow, AUTO};
+use sj_shared::mapping::{
+    address_key, address_text, normalize_name, AddressKey, CustomerKey, Mapping, MappingRow, AUTO,
+};
 use sj_shared::message::QuoteRequest;
 use sj_shared::store::{Keys, RedisLock};
 
@@ -88,7 +90,7 @@ struct Customer {
     name: Option<String>,
     billing: JobberAddress,
     site: JobberAddress,
-    site_key: Option<String>,
+    site_key: Option<AddressKey>,
     /// `street | city | postal code`, as the mapping table's `saberis_address` column reads.
     site_text: String,
 }
@@ -408,8 +410,7 @@ fn same_place(a: &JobberAddress, b: &JobberAddress, strictness: AddressAgreement
         })
     };
     let (a, b) = (norm(a)?, norm(b)?);
-    let parts = |k: &str| k.splitn(3, '|').map(str::to_owned).collect::<Vec<_>>();
-    let (a, b) = (parts(&a), parts(&b));
+    let (a, b) = (a.parts(), b.parts());
     let street = a[0] == b[0];
     let equal_known = |i: usize| !a[i].is_empty() && a[i] == b[i];
     let both_blank = |i: usize| a[i].is_empty() || b[i].is_empty();

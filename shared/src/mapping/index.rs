@@ -21,7 +21,7 @@ use deadpool_redis::Pool;
 use serde::{Deserialize, Serialize};
 
 use super::table::Resolved;
-use super::{MappingError, MappingRow};
+use super::{AddressKey, MappingError, MappingRow};
 use crate::store::Keys;
 
 /// The index's keys.
@@ -230,7 +230,10 @@ pub(crate) async fn add(pool: &Pool, keys: &IndexKeys, rows: &[MappingRow]) -> R
     let mut invocation = script.key(&keys.by_key);
     invocation.key(&keys.by_address).key(&keys.appended).arg(APPENDED_TTL.as_millis() as u64);
     for row in rows {
-        invocation.arg(row.key.as_str()).arg(row.address_key().unwrap_or_default()).arg(entry_json(row));
+        invocation
+            .arg(row.key.as_str())
+            .arg(row.address_key().as_ref().map_or("", AddressKey::as_str))
+            .arg(entry_json(row));
     }
     invocation.invoke_async::<u64>(&mut conn).await.map_err(redis_error)?;
     Ok(())
@@ -263,7 +266,7 @@ pub(crate) async fn install(
     let by_key: Vec<(String, String)> =
         new.resolved.by_key.iter().map(|(k, row)| (k.as_str().to_owned(), entry_json(row))).collect();
     let by_address: Vec<(String, String)> =
-        new.resolved.by_address.iter().map(|(a, row)| (a.clone(), entry_json(row))).collect();
+        new.resolved.by_address.iter().map(|(a, row)| (a.to_string(), entry_json(row))).collect();
     for (temp, entries) in [(&temp_keys, &by_key), (&temp_addresses, &by_address)] {
         for chunk in entries.chunks(500) {
             pipe.hset_multiple(temp, chunk).ignore();

@@ -66,23 +66,47 @@ impl fmt::Display for CustomerKey {
     }
 }
 
+/// An address reduced to what identifies the place ([`address_key`]): `street|city|postal
+/// code`, each part normalized. What the mapping's address look-up is keyed by, and what two
+/// addresses are compared by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AddressKey(String);
+
+impl AddressKey {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Street, city and postal code (each possibly empty but the street).
+    pub fn parts(&self) -> [&str; 3] {
+        let mut parts = self.0.splitn(3, '|');
+        [(); 3].map(|_| parts.next().unwrap_or_default())
+    }
+}
+
+impl fmt::Display for AddressKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// An address reduced to what identifies the place: `street|city|postal code`, lowercase,
 /// punctuation and spacing collapsed, the usual street words abbreviated (`Street` → `st`).
 /// `None` without a street.
-pub fn address_key(address: &Address) -> Option<String> {
+pub fn address_key(address: &Address) -> Option<AddressKey> {
     let street = address.street1.as_deref().map(normalize_address_part).unwrap_or_default();
     if street.is_empty() {
         return None;
     }
     let city = address.city.as_deref().map(normalize_address_part).unwrap_or_default();
     let postal = normalize_postal(address.postal_code.as_deref().unwrap_or_default());
-    Some(format!("{street}|{city}|{postal}"))
+    Some(AddressKey(format!("{street}|{city}|{postal}")))
 }
 
 /// The [`address_key`] of an address written as text, `street | city | postal code` (the
 /// table's `saberis_address` column, or the value of an `address:` key): each part normalized
 /// as [`address_key`] does. `None` without a street.
-pub fn address_key_of_text(text: &str) -> Option<String> {
+pub fn address_key_of_text(text: &str) -> Option<AddressKey> {
     let mut parts = text.split('|');
     let street = parts.next().map(normalize_address_part).unwrap_or_default();
     if street.is_empty() {
@@ -90,7 +114,7 @@ pub fn address_key_of_text(text: &str) -> Option<String> {
     }
     let city = parts.next().map(normalize_address_part).unwrap_or_default();
     let postal = parts.next().map(normalize_postal).unwrap_or_default();
-    Some(format!("{street}|{city}|{postal}"))
+    Some(AddressKey(format!("{street}|{city}|{postal}")))
 }
 
 /// An address as the table's `saberis_address` shows it: `street | city | postal code`, as
@@ -233,10 +257,10 @@ mod tests {
         assert_eq!(text, "12 Main Street | Springfield | K1A 0B1");
         assert_eq!(address_key_of_text(&text), address_key(&address));
         assert_eq!(
-            address_key_of_text(" 12 main st.|SPRINGFIELD|k1a0b1 ").as_deref(),
+            address_key_of_text(" 12 main st.|SPRINGFIELD|k1a0b1 ").as_ref().map(AddressKey::as_str),
             Some("12 main st|springfield|k1a0b1")
         );
-        assert_eq!(address_key_of_text("12 Main St").as_deref(), Some("12 main st||"));
+        assert_eq!(address_key_of_text("12 Main St").as_ref().map(AddressKey::as_str), Some("12 main st||"));
         assert_eq!(address_key_of_text(" | Springfield | 62704"), None);
         assert_eq!(address_key_of_text(""), None);
         assert_eq!(address_text(&Address::default()), "");

@@ -13,7 +13,7 @@ mod key;
 mod sheets;
 mod table;
 
-pub use key::{address_key, address_key_of_text, address_text, normalize_name, CustomerKey};
+pub use key::{address_key, address_key_of_text, address_text, normalize_name, AddressKey, CustomerKey};
 pub use table::{resolve, NumberedRow, Resolved, Table, COLUMNS};
 
 use std::sync::Arc;
@@ -217,11 +217,11 @@ impl Mapping {
     }
 
     /// The row whose `saberis_address` has this [`address_key`].
-    pub async fn lookup_address(&self, address_key: &str) -> Result<Option<MappingRow>, MappingError> {
-        if address_key.is_empty() {
+    pub async fn lookup_address(&self, address_key: &AddressKey) -> Result<Option<MappingRow>, MappingError> {
+        if address_key.as_str().is_empty() {
             return Ok(None);
         }
-        self.get(&self.inner.index.by_address, address_key).await
+        self.get(&self.inner.index.by_address, address_key.as_str()).await
     }
 
     /// Appends a row to the store, then to the Redis index.

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::key::address_key_of_text;
+use super::key::{address_key_of_text, AddressKey};
 use super::{CustomerKey, MappingRow};
 use crate::ids::{ClientId, PropertyId};
 
@@ -219,7 +219,7 @@ impl MappingRow {
 
     /// The address key the address look-up finds this row by: its `saberis_address`, else the
     /// value of an `address:` key.
-    pub fn address_key(&self) -> Option<String> {
+    pub fn address_key(&self) -> Option<AddressKey> {
         address_key_of_text(&self.saberis_address)
             .or_else(|| self.key.as_str().strip_prefix("address:").and_then(address_key_of_text))
     }
@@ -229,7 +229,7 @@ impl MappingRow {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Resolved {
     pub by_key: BTreeMap<CustomerKey, MappingRow>,
-    pub by_address: BTreeMap<String, MappingRow>,
+    pub by_address: BTreeMap<AddressKey, MappingRow>,
 }
 
 /// Whether `new` (later in the table) takes the place of `current` for the same key: a person's
@@ -251,7 +251,7 @@ pub fn resolve<'a>(rows: impl IntoIterator<Item = &'a MappingRow>) -> Resolved {
     }
     let mut in_order: Vec<(usize, &MappingRow)> = winners.values().copied().collect();
     in_order.sort_by_key(|(i, _)| *i);
-    let mut by_address: BTreeMap<String, MappingRow> = BTreeMap::new();
+    let mut by_address: BTreeMap<AddressKey, MappingRow> = BTreeMap::new();
     for (_, row) in &in_order {
         let Some(address) = row.address_key() else { continue };
         match by_address.get(&address) {
@@ -270,6 +270,10 @@ pub fn resolve<'a>(rows: impl IntoIterator<Item = &'a MappingRow>) -> Resolved {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn address(text: &str) -> AddressKey {
+        address_key_of_text(text).expect("an address")
+    }
 
     fn cells(row: &[&str]) -> Vec<String> {
         row.iter().map(|c| c.to_string()).collect()
@@ -313,7 +317,10 @@ mod tests {
         assert_eq!((r.row.client_id.as_str(), r.row.note.as_str()), ("Z2lk", "call first"));
         assert_eq!(r.row.property_id, None);
         assert_eq!(r.row.made_by, "ann");
-        assert_eq!(r.row.address_key().as_deref(), Some("12 main st|springfield|62704"));
+        assert_eq!(
+            r.row.address_key().as_ref().map(AddressKey::as_str),
+            Some("12 main st|springfield|62704")
+        );
     }
 
     #[test]
@@ -382,11 +389,11 @@ mod tests {
         b.saberis_address = "2 Elm Road|town|2".into();
         let c = row("address:9 Pine Street|Town|3", "ann-c", "ann");
         let resolved = resolve(&[a1, a2, b, c]);
-        assert_eq!(resolved.by_address.get("1 oak rd|town|1"), None, "overridden row not indexed");
+        assert_eq!(resolved.by_address.get(&address("1 oak rd|town|1")), None, "overridden row not indexed");
         // a2 (a person's) beats the later b (the bridge's) for the same address.
-        assert_eq!(resolved.by_address["2 elm rd|town|2"].client_id, "ann-a");
+        assert_eq!(resolved.by_address[&address("2 elm rd|town|2")].client_id, "ann-a");
         // An address key stands for the address when the address column is empty.
-        assert_eq!(resolved.by_address["9 pine st|town|3"].client_id, "ann-c");
+        assert_eq!(resolved.by_address[&address("9 pine st|town|3")].client_id, "ann-c");
     }
 
     #[test]

@@ -183,6 +183,11 @@ pub fn row(key_text: &str, client: &str, by: &str) -> MappingRow {
     }
 }
 
+/// An address key as the mapping's address look-up takes it.
+pub fn address(text: &str) -> sj_shared::mapping::AddressKey {
+    sj_shared::mapping::address_key_of_text(text).expect("an address")
+}
+
 pub async fn client_of(mapping: &Mapping, key_text: &str) -> Option<String> {
     mapping.lookup(&key(key_text)).await.expect("lookup").map(|r| r.client_id.into())
 }
@@ -230,11 +235,11 @@ async fn columns_by_name_and_bad_rows_reported(kind: Kind) {
     assert_eq!(found.note, "call first");
     assert_eq!(found.made_by, "ann");
     let by_address =
-        mapping.lookup_address("12 main st|springfield|62704").await.unwrap().expect("by address");
+        mapping.lookup_address(&address("12 main st|springfield|62704")).await.unwrap().expect("by address");
     assert_eq!(by_address.client_id, "Z2lk-affinity");
     assert_eq!(client_of(&mapping, "number:C-18").await.as_deref(), Some("Z2lk-18"));
     assert_eq!(client_of(&mapping, "number:C-17").await, None);
-    assert_eq!(mapping.lookup_address("1 nowhere||").await.unwrap(), None);
+    assert_eq!(mapping.lookup_address(&address("1 nowhere||")).await.unwrap(), None);
 
     // The rows in use and the problems, as sjctl mapping list shows them.
     let in_use = mapping.in_use().await.unwrap();
@@ -368,7 +373,7 @@ async fn index_rebuilt(kind: Kind) {
     assert!(left.is_empty(), "{left:?}");
     assert_eq!(client_of(&f.mapping(), "name:b").await.as_deref(), Some("Z2lk-b"));
     assert_eq!(client_of(&mapping, "name:a").await.as_deref(), Some("Z2lk-a"));
-    assert!(mapping.lookup_address("1 oak rd|town|1").await.unwrap().is_some());
+    assert!(mapping.lookup_address(&address("1 oak rd|town|1")).await.unwrap().is_some());
     let meta: Option<String> = redis::cmd("HGET")
         .arg(f.keys().key("mapping", "v1-meta"))
         .arg("loaded_at")
