@@ -227,9 +227,8 @@ bridge_containers() {
   podman ps --filter "label=com.docker.compose.project=$project" --format '{{.Names}}' \
     | grep -E '_(sandbox|poller|worker|alerter)_[0-9]+$' | sort
 }
-# sjctl probe: the image's HEALTHCHECK (/readyz at the address the process wrote); in the sandbox's
-# container without its SJ_SANDBOX_* settings, which sjctl would refuse as unknown SJ_ keys.
-probe() { podman exec "$1" env -u SJ_SANDBOX_HEALTH__LISTEN -u SJ_SANDBOX_HEALTH__ADDRESS_FILE sjctl probe "${@:2}"; }
+# sjctl probe: the image's HEALTHCHECK (/readyz at the address the process wrote).
+probe() { podman exec "$1" sjctl probe "${@:2}"; }
 all_ready() { # /readyz on every process of the bridge
   local c
   for c in $(bridge_containers); do probe "$c" >/dev/null 2>&1 || return 1; done

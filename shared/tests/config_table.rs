@@ -505,3 +505,19 @@ fn is_file_name(token: &str) -> bool {
 fn is_failure_kind(token: &str) -> bool {
     sj_shared::failure::FailureKind::from_name(token).is_some()
 }
+
+#[test]
+fn the_secret_keys_are_exactly_the_secret_settings_each_with_a_file() {
+    let (rows, _) = settings_rows();
+    let secrets: std::collections::BTreeSet<&str> =
+        rows.iter().filter(|r| r.default == "(secret)").map(|r| r.key.as_str()).collect();
+    let listed: std::collections::BTreeSet<&str> = sj_shared::config::SECRET_KEYS.iter().copied().collect();
+    assert_eq!(
+        secrets, listed,
+        "SECRET_KEYS (shared/src/config/mod.rs) must list exactly the Option<Secret> settings: a secret missing \
+         from it could be written in the config file"
+    );
+    for key in secrets {
+        assert!(rows.iter().any(|r| r.key == format!("{key}_file")), "`{key}` has no `{key}_file` setting");
+    }
+}

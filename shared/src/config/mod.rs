@@ -87,8 +87,10 @@ pub struct Settings {
     pub health: HealthSettings,
 }
 
-/// Keys that hold secrets: refused in the TOML file.
-const SECRET_KEYS: &[&str] = &[
+/// Keys that hold secrets: refused in the TOML file, each read from the environment or its
+/// `<key>_file`. `shared/tests/config_table.rs` checks that this lists exactly the `Option<Secret>`
+/// settings.
+pub const SECRET_KEYS: &[&str] = &[
     "jobber.client_secret",
     "jobber.refresh_token",
     "poller.saberis_connect.auth_token",
@@ -126,6 +128,9 @@ impl Settings {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
+        // `SJ_SANDBOX_*` are the sandbox's own settings (sj-sandbox shares the image and often the
+        // environment): not the bridge's, so not refused as unknown keys.
+        let env = env.filter(|key| !key.as_str().to_ascii_lowercase().starts_with("sandbox_"));
         let figment = figment.merge(env.split("__").ignore(&["config"]));
 
         for key in SECRET_KEYS {
@@ -266,6 +271,15 @@ mod tests {
             std::env::set_var(format!("{prefix}{k}"), v);
         }
         Env::prefixed(prefix)
+    }
+
+    #[test]
+    fn the_sandboxs_own_variables_are_not_the_bridges_settings() {
+        let vars = [("SANDBOX_HEALTH__LISTEN", "0.0.0.0:9600"), ("PARSER__MAX_DEPTH", "40")];
+        let settings = Settings::load_from(None, env("SJT_SBX_", &vars)).unwrap();
+        assert_eq!(settings.parser.max_depth, 40);
+        let err = Settings::load_from(None, env("SJT_SBX2_", &[("SANDBOXY", "1")])).unwrap_err();
+        assert!(err.to_string().contains("sandboxy"), "{err}");
     }
 
     #[test]
