@@ -21,5 +21,6 @@ pub mod lookup;
 pub mod pacing;
 pub mod quote;
 pub mod resolve;
+pub mod scan_cache;
 pub mod startup;
 pub mod write;

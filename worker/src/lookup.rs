@@ -48,7 +48,12 @@ pub enum LookUp {
     Skip,
     /// Quotes created after this time (Unix seconds).
     Since(u64),
-    /// Every quote of the client.
+    /// Every quote of the client, as a scan earlier in this young epoch found them when there
+    /// was one ([`crate::scan_cache`]): Redis cannot vouch for its records, and nothing says this
+    /// document was attempted since they were lost.
+    Scan,
+    /// Every quote of the client, read now: Redis cannot vouch, and an earlier attempt of this
+    /// document may have written after any scan.
     Everything,
 }
 
@@ -62,10 +67,11 @@ impl LookUp {
         epoch: RedisEpoch,
         recheck: Duration,
     ) -> (LookUp, &'static str) {
-        if epoch.age() < recheck {
-            return (LookUp::Everything, "Redis holds the bridge's records since too short a time");
-        }
+        let young = epoch.age() < recheck;
         if let Some(at) = attempted {
+            if young {
+                return (LookUp::Everything, "Redis is young, and an earlier attempt was recorded");
+            }
             return (LookUp::Since(at.saturating_sub(CLOCK_MARGIN)), "an earlier attempt was recorded");
         }
         let why = if delivered.redelivered {
@@ -74,9 +80,14 @@ impl LookUp {
             "a retry after an attempt that sent the write"
         } else if delivered.replays > 0 {
             "a replay"
+        } else if young {
+            return (LookUp::Scan, "Redis holds the bridge's records since too short a time");
         } else {
             return (LookUp::Skip, "no sign of an earlier attempt");
         };
+        if young {
+            return (LookUp::Everything, "Redis is young, and there is a sign of an earlier attempt");
+        }
         match received_at {
             Some(at) => (LookUp::Since(at.saturating_sub(CLOCK_MARGIN)), why),
             None => (LookUp::Everything, why),
@@ -140,8 +151,18 @@ mod tests {
     #[test]
     fn a_young_redis_cannot_vouch_so_everything_is_looked_up() {
         let young = RedisEpoch { since: sj_shared::store::epoch::now() - 3600 };
+        // No sign of an earlier attempt: the client's whole history, as this epoch's scan has it.
         let (look, _) = LookUp::decide(Delivered::default(), None, Some(1_000_000), young, WEEK);
-        assert_eq!(look, LookUp::Everything);
+        assert_eq!(look, LookUp::Scan);
+        // A sign of one: read afresh (it may have written after any scan).
+        let retry = Delivered { attempts: 1, write_attempts: Some(1), ..Delivered::default() };
+        assert_eq!(LookUp::decide(retry, None, Some(1_000_000), young, WEEK).0, LookUp::Everything);
+        let redelivered = Delivered { redelivered: true, ..Delivered::default() };
+        assert_eq!(LookUp::decide(redelivered, None, Some(1_000_000), young, WEEK).0, LookUp::Everything);
+        assert_eq!(
+            LookUp::decide(Delivered::default(), Some(900_000), None, young, WEEK).0,
+            LookUp::Everything
+        );
         assert_eq!(LookUp::decide(Delivered::default(), None, None, young, Duration::ZERO).0, LookUp::Skip);
     }
 }

@@ -19,6 +19,7 @@ use crate::client_cache::ClientCache;
 use crate::consume::Handler;
 use crate::effects::Effects;
 use crate::resolve::Resolver;
+use crate::scan_cache::ScanCache;
 use crate::write::{self, Writer};
 
 /// How this worker runs, beyond the settings.
@@ -98,6 +99,7 @@ pub async fn run(settings: &Settings, options: Options, shutdown: Shutdown) -> a
             effects: effects.clone(),
         },
         marker_field,
+        scans: ScanCache::new(pool.clone(), keys.clone(), settings.worker.recheck_after_redis_reset.0),
         quote_rules,
         routing,
         effects,

@@ -22,8 +22,8 @@
 use regex::Regex;
 use sj_shared::config::{PoQuoteMissing, QuoteSettings, WorkerSettings};
 use sj_shared::failure::FailureKind;
-use sj_shared::ids::{ContentHash, LineItemId};
-use sj_shared::jobber::ops::QuoteRef;
+use sj_shared::ids::{ClientId, ContentHash, LineItemId};
+use sj_shared::jobber::ops::{QuoteRef, QuoteSummary};
 use sj_shared::jobber::JobberErrorKind;
 use sj_shared::jobber::{JobberClient, JobberError};
 use sj_shared::message::QuoteRequest;
@@ -34,6 +34,7 @@ use crate::failure::Failure;
 use crate::lookup::{Delivered, LookUp};
 use crate::quote;
 use crate::resolve::{How, Resolved, Resolver};
+use crate::scan_cache::ScanCache;
 
 /// How a document ended.
 #[derive(Debug)]
@@ -76,6 +77,8 @@ pub struct Writer {
     pub resolver: Resolver,
     /// The quote custom field holding the marker, when the account has one.
     pub marker_field: Option<String>,
+    /// Whole-history scans of clients' quotes, while Redis is young.
+    pub scans: ScanCache,
     /// The dealer's prices and the quote's presentation (`[pricing]`, `[quote]`).
     pub quote_rules: quote::QuoteRules,
     pub routing: Routing,
@@ -174,7 +177,8 @@ impl Writer {
             _ if resolved.how == How::Created => Vec::new(),
             LookUp::Skip => Vec::new(),
             LookUp::Since(since) => self.jobber.client_quotes(&resolved.client_id, Some(since)).await?,
-            LookUp::Everything => self.jobber.client_quotes(&resolved.client_id, None).await?,
+            LookUp::Scan => self.every_quote(&resolved.client_id, true).await?,
+            LookUp::Everything => self.every_quote(&resolved.client_id, false).await?,
         };
         let title_marker = quote::title_marker(&marker);
         if let Some(found) =
@@ -232,6 +236,19 @@ impl Writer {
             self.marker_field.as_deref(),
         );
         self.jobber.create_quote(&input).await
+    }
+
+    /// Every quote of the client: this epoch's scan when `reuse` and there is one
+    /// ([`crate::scan_cache`]), else read from Jobber now and kept for the next documents.
+    async fn every_quote(&self, client: &ClientId, reuse: bool) -> Result<Vec<QuoteSummary>, JobberError> {
+        if reuse {
+            if let Some(quotes) = self.scans.get(client).await {
+                return Ok(quotes);
+            }
+        }
+        let quotes = self.jobber.client_quotes(client, None).await?;
+        self.scans.put(client, &quotes).await;
+        Ok(quotes)
     }
 
     /// PO routing: the document's lines go to the quote its PO names, each carrying the marker

@@ -135,7 +135,7 @@ impl From<&Address> for JobberAddress {
 }
 
 /// A quote written (or found) in Jobber.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuoteSummary {
     pub id: QuoteId,
     pub quote_number: String,

@@ -169,6 +169,43 @@ async fn after_redis_lost_its_data_every_document_is_looked_up() {
     bridge.stop().await;
 }
 
+/// After Redis lost its data, each client's whole history is read once for the young epoch, not
+/// once per document: later documents of the client (no sign of an earlier attempt) are checked
+/// against that scan, and the same content published again is still found by its marker.
+#[tokio::test]
+async fn after_redis_lost_its_data_a_clients_history_is_read_once_not_per_document() {
+    let mut bridge = Bridge::start("wiped-scan-once").await;
+    trust_redis(&bridge).await;
+    // One document at a time: two documents of one client read concurrently would both scan.
+    bridge.env.push(("SJ_WORKER__CONCURRENCY".to_owned(), "1".to_owned()));
+    bridge.start_consuming_worker().await;
+    kitchen_with_po(&bridge, "PO-1", "kitchen-1.xml");
+    bridge.poll_once(&[]).await;
+    bridge.wait_until("the first quote", || async { bridge.quotes().await.len() == 1 }).await;
+
+    bridge.ns.forget_redis().await;
+    let scans = |ops: &Value| ops["ClientQuotes"].as_u64().unwrap_or(0);
+    let before = scans(&operations(&bridge).await);
+    kitchen_with_po(&bridge, "PO-1", "kitchen-1-again.xml");
+    for n in 2..=4 {
+        kitchen_with_po(&bridge, &format!("PO-{n}"), &format!("kitchen-{n}.xml"));
+    }
+    bridge.poll_once(&[("SJ_POLLER__SKIP_PUBLISHED", "false")]).await;
+    bridge.wait_until("three more quotes", || async { bridge.quotes().await.len() == 4 }).await;
+    bridge
+        .wait_until("the re-published one found by its marker", || async {
+            bridge.worker_log_lines(&["already in Jobber", "\"by_marker\":true"]) == 1
+        })
+        .await;
+    assert_eq!(
+        scans(&operations(&bridge).await) - before,
+        1,
+        "one scan of the client's quotes for four documents"
+    );
+    assert_eq!(bridge.quotes().await.len(), 4, "nothing written twice");
+    bridge.stop().await;
+}
+
 /// A cached client deleted in Jobber: the quote is refused, the client read again, and the
 /// mapping row's problem reported as before.
 #[tokio::test]
