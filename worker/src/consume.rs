@@ -18,6 +18,10 @@ use crate::failure::Failure;
 use crate::lookup::Delivered;
 use crate::write::{Writer, Written};
 
+/// How many times a document held back by the shared budget comes back without counting an
+/// attempt; past that, deferrals count like any transient failure.
+const MAX_DEFERRALS: i64 = 100;
+
 pub struct Handler<'a> {
     pub writer: &'a Writer,
     pub history: &'a History,
@@ -122,12 +126,18 @@ impl Handler<'_> {
         let first_failure = headers::text(props.headers(), header::FIRST_FAILURE)
             .unwrap_or_else(|| humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string());
         let delays = &self.topology.retry_delays;
+        // Held back by the shared budget, nothing sent: back after the shortest tier without
+        // counting an attempt (a budget that never recovers still ends in the dead letters after
+        // MAX_DEFERRALS).
+        let deferrals = headers::integer(props.headers(), header::DEFERRALS).unwrap_or(0).max(0);
+        let deferred = failure.deferred && deferrals < MAX_DEFERRALS;
+        let tier = if deferred { 0 } else { attempts.min(delays.len() - 1) };
         // The kind's class decides: a transient kind goes through the retry tiers, then is parked;
         // a permanent one is parked at once (refused kinds are the poller's and never come here).
         let (exchange, routing_key, what) = match failure.kind.class() {
-            Class::Transient if attempts < delays.len() => {
+            Class::Transient if deferred || attempts < delays.len() => {
                 // The default exchange routes by queue name.
-                (String::new(), self.topology.retry_queue(delays[attempts]).to_string(), "retry")
+                (String::new(), self.topology.retry_queue(delays[tier]).to_string(), "retry")
             }
             Class::Transient | Class::Permanent | Class::Refused => {
                 (self.topology.dead_exchange().to_string(), String::new(), "dead-letter")
@@ -139,7 +149,8 @@ impl Handler<'_> {
             failure.reason.clone()
         };
         let added = [
-            (header::ATTEMPTS, AMQPValue::LongLongInt((attempts + 1) as i64)),
+            (header::ATTEMPTS, AMQPValue::LongLongInt(attempts as i64 + i64::from(!deferred))),
+            (header::DEFERRALS, AMQPValue::LongLongInt(deferrals + i64::from(deferred))),
             (header::WRITE_ATTEMPTS, AMQPValue::LongLongInt(write_attempts)),
             (header::FIRST_FAILURE, text(&first_failure)),
             (header::ERROR_KIND, text(failure.kind.name())),
@@ -154,12 +165,15 @@ impl Handler<'_> {
             Ok(()) => {
                 let outcome = if what == "retry" { Outcome::Retried } else { Outcome::Parked };
                 if what == "retry" {
-                    observe::metrics().retried(&sj_shared::amqp::tier_name(delays[attempts]));
+                    observe::metrics().retried(&sj_shared::amqp::tier_name(delays[tier]));
                 } else {
                     observe::metrics().dead_letter(failure.kind.name());
                 }
                 self.history.record(outcome, source, None, Some((failure.kind.name(), &reason))).await;
-                if what == "retry" {
+                if deferred {
+                    tracing::info!(%source, reason = %reason, deferrals = deferrals + 1, queue = %routing_key,
+                        "held back by Jobber's shared budget, nothing sent: back shortly, no attempt counted");
+                } else if what == "retry" {
                     tracing::warn!(%source, kind = %failure.kind, reason = %reason, attempt = attempts + 1,
                         queue = %routing_key, "transient failure: retrying later");
                 } else {

@@ -15,11 +15,13 @@ pub struct Failure {
     /// The attempt had sent, or was sending, the document's write (quote or lines) to Jobber
     /// when it failed: it may have reached Jobber, and a later attempt must look for its marker.
     pub after_write: bool,
+    /// Nothing was sent: the shared budget held the request back ([`JobberError::deferred`]).
+    pub deferred: bool,
 }
 
 impl Failure {
     pub fn new(kind: FailureKind, reason: impl Into<String>) -> Self {
-        Self { kind, reason: reason.into(), after_write: false }
+        Self { kind, reason: reason.into(), after_write: false, deferred: false }
     }
 
     /// The same failure, of an attempt that had sent (or was sending) the write.
@@ -54,7 +56,7 @@ impl Failure {
 
 impl From<JobberError> for Failure {
     fn from(e: JobberError) -> Self {
-        Self::new(e.kind.into(), e.message)
+        Self { deferred: e.deferred, ..Self::new(e.kind.into(), e.message) }
     }
 }
 

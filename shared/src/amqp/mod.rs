@@ -38,6 +38,9 @@ pub mod header {
     /// none of whose attempts got that far needs no marker look-up. Absent on a message an older
     /// bridge routed: then every attempt counts as one that may have written.
     pub const WRITE_ATTEMPTS: &str = "sj-write-attempts";
+    /// How many times the worker held the document back because the installation's shared Jobber
+    /// budget said wait (nothing sent); these are not counted in `sj-attempts`.
+    pub const DEFERRALS: &str = "sj-deferrals";
     /// When it first failed (RFC 3339).
     pub const FIRST_FAILURE: &str = "sj-first-failure";
     /// When the poller published the document (Unix milliseconds): the start of

@@ -12,6 +12,10 @@ use super::{JobberError, JobberErrorKind, TokenStore};
 use crate::config::{JobberSettings, Settings};
 use crate::store::Keys;
 
+/// How many times a failed read is tried again, and the pause before the first (then twice that).
+const READ_RETRIES: u32 = 2;
+const READ_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
+
 #[derive(Clone)]
 pub struct JobberClient {
     http: reqwest::Client,
@@ -94,9 +98,32 @@ impl JobberClient {
         self.versions.last()
     }
 
-    /// Runs one of the bridge's operations and returns its `data`, in a span named after the
-    /// operation (exported to OTLP, not shown in logs).
+    /// Runs one of the bridge's operations and returns its `data`. A query (never a mutation:
+    /// a mutation's failure may hide a write, which only the marker look-up may settle) that
+    /// fails on the way (timeout, 5xx, a dropped connection) is tried again at once, twice, so
+    /// that a document whose look-up reads several pages is not sent through the retry tiers by
+    /// one page's bad luck.
     pub async fn execute(&self, op: Operation, variables: Value) -> Result<Value, JobberError> {
+        let mut tries = 1;
+        loop {
+            match self.execute_once(op, variables.clone()).await {
+                Err(e)
+                    if e.kind == JobberErrorKind::Unavailable
+                        && !op.is_mutation()
+                        && tries <= READ_RETRIES =>
+                {
+                    tracing::debug!(operation = op.name(), error = %e, "a Jobber read failed: trying it again");
+                    tokio::time::sleep(READ_RETRY_PAUSE * tries).await;
+                    tries += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// One try of [`Self::execute`], in a span named after the operation (exported to OTLP, not
+    /// shown in logs).
+    async fn execute_once(&self, op: Operation, variables: Value) -> Result<Value, JobberError> {
         let operation = op.name();
         let query = op.document();
         let span = tracing::info_span!(target: crate::telemetry::EXPORT_ONLY, "jobber",
@@ -118,13 +145,10 @@ impl JobberClient {
 
     async fn execute_untraced(&self, query: &str, variables: Value) -> Result<Value, JobberError> {
         if let Err(wait) = self.budget.before_request(self.budget_patience).await {
-            return Err(JobberError::new(
-                JobberErrorKind::Throttled,
-                format!(
-                    "Jobber's shared budget allows the next request in {}, longer than a request may wait",
-                    humantime::format_duration(std::time::Duration::from_secs(wait.as_secs().max(1)))
-                ),
-            ));
+            return Err(JobberError::deferred(format!(
+                "Jobber's shared budget allows the next request in {}, longer than a request may wait",
+                humantime::format_duration(std::time::Duration::from_secs(wait.as_secs().max(1)))
+            )));
         }
         let body = json!({"query": query, "variables": variables});
         let token = self.tokens.access_token().await?;

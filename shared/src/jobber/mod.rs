@@ -25,6 +25,10 @@ pub use version::{recorded_notice, VersionNotice};
 pub struct JobberError {
     pub kind: JobberErrorKind,
     pub message: String,
+    /// Not sent at all: the installation's own budget said wait longer than a request may (its
+    /// window spent, or its cost bucket low while other documents drew on it). Nothing reached
+    /// Jobber; the document only needs to come back a little later.
+    pub deferred: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +76,12 @@ impl std::fmt::Display for JobberErrorKind {
 
 impl JobberError {
     pub fn new(kind: JobberErrorKind, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into() }
+        Self { kind, message: message.into(), deferred: false }
+    }
+
+    /// The request was held back by the shared budget, not sent ([`JobberError::deferred`]).
+    pub fn deferred(message: impl Into<String>) -> Self {
+        Self { deferred: true, ..Self::new(JobberErrorKind::Throttled, message) }
     }
 
     /// True when the same request may succeed later (the kind's [`crate::failure::Class`]).

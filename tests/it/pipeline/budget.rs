@@ -151,3 +151,35 @@ async fn a_spent_request_window_holds_the_document_lock_free_until_the_next_wind
     assert_eq!(bridge.worker_log_lines(&["transient failure"]), 0, "no retry tier");
     bridge.stop().await;
 }
+
+/// Documents that passed the look at the budget together, where the bucket had room for one
+/// request: the others are held back by the shared budget (nothing sent) and come back without
+/// an attempt counted, so a long contention cannot exhaust the retry tiers; every one is written.
+#[tokio::test]
+async fn documents_held_back_by_the_shared_budget_come_back_without_counting_an_attempt() {
+    use super::worker::Bridge;
+    use crate::support::samples;
+
+    let mut bridge = Bridge::start("budget-deferred").await;
+    bridge.env.push(("SJ_JOBBER__REQUEST_TIMEOUT".to_owned(), "2s".to_owned()));
+    bridge.start_consuming_worker().await;
+    // Room for one request (30 % of the bucket is kept free), then 8 s for the next at 25/s:
+    // longer than a request may wait.
+    budget(&bridge.ns).report(3_300.0, 10_000.0, 25.0).await;
+    for (sample, name) in [
+        ("saberis/kitchen-harbour-lane.xml", "kitchen.xml"),
+        ("saberis/vanity-single-item.json", "vanity.json"),
+        ("saberis/laundry-cote-windows1252.xml", "laundry.xml"),
+    ] {
+        bridge.add(&samples().join(sample), name);
+    }
+    bridge.poll_once(&[]).await;
+    bridge.wait_until("three quotes", || async { bridge.quotes().await.len() == 3 }).await;
+    assert!(
+        bridge.worker_log_lines(&["held back by Jobber's shared budget"]) >= 1,
+        "a document was held back"
+    );
+    assert_eq!(bridge.worker_log_lines(&["transient failure"]), 0, "no attempt counted");
+    assert!(bridge.ns.queue_empty(&bridge.ns.topology.parked_queue()).await);
+    bridge.stop().await;
+}

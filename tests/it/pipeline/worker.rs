@@ -250,6 +250,11 @@ impl Drop for Workers {
     }
 }
 
+/// An admin answer that is one object (`/_admin/counters`).
+async fn admin_value(sandbox: &sj_sandbox::Sandbox, path: &str) -> Value {
+    reqwest::get(sandbox.url(path)).await.unwrap().json().await.unwrap()
+}
+
 pub(crate) async fn admin(sandbox: &sj_sandbox::Sandbox, path: &str) -> Vec<Value> {
     reqwest::get(sandbox.url(path)).await.unwrap().json().await.unwrap()
 }
@@ -356,13 +361,14 @@ async fn a_document_published_twice_or_forgotten_by_redis_is_not_written_twice()
 #[tokio::test]
 async fn jobber_failures_are_retried_until_the_quote_is_written() {
     let mut bridge = Bridge::start("retry").await;
-    // The worker starts and reads the account's custom fields; then the next two GraphQL calls
-    // fail with 503 and one is THROTTLED: the document goes through the three retry tiers and is
-    // written after.
+    // The worker starts and reads the account's custom fields; then two `quoteCreate`s fail with
+    // 503 and one is THROTTLED (a mutation is never tried again in place: its failure may hide a
+    // write): the document goes through the three retry tiers and is written after.
     bridge.start_consuming_worker().await;
     set_fault(
         &bridge.sandbox,
-        serde_json::json!({"route": "/api/graphql", "fail_next": 2, "status": 503, "throttle_next": 1}),
+        serde_json::json!({"route": "/api/graphql", "body_contains": "quoteCreate", "fail_next": 2, "status": 503,
+            "throttle_next": 1}),
     )
     .await;
     bridge.add(&samples().join("saberis/laundry-cote-windows1252.xml"), "laundry.xml");
@@ -587,15 +593,37 @@ async fn a_dry_run_shows_the_exact_writes_and_changes_nothing() {
     bridge.stop().await;
 }
 
+/// A read (here the client search) that fails on the way is tried again at once, in place: one
+/// page's bad luck does not send the document through the retry tiers.
+#[tokio::test]
+async fn a_read_that_fails_on_the_way_is_tried_again_in_place() {
+    let mut bridge = Bridge::start("read-retry").await;
+    bridge.start_consuming_worker().await;
+    set_fault(
+        &bridge.sandbox,
+        serde_json::json!({"route": "/api/graphql", "body_contains": "FindClients", "fail_next": 2, "status": 503}),
+    )
+    .await;
+    bridge.add(&samples().join("saberis/laundry-cote-windows1252.xml"), "laundry.xml");
+    bridge.poll_once(&[]).await;
+    bridge.wait_until("the quote", || async { bridge.quotes().await.len() == 1 }).await;
+    assert_eq!(bridge.worker_log_lines(&["transient failure"]), 0, "no retry tier");
+    let counters = admin_value(&bridge.sandbox, "/_admin/counters").await;
+    assert_eq!(counters["faults_served"]["/api/graphql"], 2, "both 503s were served: {counters}");
+    bridge.stop().await;
+}
+
 #[tokio::test]
 async fn timeouts_and_an_expired_token_are_retried_until_the_quote_is_written() {
     let mut bridge = Bridge::start("timeouts").await;
     bridge.env.push(("SJ_JOBBER__REQUEST_TIMEOUT".into(), "1s".into()));
     bridge.start_consuming_worker().await;
-    // Jobber holds the next two requests past the worker's timeout, and every access token dies.
+    // Jobber holds the next two `quoteCreate`s past the worker's timeout, and every access token
+    // dies.
     set_fault(
         &bridge.sandbox,
-        serde_json::json!({"route": "/api/graphql", "timeout_next": 2, "hold_ms": 3000}),
+        serde_json::json!({"route": "/api/graphql", "body_contains": "quoteCreate", "timeout_next": 2,
+            "hold_ms": 3000}),
     )
     .await;
     let response =
