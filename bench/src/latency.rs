@@ -107,7 +107,6 @@ async fn measure(
         .collect();
     anyhow::ensure!(latencies.len() == n, "{} of {n} quotes matched to their files", latencies.len());
     latencies.sort_by(f64::total_cmp);
-    let per_1000 = |s: f64| s * 1000.0 / n as f64;
     Ok(Latency {
         rate_per_s: rate,
         seconds: duration.as_secs_f64(),
@@ -117,16 +116,11 @@ async fn measure(
         p95_ms: env::percentile(&latencies, 95.0),
         p99_ms: env::percentile(&latencies, 99.0),
         max_ms: latencies.last().copied().unwrap_or(f64::NAN),
-        cost: Cost {
-            poller_cpu_s: poller_cpu,
-            workers_cpu_s: workers_cpu,
-            cpu_s_per_1000: per_1000(poller_cpu + workers_cpu),
-            poller_cpu_s_per_1000: per_1000(poller_cpu),
-            workers_cpu_s_per_1000: per_1000(workers_cpu),
-            poller_rss_idle_kib: poller_rss_idle,
-            poller_rss_peak_kib: poller_rss_peak,
-            worker_rss_idle_kib: worker_rss_idle,
-            worker_rss_peak_kib: worker_rss_peak,
-        },
+        cost: Cost::of(
+            n,
+            (poller_cpu, workers_cpu),
+            (poller_rss_idle, poller_rss_peak),
+            (worker_rss_idle, worker_rss_peak),
+        ),
     })
 }

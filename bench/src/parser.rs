@@ -5,14 +5,10 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use rust_decimal::Decimal;
 use serde::Serialize;
-use sj_shared::address::Address;
 use sj_shared::intake;
 use sj_shared::message::{Source, SourceKind};
-use sj_shared::saberis::{
-    self, render, Customer, Format, Group, Item, ItemKind, Limits, Order, Product, SaberisDocument,
-};
+use sj_shared::saberis::{self, render, Format, Limits};
 
 #[derive(Serialize, Clone)]
 pub struct ParserRow {
@@ -49,7 +45,7 @@ pub fn run(quick: bool) -> anyhow::Result<Parser> {
         let name = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
         inputs.push((name, format, bytes, true));
     }
-    let big = generated(5_000);
+    let big = saberis::synthetic::large_order(5_000);
     inputs.push(("generated 5,000 lines".into(), Format::Xml, render::to_xml(&big).into_bytes(), false));
     inputs.push(("generated 5,000 lines".into(), Format::Json, render::to_json(&big).into_bytes(), false));
 
@@ -116,68 +112,5 @@ fn baseline(bytes: &[u8], format: Format) {
             let value: serde_json::Value = serde_json::from_str(text).expect("valid JSON");
             std::hint::black_box(value);
         }
-    }
-}
-
-/// A large order shaped like the real ones (the same as shared/benches/parse.rs generates): a
-/// catalog header and settings every 50 lines, products, a dimension line after most products.
-fn generated(lines: usize) -> SaberisDocument {
-    let mut items = Vec::with_capacity(lines);
-    let text =
-        |id: usize, d: String| Item { line_id: Some(id as u64), description: Some(d), kind: ItemKind::Text };
-    let mut id = 0;
-    while items.len() < lines {
-        id += 1;
-        if id % 50 == 1 {
-            items.push(text(id, format!("Catalog=GEN_{:03}", id / 50)));
-            items.push(text(id + 100_000, "Door Style=Shaker (70000)".into()));
-            continue;
-        }
-        if id % 3 == 0 {
-            items.push(text(id, format!("W={} \" H=34 1/2 \" D=24 \"", 9 + id % 40)));
-            continue;
-        }
-        let price = Decimal::new(10_000 + (id as i64 * 7919) % 90_000, 2);
-        items.push(Item {
-            line_id: Some(id as u64),
-            description: Some(format!("B{};{}{{10b}};HDS{{10d}};REMOVE SHELF", 9 + id % 40, id % 24)),
-            kind: ItemKind::Product(Box::new(Product {
-                quantity: Decimal::from(1 + id % 3),
-                list: price,
-                selling: price,
-                cost: price,
-                sku: Some("SOCABINETS".into()),
-                product_type: Some("DEFAULT".into()),
-                product_code: Some("SOCABINETS".into()),
-                uom: None,
-                manufacturer_part_number: None,
-                manufacturer_sku: None,
-                volume: Some("9".into()),
-                weight: Some("48".into()),
-            })),
-        });
-    }
-    let address = Address {
-        street1: Some("552 Wilcox Ln".into()),
-        city: Some("Corvallis".into()),
-        province: Some("MT".into()),
-        postal_code: Some("59828".into()),
-        ..Address::default()
-    };
-    SaberisDocument {
-        version: Some("1.0".into()),
-        order: Order {
-            source: Some("kitchens".into()),
-            date: Some("2026-01-15".into()),
-            username: Some("bench".into()),
-            customer: Customer {
-                name: Some("Bench Builders".into()),
-                address: address.clone(),
-                ..Customer::default()
-            },
-            shipping: address,
-            groups: vec![Group { group_type: None, items }],
-            ..Order::default()
-        },
     }
 }

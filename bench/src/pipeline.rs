@@ -38,6 +38,26 @@ pub struct Cost {
     pub worker_rss_peak_kib: u64,
 }
 
+impl Cost {
+    /// The figures of a run of `n` documents: CPU seconds of the poller and the workers, and
+    /// (idle, peak) RSS in KiB of the poller and of the largest worker.
+    pub fn of(n: usize, cpu: (f64, f64), poller_rss: (u64, u64), worker_rss: (u64, u64)) -> Self {
+        let (poller_cpu, workers_cpu) = cpu;
+        let per_1000 = |s: f64| s * 1000.0 / n as f64;
+        Cost {
+            poller_cpu_s: poller_cpu,
+            workers_cpu_s: workers_cpu,
+            cpu_s_per_1000: per_1000(poller_cpu + workers_cpu),
+            poller_cpu_s_per_1000: per_1000(poller_cpu),
+            workers_cpu_s_per_1000: per_1000(workers_cpu),
+            poller_rss_idle_kib: poller_rss.0,
+            poller_rss_peak_kib: poller_rss.1,
+            worker_rss_idle_kib: worker_rss.0,
+            worker_rss_peak_kib: worker_rss.1,
+        }
+    }
+}
+
 pub async fn run(bin: &Binaries, n: usize) -> anyhow::Result<Pipeline> {
     let customers = 20;
     let ns = Namespace::new("pipeline");
@@ -105,7 +125,6 @@ async fn measure(
     let workers_cpu = pids.iter().filter_map(|p| env::cpu_seconds(*p)).sum::<f64>() - workers_before;
     let worker_rss_peak = pids.iter().filter_map(|p| env::memory_kib(*p)).map(|m| m.1).max().unwrap_or(0);
     let spent = sandbox.counters().await? - counters_before;
-    let per_1000 = |s: f64| s * 1000.0 / n as f64;
     Ok(Pipeline {
         documents: n,
         customers,
@@ -114,16 +133,11 @@ async fn measure(
         docs_per_s: n as f64 / seconds,
         poller_seconds,
         jobber_requests_per_doc: spent.graphql as f64 / n as f64,
-        cost: Cost {
-            poller_cpu_s: poller_cpu,
-            workers_cpu_s: workers_cpu,
-            cpu_s_per_1000: per_1000(poller_cpu + workers_cpu),
-            poller_cpu_s_per_1000: per_1000(poller_cpu),
-            workers_cpu_s_per_1000: per_1000(workers_cpu),
-            poller_rss_idle_kib: poller_rss_idle,
-            poller_rss_peak_kib: poller_rss_peak,
-            worker_rss_idle_kib: worker_rss_idle,
-            worker_rss_peak_kib: worker_rss_peak,
-        },
+        cost: Cost::of(
+            n,
+            (poller_cpu, workers_cpu),
+            (poller_rss_idle, poller_rss_peak),
+            (worker_rss_idle, worker_rss_peak),
+        ),
     })
 }

@@ -14,6 +14,7 @@ mod json;
 mod model;
 mod raw;
 pub mod render;
+pub mod synthetic;
 #[cfg(test)]
 pub(crate) mod tests;
 mod xml;
