@@ -77,19 +77,33 @@ async fn a_wait_longer_than_a_request_may_take_is_refused_not_slept() {
 /// Spends (`true`) or restores (`false`) Jobber's request window for the namespace: this window
 /// and the next, should one end during the test.
 async fn spend_window(b: &CostBudget, spent: bool) {
+    set_window(b, spent.then_some(sj_shared::jobber::REQUEST_LIMIT)).await;
+}
+
+/// Sets this window's and the next one's request count (`None`: none used).
+async fn set_window(b: &CostBudget, used: Option<u64>) {
     let pool = store::pool(&RedisSettings::default()).unwrap();
     let mut conn = pool.get().await.unwrap();
     let (now, _): (u64, u64) = redis::cmd("TIME").query_async(&mut conn).await.unwrap();
     let index = now / sj_shared::jobber::REQUEST_WINDOW.as_secs();
     for window in [index, index + 1] {
         let key = b.window_counter_key(window);
-        let mut cmd = redis::cmd(if spent { "SET" } else { "DEL" });
+        let mut cmd = redis::cmd(if used.is_some() { "SET" } else { "DEL" });
         cmd.arg(&key);
-        if spent {
-            cmd.arg(sj_shared::jobber::REQUEST_LIMIT).arg("EX").arg(900);
+        if let Some(used) = used {
+            cmd.arg(used).arg("EX").arg(900);
         }
         let _: () = cmd.query_async(&mut conn).await.unwrap();
     }
+}
+
+/// Seconds left in Redis' current request window.
+async fn window_left() -> u64 {
+    let pool = store::pool(&RedisSettings::default()).unwrap();
+    let mut conn = pool.get().await.unwrap();
+    let (now, _): (u64, u64) = redis::cmd("TIME").query_async(&mut conn).await.unwrap();
+    let window = sj_shared::jobber::REQUEST_WINDOW.as_secs();
+    window - now % window
 }
 
 #[tokio::test]
@@ -152,33 +166,37 @@ async fn a_spent_request_window_holds_the_document_lock_free_until_the_next_wind
     bridge.stop().await;
 }
 
-/// Documents that passed the look at the budget together, where the bucket had room for one
-/// request: the others are held back by the shared budget (nothing sent) and come back without
-/// an attempt counted, so a long contention cannot exhaust the retry tiers; every one is written.
+/// A document that found room for one request, and then none: its next request is held back by
+/// the shared budget (nothing sent), and the document comes back without an attempt counted, so
+/// a long contention cannot exhaust the retry tiers; once there is room it is written.
 #[tokio::test]
 async fn documents_held_back_by_the_shared_budget_come_back_without_counting_an_attempt() {
     use super::worker::Bridge;
     use crate::support::samples;
 
     let mut bridge = Bridge::start("budget-deferred").await;
+    // A request waits for the budget at most 2 s, far less than the rest of the window.
     bridge.env.push(("SJ_JOBBER__REQUEST_TIMEOUT".to_owned(), "2s".to_owned()));
     bridge.start_consuming_worker().await;
-    // Room for one request (30 % of the bucket is kept free), then 8 s for the next at 25/s:
-    // longer than a request may wait.
-    budget(&bridge.ns).report(3_300.0, 10_000.0, 25.0).await;
-    for (sample, name) in [
-        ("saberis/kitchen-harbour-lane.xml", "kitchen.xml"),
-        ("saberis/vanity-single-item.json", "vanity.json"),
-        ("saberis/laundry-cote-windows1252.xml", "laundry.xml"),
-    ] {
-        bridge.add(&samples().join(sample), name);
+    let b = budget(&bridge.ns);
+    let left = window_left().await;
+    if left < 20 {
+        tokio::time::sleep(Duration::from_secs(left + 1)).await;
     }
+    // Room for exactly one request: a new customer's document needs several (searches, the
+    // client, the quote).
+    set_window(&b, Some(sj_shared::jobber::REQUEST_LIMIT - 1)).await;
+    bridge.add(&samples().join("saberis/laundry-cote-windows1252.xml"), "laundry.xml");
     bridge.poll_once(&[]).await;
-    bridge.wait_until("three quotes", || async { bridge.quotes().await.len() == 3 }).await;
-    assert!(
-        bridge.worker_log_lines(&["held back by Jobber's shared budget"]) >= 1,
-        "a document was held back"
-    );
+    bridge
+        .wait_until("the document held back", || async {
+            bridge.worker_log_lines(&["held back by Jobber's shared budget"]) >= 1
+        })
+        .await;
+    assert!(bridge.quotes().await.is_empty());
+    // The next window.
+    set_window(&b, None).await;
+    bridge.wait_until("the quote", || async { bridge.quotes().await.len() == 1 }).await;
     assert_eq!(bridge.worker_log_lines(&["transient failure"]), 0, "no attempt counted");
     assert!(bridge.ns.queue_empty(&bridge.ns.topology.parked_queue()).await);
     bridge.stop().await;
