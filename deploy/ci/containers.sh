@@ -117,10 +117,11 @@ if ! podman image exists docker.io/library/debian:bookworm-slim; then
     | podman import --change 'CMD ["bash"]' - docker.io/library/debian:bookworm-slim >/dev/null
 fi
 phase "base image debian:bookworm-slim"
-if ! podman image exists docker.io/library/rust:1.95-bookworm; then
+if ! podman image exists docker.io/library/rust:1.95-bookworm ||
+  [[ $(podman image inspect docker.io/library/rust:1.95-bookworm --format '{{index .Labels "sj.ci.host-ca"}}') != 1 ]]; then
   sysroot=$(rustc --print sysroot)
   [[ -x $sysroot/bin/cargo ]] || fail "no Rust toolchain with cargo on this machine ($sysroot)"
-  podman build -q --pull=never --network host -v "$sysroot:/toolchain:ro" \
+  podman build -q --pull=never --network host -v "$sysroot:/toolchain:ro" -v /etc/ssl/certs:/host-certs:ro \
     -t docker.io/library/rust:1.95-bookworm -f deploy/ci/rust-base.Containerfile deploy/ci >/dev/null
 fi
 phase "base image rust:1.95-bookworm"
@@ -147,7 +148,7 @@ phase "build context check"
 
 # ---------------------------------------------------------------------------------------------
 log "the bridge's image: deploy/docker/Dockerfile, compiled inside"
-mounts=(-v /etc/ssl/certs:/etc/ssl/certs:ro)
+mounts=()
 # An overlay of the host's registry: the crates are there already, nothing written back.
 [[ -d $HOME/.cargo/registry/cache ]] && mounts+=(-v "$HOME/.cargo/registry:/usr/local/cargo/registry:O")
 podman build --format docker --pull=never --network host "${mounts[@]}" \
