@@ -181,6 +181,15 @@ impl Procs {
         }
     }
 
+    /// Starts again every process [`Self::stop_all`] stopped.
+    fn start_stopped(&mut self) {
+        for i in 0..self.list.len() {
+            if self.list[i].child.is_none() {
+                self.restart(i);
+            }
+        }
+    }
+
     /// SIGTERM to all, a clean exit awaited (SIGKILL after 30 s).
     async fn stop_all(&mut self) {
         for p in &self.list {
@@ -358,6 +367,13 @@ struct Run {
     /// Sandbox events whose counter was not used up within 30 s.
     unused: usize,
     connect_attempts: usize,
+    /// When the last `sjctl jobber connect` succeeded: the operator watches the workers' logs
+    /// from then on (see [`Run::operator`]).
+    connected_at: Option<std::time::SystemTime>,
+    /// When the operator last read the logs.
+    operator_read: Instant,
+    /// Reconnections the operator made because the bridge asked for one.
+    operator_reconnects: usize,
 }
 
 impl Run {
@@ -458,17 +474,53 @@ impl Run {
             tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
             let status = tokio::time::timeout(Duration::from_secs(90), child.wait()).await;
             match status {
-                Ok(Ok(s)) if s.success() => return,
+                Ok(Ok(s)) if s.success() => {
+                    self.connected_at = Some(std::time::SystemTime::now());
+                    return;
+                }
                 other => println!("{}   sjctl jobber connect: {other:?}; again", stamp(self.t0)),
             }
         }
         panic!("sjctl jobber connect did not succeed in 10 attempts");
     }
 
+    /// The operator, after a reconnection: when the workers log, later than a few seconds after
+    /// it, that Jobber refuses their tokens and the account must be reconnected, the operator
+    /// runs `sjctl jobber connect` again. That happens when Redis loses its data (a wipe) after
+    /// `sjctl jobber connect` stored new tokens and before any worker read them: no process then
+    /// knows a valid refresh token, and only a person with a browser can make one (what the
+    /// `SjJobberUnauthorized` alert and the log line ask for). Read every 5 s; at most 5 times.
+    async fn operator(&mut self) {
+        let Some(connected_at) = self.connected_at else { return };
+        if self.operator_read.elapsed() < Duration::from_secs(5) || self.operator_reconnects >= 5 {
+            return;
+        }
+        self.operator_read = Instant::now();
+        let after = connected_at + Duration::from_secs(5);
+        let asked = self
+            .procs
+            .raw_lines_containing("(sjctl jobber connect)")
+            .await
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l.split_once(": ")?.1).ok())
+            .filter_map(|l| humantime::parse_rfc3339(l["timestamp"].as_str()?).ok())
+            .any(|at| at > after);
+        if asked {
+            println!(
+                "{} the workers log that Jobber refuses their tokens since the last connect: the operator \
+                 runs sjctl jobber connect",
+                stamp(self.t0)
+            );
+            self.operator_reconnects += 1;
+            self.connect().await;
+        }
+    }
+
     /// Waits until `at` (since the run's start), restarting what ended meanwhile.
     async fn until(&mut self, at: Duration) {
         while self.t0.elapsed() < at {
             self.procs.supervise();
+            self.operator().await;
             tokio::time::sleep(Duration::from_millis(200).min(at.saturating_sub(self.t0.elapsed()))).await;
         }
     }
@@ -867,8 +919,20 @@ async fn n_documents_under_faults_lose_nothing_and_double_nothing() {
     // The fault phase: documents arrive over 85 % of it, faults throughout.
     let span = Duration::from_millis((cfg.n as u64 * 300).max(60_000));
     let events = schedule(&mut rng, cfg.n, span);
-    let mut run =
-        Run { t0, rng, procs, rabbit, redis, sandbox, done: BTreeMap::new(), unused: 0, connect_attempts: 0 };
+    let mut run = Run {
+        t0,
+        rng,
+        procs,
+        rabbit,
+        redis,
+        sandbox,
+        done: BTreeMap::new(),
+        unused: 0,
+        connect_attempts: 0,
+        connected_at: None,
+        operator_read: Instant::now(),
+        operator_reconnects: 0,
+    };
     println!(
         "{} fault phase: {:.0} s, {} scheduled faults, 10 % 5xx and 5 % timeouts throughout",
         stamp(t0),
@@ -909,6 +973,7 @@ async fn n_documents_under_faults_lose_nothing_and_double_nothing() {
     let mut settled = false;
     while Instant::now() < settle_deadline {
         run.procs.supervise();
+        run.operator().await;
         let mut busy = 0;
         for queue in &work_queues {
             busy += queue_count(&connection, queue).await;
@@ -921,14 +986,29 @@ async fn n_documents_under_faults_lose_nothing_and_double_nothing() {
             .filter(|d| matches!(d.kind, Kind::Quote { .. } | Kind::Homeowner { .. }))
             .all(|d| by_marker.contains_key(&d.marker().unwrap()));
         if busy == 0 && quoted && parked >= expected_parked && alerted >= expected_parked {
-            settled = true;
-            break;
+            // A late duplicate would show now; then everything stops cleanly. A copy in a
+            // worker's hand is in no queue's count: the clean stop finishes it or gives it back,
+            // and what came back needs the workers again.
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            run.procs.stop_all().await;
+            let mut back = 0;
+            for queue in &work_queues {
+                back += queue_count(&connection, queue).await;
+            }
+            if back == 0 {
+                settled = true;
+                break;
+            }
+            println!(
+                "{} {back} message(s) in a worker's hand at the check came back when the workers stopped: \
+                 everything starts again",
+                stamp(t0)
+            );
+            run.procs.start_stopped();
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     println!("{} {}", stamp(t0), if settled { "settled" } else { "did NOT settle in time" });
-    // A late duplicate would show now; then everything stops cleanly.
-    tokio::time::sleep(Duration::from_secs(3)).await;
     run.procs.stop_all().await;
     let wall = t0.elapsed();
 
@@ -1004,6 +1084,10 @@ async fn n_documents_under_faults_lose_nothing_and_double_nothing() {
     rows.push(("GraphQL requests served".into(), counters["requests"]["/api/graphql"].to_string()));
     rows.push(("401 (revoked token) served".into(), counters["unauthorized"].to_string()));
     rows.push(("sjctl jobber connect runs".into(), run.connect_attempts.to_string()));
+    rows.push((
+        "of them, the operator answering the workers' \"reconnect\" (tokens lost with Redis)".into(),
+        run.operator_reconnects.to_string(),
+    ));
     let retry_total: usize = retries.values().sum();
     let retry_kinds: Vec<String> = retries.iter().map(|(k, n)| format!("{k} {n}")).collect();
     rows.push((
