@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use crate::alert::Alert;
 use crate::digest::{Digest, Digests};
 use crate::mail::{self, Context, Mailer, SendError};
+use crate::told::{fingerprint, Told};
 
 /// The first wait after the mail server failed; it doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
@@ -34,6 +35,7 @@ pub async fn consume(
     mailer: &Mailer,
     context: &Context,
     shutdown: &Shutdown,
+    told: &mut Told,
 ) -> anyhow::Result<()> {
     let alerts = &settings.alerts;
     let mut shutdown = shutdown.clone();
@@ -70,10 +72,18 @@ pub async fn consume(
             delivery = consumer.next() => match delivery {
                 Some(Ok(delivery)) => {
                     let alert = Alert::from_delivery(&delivery.data, &delivery.properties);
-                    tracing::info!(source = %alert.key.source, kind = %alert.kind, reason = %alert.reason,
-                        redelivered = delivery.redelivered, "alert received");
-                    observe::metrics().alert_received(alert.kind.name());
-                    digests.add(alert, delivery, now.into_std());
+                    if delivery.redelivered
+                        && told.contains(&fingerprint(&delivery.data, &delivery.properties), now.into_std())
+                    {
+                        tracing::info!(source = %alert.key.source, kind = %alert.kind,
+                            "emailed already (the ack was lost): acked, not emailed again");
+                        ack(&delivery).await;
+                    } else {
+                        tracing::info!(source = %alert.key.source, kind = %alert.kind, reason = %alert.reason,
+                            redelivered = delivery.redelivered, "alert received");
+                        observe::metrics().alert_received(alert.kind.name());
+                        digests.add(alert, delivery, now.into_std());
+                    }
                 }
                 Some(Err(e)) => return Err(e.into()),
                 None => anyhow::bail!("the consumer stream ended (cancelled by the broker?)"),
@@ -89,7 +99,7 @@ pub async fn consume(
                 match result {
                     Ok(()) => {
                         backoff = FIRST_BACKOFF;
-                        emailed(digest).await;
+                        emailed(digest, told).await;
                     }
                     Err(SendError::Transient(e)) => {
                         observe::metrics().alert_email_failed("transient");
@@ -118,7 +128,7 @@ pub async fn consume(
                 // An email already handed to the server finishes, so its alerts are not sent twice.
                 if let Some(sending) = sending.take() {
                     if let (digest, Ok(())) = sending.await {
-                        emailed(digest).await;
+                        emailed(digest, told).await;
                     }
                 }
                 let _ = connection.close(200, "sj-alerter stopping".into()).await;
@@ -128,13 +138,16 @@ pub async fn consume(
     }
 }
 
-/// The server accepted the email: ack every message it told of.
-async fn emailed(digest: Digest<Delivery>) {
+/// The server accepted the email: ack every message it told of (and remember them, for a
+/// redelivery after a lost ack).
+async fn emailed(digest: Digest<Delivery>, told: &mut Told) {
     let documents = digest.entries().len();
     let sources: Vec<&str> = digest.entries().iter().map(|e| e.alert.key.source.as_str()).collect();
     tracing::info!(documents, sources = ?sources, "digest emailed");
     observe::metrics().alert_emails_sent.inc();
-    for delivery in digest.into_tokens() {
+    let tokens: Vec<Delivery> = digest.into_tokens().collect();
+    told.emailed(tokens.iter().map(|d| fingerprint(&d.data, &d.properties)), std::time::Instant::now());
+    for delivery in tokens {
         ack(&delivery).await;
     }
 }

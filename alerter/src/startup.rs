@@ -20,9 +20,11 @@ pub async fn run(settings: &Settings, shutdown: Shutdown) -> anyhow::Result<()> 
     let vhost = settings.amqp.url.path();
     let context = Context::new(&settings.alerts, &settings.namespace, vhost, &topology.parked_queue());
     let mut reconnect = Reconnect::new("sj-alerter", &shutdown);
+    // What was emailed outlives a connection: a lost ack redelivers on the next one.
+    let mut told = crate::told::Told::new();
     loop {
         reconnect.round_starts();
-        match crate::consume::consume(settings, &topology, &mailer, &context, &shutdown).await {
+        match crate::consume::consume(settings, &topology, &mailer, &context, &shutdown, &mut told).await {
             Ok(()) => return Ok(()),
             // Every delivery held goes back to the queue with the connection: nothing is lost.
             Err(e) => {
