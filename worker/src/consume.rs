@@ -11,7 +11,7 @@ use sj_shared::amqp::{header, headers, text, trace_id, Publisher, Topology};
 use sj_shared::failure::{Class, FailureKind};
 use sj_shared::message::QuoteRequest;
 use sj_shared::observe;
-use sj_shared::store::{History, Outcome};
+use sj_shared::store::{Claim, History, Outcome, ParkedDocuments};
 use tracing::Instrument as _;
 
 use crate::failure::Failure;
@@ -21,10 +21,23 @@ use crate::write::{Writer, Written};
 /// How many times a document held back by the shared budget comes back without counting an
 /// attempt; past that, deferrals count like any transient failure.
 const MAX_DEFERRALS: i64 = 100;
+/// How long a worker's claim to park a document holds off another copy of it (the dead letter's
+/// publish and confirm take milliseconds; a worker killed meanwhile lets go after this).
+const PARKING_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A dead letter's claim (see [`sj_shared::store::ParkedDocuments`]).
+enum Parking {
+    /// This worker parks the copy: (content hash, replay count).
+    Ours(String, i64),
+    /// Parked without the record (no content hash, or Redis unreachable).
+    Unchecked,
+}
 
 pub struct Handler<'a> {
     pub writer: &'a Writer,
     pub history: &'a History,
+    /// Which documents are parked already (a second copy is acked, not parked again).
+    pub parked: ParkedDocuments,
     pub publisher: &'a Publisher,
     pub topology: &'a Topology,
     /// Told when a republish failed: the publishing channel may be broken (an exchange deleted
@@ -48,13 +61,17 @@ impl Handler<'_> {
     }
 
     async fn handle_traced(&self, delivery: Delivery) {
-        if !crate::pacing::wait_for_room(self.writer.jobber.budget(), &self.shutdown).await {
-            tracing::info!("stopping: the document waiting for room in Jobber's budget returns to the queue");
-            return;
-        }
         let source = headers::text(delivery.properties.headers(), header::SOURCE).unwrap_or_default();
         let outcome = match QuoteRequest::from_json(&delivery.data) {
             Ok(request) => {
+                // Only a readable document waits for Jobber's budget (an unreadable one is parked
+                // at once, whatever the budget).
+                if !crate::pacing::wait_for_room(self.writer.jobber.budget(), &self.shutdown).await {
+                    tracing::info!(
+                        "stopping: the document waiting for room in Jobber's budget returns to the queue"
+                    );
+                    return;
+                }
                 let h = delivery.properties.headers();
                 let delivered = Delivered {
                     redelivered: delivery.redelivered,
@@ -156,11 +173,29 @@ impl Handler<'_> {
             (header::ERROR_KIND, text(failure.kind.name())),
             (header::ERROR, text(&reason)),
         ];
+        let parking = if what == "dead-letter" {
+            match self.claim_parking(delivery, source).await {
+                Some(parking) => parking,
+                None => return,
+            }
+        } else {
+            Parking::Unchecked
+        };
         let published =
             match self.publisher.republish(&exchange, &routing_key, &delivery.data, props, &added).await {
                 Ok(pending) => pending.confirmed().await,
                 Err(e) => Err(e),
             };
+        if let Parking::Ours(hash, replays) = &parking {
+            let recorded = match &published {
+                Ok(()) => self.parked.parked(hash, *replays).await,
+                Err(_) => self.parked.release(hash, *replays).await,
+            };
+            if let Err(e) = recorded {
+                tracing::warn!(%source, error = %e,
+                    "could not record the parking in Redis; a second copy may be parked too once the claim ends");
+            }
+        }
         match published {
             Ok(()) => {
                 let outcome = if what == "retry" { Outcome::Retried } else { Outcome::Parked };
@@ -190,6 +225,41 @@ impl Handler<'_> {
                     .acker
                     .nack(BasicNackOptions { requeue: true, ..BasicNackOptions::default() })
                     .await;
+            }
+        }
+    }
+}
+
+impl Handler<'_> {
+    /// Before a copy of a document goes to the dead letters: `None` when it needs no dead letter
+    /// of its own (parked already: acked here; another worker parking it now: back to the queue
+    /// after a pause), else how to record it.
+    async fn claim_parking(&self, delivery: &Delivery, source: &str) -> Option<Parking> {
+        let props = &delivery.properties;
+        let Some(hash) = props.message_id().as_ref().map(|id| id.to_string()) else {
+            return Some(Parking::Unchecked);
+        };
+        let replays = headers::integer(props.headers(), header::REPLAY_COUNT).unwrap_or(0);
+        match self.parked.claim(&hash, replays, PARKING_LEASE).await {
+            Ok(Claim::Ours) => Some(Parking::Ours(hash, replays)),
+            Ok(Claim::Parked) => {
+                tracing::info!(%source, "parked already (a second copy of the document): acked, not parked again");
+                ack(delivery).await;
+                None
+            }
+            Ok(Claim::Parking) => {
+                tracing::info!(%source, "another worker is parking this document now: this copy goes back to the queue");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                let _ = delivery
+                    .acker
+                    .nack(BasicNackOptions { requeue: true, ..BasicNackOptions::default() })
+                    .await;
+                None
+            }
+            Err(e) => {
+                tracing::warn!(%source, error = %e,
+                    "Redis unreachable: parking without checking for an earlier copy (a duplicate dead letter at worst)");
+                Some(Parking::Unchecked)
             }
         }
     }

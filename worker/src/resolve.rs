@@ -141,7 +141,14 @@ impl Resolver {
                 }
             }
         }
-        let result = self.resolve_locked(&customer, fresh).await;
+        let locks: Vec<&RedisLock> = held.iter().collect();
+        let result = RedisLock::keep_alive_while(
+            &self.pool,
+            &locks,
+            self.customer_lease,
+            self.resolve_locked(&customer, fresh),
+        )
+        .await;
         for lock in held {
             lock.release(&self.pool).await;
         }

@@ -137,6 +137,10 @@ async fn consume(
     let handler = Handler {
         writer,
         history: &history,
+        parked: sj_shared::store::ParkedDocuments::new(
+            writer.crosswalk.pool().clone(),
+            writer.crosswalk.keys().clone(),
+        ),
         publisher: &publisher,
         topology,
         publisher_failed: tokio::sync::Notify::new(),

@@ -101,7 +101,16 @@ impl Writer {
                 "another worker is writing this document (or crashed while writing it; its lease expires soon)",
             ));
         };
-        let result = self.write_holding_intent(request, delivered).await;
+        // Kept alive while this attempt works (it may wait for a customer lock, Jobber's budget,
+        // slow answers); the write itself checks it still holds it.
+        let lease = self.settings.intent_lease.0;
+        let result = RedisLock::keep_alive_while(
+            pool,
+            &[&intent],
+            lease,
+            self.write_holding_intent(request, delivered, &intent),
+        )
+        .await;
         // Released on failure too: the next attempt looks the marker up in Jobber before writing.
         intent.release(pool).await;
         result
@@ -135,9 +144,20 @@ impl Writer {
     async fn writing<T>(
         &self,
         request: &QuoteRequest,
+        intent: &RedisLock,
         recorded_before: bool,
         write: impl std::future::Future<Output = Result<T, Failure>>,
     ) -> Result<T, Failure> {
+        // The fence: only the holder of the document's lease writes it. A lease lost on the way
+        // (Redis unreachable for longer than the lease while this attempt waited) may be another
+        // attempt's now, which may have written already.
+        if !intent.held(self.crosswalk.pool()).await? {
+            return Err(Failure::new(
+                FailureKind::WorkerInProgress,
+                "this attempt lost its lease on the document before writing it (worker.intent_lease ran out); \
+                 nothing written: the next attempt looks in Jobber first",
+            ));
+        }
         let at = self.effects.record_attempt(&request.content_hash).await?;
         let result = write.await;
         if let Err(failure) = &result {
@@ -152,11 +172,14 @@ impl Writer {
         &self,
         request: &QuoteRequest,
         delivered: Delivered,
+        intent: &RedisLock,
     ) -> Result<Written, Failure> {
         let (look, recorded_before) = self.look_up(request, delivered).await?;
         if let Some(number) = self.routing.quote_number(request) {
             match self.jobber.quote_by_number(number).await? {
-                Some(quote) => return self.add_to_quote(request, &quote, look, recorded_before).await,
+                Some(quote) => {
+                    return self.add_to_quote(request, &quote, look, intent, recorded_before).await
+                }
                 None if self.routing.missing == PoQuoteMissing::Park => {
                     return Err(Failure::new(
                         FailureKind::RoutingQuoteMissing,
@@ -209,7 +232,7 @@ impl Writer {
                 other => Ok((other.map_err(Failure::of_write)?, resolved)),
             }
         };
-        let (created, resolved) = self.writing(request, recorded_before, write).await?;
+        let (created, resolved) = self.writing(request, intent, recorded_before, write).await?;
         let record = QuoteRecord {
             quote_id: created.id,
             quote_number: created.quote_number,
@@ -259,6 +282,7 @@ impl Writer {
         request: &QuoteRequest,
         quote: &QuoteRef,
         look: LookUp,
+        intent: &RedisLock,
         recorded_before: bool,
     ) -> Result<Written, Failure> {
         let marker = quote::marker(&request.content_hash);
@@ -311,7 +335,7 @@ impl Writer {
             };
         }
         let write = async { self.jobber.add_line_items(&quote.id, &items).await.map_err(Failure::of_write) };
-        let ids = self.writing(request, recorded_before, write).await?;
+        let ids = self.writing(request, intent, recorded_before, write).await?;
         tracing::info!(quote = %quote.quote_number, client = %quote.client_name, lines = ids.len(),
             "lines added to the quote the PO names");
         let record = record(ids, false);

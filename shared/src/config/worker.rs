@@ -12,9 +12,10 @@ use super::{secs, HumanDuration};
 pub struct WorkerSettings {
     /// Documents one worker process handles at once.
     pub concurrency: usize,
-    /// How long a worker holds a document's intent lease while writing it; another worker (or a
-    /// redelivery after a crash) waits this long before looking the quote up in Jobber itself.
-    /// Shorter than the retry tiers together (`amqp.retry_delays`).
+    /// How long a document's intent lease outlives the worker writing it: a live worker renews it
+    /// each third of this while it works; after a crash, another worker (or the redelivery) waits
+    /// this long before looking the quote up in Jobber itself. Shorter than the retry tiers
+    /// together (`amqp.retry_delays`).
     pub intent_lease: HumanDuration,
     /// For this long after Redis is found without the bridge's records (a new installation, or
     /// Redis lost its data), every document is looked up among its client's quotes in Jobber

@@ -1,5 +1,7 @@
 //! A lease lock in Redis: `SET key token NX PX ttl`, released only by its holder (a Lua
-//! compare-and-delete), expiring by itself if the holder dies.
+//! compare-and-delete), expiring by itself if the holder dies, and kept alive by its holder while
+//! it works ([`RedisLock::keep_alive_while`]): a holder that waits (for another lock, for Jobber's
+//! budget, for a slow answer) longer than the lease must not lose it on the way.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -17,6 +19,7 @@ pub struct RedisLock {
 
 const RELEASE: &str =
     r#"if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) else return 0 end"#;
+const EXTEND: &str = r#"if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("PEXPIRE", KEYS[1], ARGV[2]) else return 0 end"#;
 
 impl RedisLock {
     /// Takes the lock if it is free.
@@ -50,6 +53,67 @@ impl RedisLock {
                 return Ok(None);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Extends the lease to `lease` from now if the lock is still ours; false when it is not (it
+    /// expired, and maybe another took it).
+    pub async fn extend(&self, pool: &Pool, lease: Duration) -> Result<bool, StoreError> {
+        let mut conn = pool.get().await?;
+        let extended: i64 = redis::Script::new(EXTEND)
+            .key(&self.key)
+            .arg(&self.token)
+            .arg(lease.as_millis().max(1) as u64)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(extended == 1)
+    }
+
+    /// Whether the lock is still ours (the fence before a write only its holder may make).
+    pub async fn held(&self, pool: &Pool) -> Result<bool, StoreError> {
+        let mut conn = pool.get().await?;
+        let value: Option<String> = redis::cmd("GET").arg(&self.key).query_async(&mut conn).await?;
+        Ok(value.as_deref() == Some(self.token.as_str()))
+    }
+
+    /// Runs `work` while extending every lock of `locks` to `lease` each third of it. A lock found
+    /// lost is logged and no longer extended (a Redis error is tried again at the next turn); a
+    /// holder that must not act without its lock checks [`Self::held`] before acting.
+    pub async fn keep_alive_while<T>(
+        pool: &Pool,
+        locks: &[&RedisLock],
+        lease: Duration,
+        work: impl std::future::Future<Output = T>,
+    ) -> T {
+        let keep_alive = async {
+            let mut alive: Vec<&RedisLock> = locks.to_vec();
+            let mut tick = tokio::time::interval((lease / 3).max(Duration::from_millis(10)));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let mut kept = Vec::with_capacity(alive.len());
+                for lock in alive {
+                    match lock.extend(pool, lease).await {
+                        Ok(true) => kept.push(lock),
+                        Ok(false) => tracing::warn!(key = %lock.key, "a Redis lock ran out while held"),
+                        Err(e) => {
+                            tracing::warn!(key = %lock.key, error = %e, "could not extend a Redis lock");
+                            kept.push(lock);
+                        }
+                    }
+                }
+                alive = kept;
+                if alive.is_empty() {
+                    return;
+                }
+            }
+        };
+        tokio::pin!(work);
+        tokio::select! {
+            biased;
+            out = &mut work => out,
+            () = keep_alive => work.await,
         }
     }
 

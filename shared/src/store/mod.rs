@@ -4,12 +4,14 @@
 pub mod epoch;
 mod history;
 mod lock;
+mod parked;
 mod published;
 mod quotes;
 
 pub use epoch::RedisEpoch;
 pub use history::{History, HistoryEntry, Outcome, Totals};
 pub use lock::RedisLock;
+pub use parked::{Claim, ParkedDocuments};
 pub use published::PublishedDocuments;
 pub use quotes::{Crosswalk, QuoteRecord, ATTEMPT_KEPT};
 

@@ -3,6 +3,7 @@
 
 mod budget;
 mod jobber_api;
+mod leases;
 mod matching;
 mod poller;
 mod pricing;

@@ -359,6 +359,105 @@ async fn a_document_published_twice_or_forgotten_by_redis_is_not_written_twice()
 }
 
 #[tokio::test]
+async fn a_document_to_park_that_comes_twice_is_parked_once_and_again_after_a_replay() {
+    let mut bridge = Bridge::start("park-once").await;
+    bridge.add(&samples().join("saberis/bath-gatineau.json"), "bath.json");
+    bridge.poll_once(&[]).await;
+    bridge.start_workers(2);
+    let parked_queue = bridge.ns.topology.parked_queue();
+    bridge.wait_until("the bath parked", || async { bridge.ns.peek_count(&parked_queue).await == 1 }).await;
+
+    // A second copy of the same message (what a publish the poller could not see confirmed, or
+    // a delivery back after a broker restart, brings): acked, not parked again.
+    bridge.add(&samples().join("saberis/bath-gatineau.json"), "bath-again.json");
+    bridge.poll_once(&[("SJ_POLLER__SKIP_PUBLISHED", "false")]).await;
+    bridge
+        .wait_until("the second copy to be seen as parked", || async {
+            bridge.worker_log_lines(&["parked already"]) == 1
+        })
+        .await;
+    assert_eq!(bridge.ns.peek_count(&parked_queue).await, 1, "one dead letter for the document");
+
+    // A replay is a new copy: when it fails again it is parked again.
+    let out = crate::sjctl::sjctl(&bridge, &["dlq", "replay", "--all"], "").await;
+    assert!(out.status.success(), "{}", crate::sjctl::text(&out));
+    bridge
+        .wait_until("the replayed copy parked again", || async {
+            bridge.worker_log_lines(&["dead-lettered", "bath"]) == 2
+        })
+        .await;
+    let parked = bridge.ns.drain(&parked_queue).await;
+    assert_eq!(parked.len(), 1);
+    assert_eq!(headers::integer(parked[0].delivery.properties.headers(), "sj-replay-count"), Some(1));
+    bridge.stop().await;
+}
+
+/// The fault run's duplicate (seed 1796215610447832503): two copies of one document, the first
+/// worker waiting on its customer's lock longer than the document's intent lease (2 s here). The
+/// lease was lost on the way, the second copy took it, and both wrote. Now the holder keeps it
+/// alive while it waits, and the second copy keeps bouncing until the first has written.
+#[tokio::test]
+async fn a_worker_waiting_past_its_lease_keeps_the_document_and_a_second_copy_writes_nothing() {
+    let mut bridge = Bridge::start("lease-kept").await;
+    let client = redis::Client::open("redis://127.0.0.1:6379/0").unwrap();
+    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+    // The customer's lock, held as by a worker that died holding it.
+    let customer_lock = format!("{}:sj:lock:customer:number:C-1007", bridge.ns.name);
+    let _: () = redis::cmd("SET")
+        .arg(&customer_lock)
+        .arg("a-dead-worker")
+        .arg("PX")
+        .arg(60_000)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+
+    bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
+    bridge.poll_once(&[]).await;
+    bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity-again.json");
+    bridge.poll_once(&[("SJ_POLLER__SKIP_PUBLISHED", "false")]).await;
+    bridge.start_workers(2);
+
+    let intent_pattern = format!("{}:sj:intent:*", bridge.ns.name);
+    let intent_holder = |mut redis: redis::aio::MultiplexedConnection| {
+        let pattern = intent_pattern.clone();
+        async move {
+            let keys: Vec<String> = redis::cmd("KEYS").arg(&pattern).query_async(&mut redis).await.unwrap();
+            match keys.first() {
+                Some(key) => {
+                    redis::cmd("GET").arg(key).query_async::<Option<String>>(&mut redis).await.unwrap()
+                }
+                None => None,
+            }
+        }
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    let first_holder = loop {
+        if let Some(holder) = intent_holder(redis.clone()).await {
+            break Some(holder);
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no worker took the document");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // Past the lease (2 s), still waiting for the customer: the same holder, the other copy
+    // turned away.
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    assert_eq!(intent_holder(redis.clone()).await, first_holder, "the waiting worker kept its lease");
+    assert!(bridge.worker_log_lines(&["worker.in-progress"]) >= 1, "the second copy was turned away");
+    assert!(bridge.quotes().await.is_empty());
+
+    // The customer's lock is let go: one quote, the other copy finds it.
+    let _: () = redis::cmd("DEL").arg(&customer_lock).query_async(&mut redis).await.unwrap();
+    bridge
+        .wait_until("the second copy to find the quote", || async {
+            bridge.worker_log_lines(&["already in Jobber"]) == 1
+        })
+        .await;
+    assert_eq!(bridge.quotes().await.len(), 1, "exactly one quote");
+    bridge.stop().await;
+}
+
+#[tokio::test]
 async fn jobber_failures_are_retried_until_the_quote_is_written() {
     let mut bridge = Bridge::start("retry").await;
     // The worker starts and reads the account's custom fields; then two `quoteCreate`s fail with
