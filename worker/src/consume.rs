@@ -232,34 +232,37 @@ impl Handler<'_> {
 
 impl Handler<'_> {
     /// Before a copy of a document goes to the dead letters: `None` when it needs no dead letter
-    /// of its own (parked already: acked here; another worker parking it now: back to the queue
-    /// after a pause), else how to record it.
+    /// of its own (parked already: acked here), else how to record it. While another worker
+    /// holds the claim (its publish under way, or it died holding it) this copy waits in hand,
+    /// not requeued (a quorum queue counts requeues against its delivery limit).
     async fn claim_parking(&self, delivery: &Delivery, source: &str) -> Option<Parking> {
         let props = &delivery.properties;
         let Some(hash) = props.message_id().as_ref().map(|id| id.to_string()) else {
             return Some(Parking::Unchecked);
         };
         let replays = headers::integer(props.headers(), header::REPLAY_COUNT).unwrap_or(0);
-        match self.parked.claim(&hash, replays, PARKING_LEASE).await {
-            Ok(Claim::Ours) => Some(Parking::Ours(hash, replays)),
-            Ok(Claim::Parked) => {
-                tracing::info!(%source, "parked already (a second copy of the document): acked, not parked again");
-                ack(delivery).await;
-                None
-            }
-            Ok(Claim::Parking) => {
-                tracing::info!(%source, "another worker is parking this document now: this copy goes back to the queue");
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                let _ = delivery
-                    .acker
-                    .nack(BasicNackOptions { requeue: true, ..BasicNackOptions::default() })
-                    .await;
-                None
-            }
-            Err(e) => {
-                tracing::warn!(%source, error = %e,
-                    "Redis unreachable: parking without checking for an earlier copy (a duplicate dead letter at worst)");
-                Some(Parking::Unchecked)
+        let mut waited = false;
+        loop {
+            match self.parked.claim(&hash, replays, PARKING_LEASE).await {
+                Ok(Claim::Ours) => return Some(Parking::Ours(hash, replays)),
+                Ok(Claim::Parked) => {
+                    tracing::info!(%source, "parked already (a second copy of the document): acked, not parked again");
+                    ack(delivery).await;
+                    return None;
+                }
+                Ok(Claim::Parking) => {
+                    if !waited {
+                        tracing::info!(%source, "another worker is parking this document now: waiting for it");
+                        waited = true;
+                    }
+                    // The claim ends by itself within PARKING_LEASE if its holder died.
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                }
+                Err(e) => {
+                    tracing::warn!(%source, error = %e,
+                        "Redis unreachable: parking without checking for an earlier copy (a duplicate dead letter at worst)");
+                    return Some(Parking::Unchecked);
+                }
             }
         }
     }
