@@ -362,16 +362,25 @@ async fn purge(settings: &Settings, chosen: &[&Parked], yes: bool) -> anyhow::Re
         }
     }
     let keys = sj_shared::store::Keys::new(&settings.namespace);
-    let published =
-        sj_shared::store::pool(&settings.redis).ok().map(|pool| PublishedDocuments::new(pool, keys));
+    let stores = sj_shared::store::pool(&settings.redis).ok().map(|pool| {
+        (
+            PublishedDocuments::new(pool.clone(), keys.clone()),
+            sj_shared::store::ParkedDocuments::new(pool, keys),
+        )
+    });
     for p in chosen {
         p.message.delivery.acker.ack(BasicAckOptions::default()).await?;
         // The poller would otherwise take a later export of the same order for one it already
         // sent, and archive it without a message.
         let hash =
             p.message.delivery.properties.message_id().as_ref().map(|id| ContentHash::new(id.as_str()));
-        if let (Some(published), Some(hash), "quote-request") = (&published, hash, p.what) {
-            if let Err(e) = published.forget(&hash).await {
+        // Nor may the workers take it for a copy of this parked one (and ack it unparked).
+        if let (Some((published, parked)), Some(hash), "quote-request") = (&stores, hash, p.what) {
+            let forgotten = match published.forget(&hash).await {
+                Ok(()) => parked.forget(hash.as_str()).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = forgotten {
                 eprintln!(
                     "purged {}, but Redis did not forget its content ({e}): a re-export would be skipped",
                     p.id

@@ -84,6 +84,25 @@ impl ParkedDocuments {
         Ok(())
     }
 
+    /// Forgets every parked record of a document (`sjctl dlq purge`): the same content exported
+    /// again is a new document, to be parked again if it fails again.
+    pub async fn forget(&self, content_hash: &str) -> Result<(), StoreError> {
+        let mut conn = self.pool.get().await?;
+        let pattern = self.keys.key("parked", &format!("{content_hash}:*"));
+        let keys: Vec<String> = {
+            let mut found = Vec::new();
+            let mut iter: redis::AsyncIter<String> = conn.scan_match(&pattern).await?;
+            while let Some(key) = iter.next_item().await {
+                found.push(key?);
+            }
+            found
+        };
+        if !keys.is_empty() {
+            conn.del::<_, ()>(keys).await?;
+        }
+        Ok(())
+    }
+
     /// Lets go of a claim whose dead letter was not published.
     pub async fn release(&self, content_hash: &str, replays: i64) -> Result<(), StoreError> {
         let mut conn = self.pool.get().await?;
