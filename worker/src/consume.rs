@@ -11,7 +11,7 @@ use sj_shared::amqp::{header, headers, text, trace_id, Publisher, Topology};
 use sj_shared::failure::{Class, FailureKind};
 use sj_shared::message::QuoteRequest;
 use sj_shared::observe;
-use sj_shared::store::{Claim, History, Outcome, ParkedDocuments};
+use sj_shared::store::{Claim, History, Outcome, ParkedCopy, ParkedDocuments};
 use tracing::Instrument as _;
 
 use crate::failure::Failure;
@@ -27,8 +27,8 @@ const PARKING_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A dead letter's claim (see [`sj_shared::store::ParkedDocuments`]).
 enum Parking {
-    /// This worker parks the copy: (content hash, replay count).
-    Ours(String, i64),
+    /// This worker parks the copy.
+    Ours(String, ParkedCopy),
     /// Parked without the record (no content hash, or Redis unreachable).
     Unchecked,
 }
@@ -165,7 +165,7 @@ impl Handler<'_> {
         } else {
             failure.reason.clone()
         };
-        let added = [
+        let mut added = vec![
             (header::ATTEMPTS, AMQPValue::LongLongInt(attempts as i64 + i64::from(!deferred))),
             (header::DEFERRALS, AMQPValue::LongLongInt(deferrals + i64::from(deferred))),
             (header::WRITE_ATTEMPTS, AMQPValue::LongLongInt(write_attempts)),
@@ -173,6 +173,13 @@ impl Handler<'_> {
             (header::ERROR_KIND, text(failure.kind.name())),
             (header::ERROR, text(&reason)),
         ];
+        if what == "dead-letter" {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0);
+            added.push((header::PARKED_AT, AMQPValue::LongLongInt(now_ms)));
+        }
         let parking = if what == "dead-letter" {
             match self.claim_parking(delivery, source).await {
                 Some(parking) => parking,
@@ -186,10 +193,10 @@ impl Handler<'_> {
                 Ok(pending) => pending.confirmed().await,
                 Err(e) => Err(e),
             };
-        if let Parking::Ours(hash, replays) = &parking {
+        if let Parking::Ours(hash, copy) = &parking {
             let recorded = match &published {
-                Ok(()) => self.parked.parked(hash, *replays).await,
-                Err(_) => self.parked.release(hash, *replays).await,
+                Ok(()) => self.parked.parked(hash, copy).await,
+                Err(_) => self.parked.release(hash, copy).await,
             };
             if let Err(e) = recorded {
                 tracing::warn!(%source, error = %e,
@@ -240,11 +247,14 @@ impl Handler<'_> {
         let Some(hash) = props.message_id().as_ref().map(|id| id.to_string()) else {
             return Some(Parking::Unchecked);
         };
-        let replays = headers::integer(props.headers(), header::REPLAY_COUNT).unwrap_or(0);
+        let copy = ParkedCopy {
+            replays: headers::integer(props.headers(), header::REPLAY_COUNT).unwrap_or(0),
+            parked_before: headers::integer(props.headers(), header::PARKED_AT).unwrap_or(0),
+        };
         let mut waited = false;
         loop {
-            match self.parked.claim(&hash, replays, PARKING_LEASE).await {
-                Ok(Claim::Ours) => return Some(Parking::Ours(hash, replays)),
+            match self.parked.claim(&hash, &copy, PARKING_LEASE).await {
+                Ok(Claim::Ours) => return Some(Parking::Ours(hash, copy)),
                 Ok(Claim::Parked) => {
                     tracing::info!(%source, "parked already (a second copy of the document): acked, not parked again");
                     ack(delivery).await;

@@ -43,6 +43,11 @@ pub mod header {
     pub const DEFERRALS: &str = "sj-deferrals";
     /// When it first failed (RFC 3339).
     pub const FIRST_FAILURE: &str = "sj-first-failure";
+    /// When a worker parked the message (Unix milliseconds), set on the dead letter. A message
+    /// moved back from the dead letters as it is (the RabbitMQ UI's "move messages") carries it,
+    /// which tells it from a second copy of the document: it is a new attempt, parked again if it
+    /// fails again.
+    pub const PARKED_AT: &str = "sj-parked-at";
     /// When the poller published the document (Unix milliseconds): the start of
     /// `sj_document_latency_seconds`. Kept through retries and replays.
     pub const FIRST_SEEN: &str = "sj-first-seen";

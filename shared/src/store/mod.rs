@@ -11,7 +11,7 @@ mod quotes;
 pub use epoch::RedisEpoch;
 pub use history::{History, HistoryEntry, Outcome, Totals};
 pub use lock::RedisLock;
-pub use parked::{Claim, ParkedDocuments};
+pub use parked::{Claim, ParkedCopy, ParkedDocuments};
 pub use published::PublishedDocuments;
 pub use quotes::{Crosswalk, QuoteRecord, ATTEMPT_KEPT};
 

@@ -1,5 +1,6 @@
 //! The documents a worker parked: one record per copy of a document that went to the dead
-//! letters, keyed by its content hash and replay count.
+//! letters, keyed by its content hash, replay count and the time it was parked before (the
+//! `sj-parked-at` a message moved back from the dead letters carries; 0 for one never parked).
 //!
 //! A document can come twice: a publish the poller could not see confirmed (the broker crashed
 //! under it) is sent again, and a worker killed, or a broker restarted, between a dead letter's
@@ -7,7 +8,8 @@
 //! the second copy harmless. For one that must be parked, this record does: the worker claims the
 //! parking before it publishes the dead letter, marks it parked once the broker confirmed it, and
 //! a later copy finding it parked is acked without a second dead letter (so one alert too). A
-//! replayed document (`sj-replay-count` one higher) is a new copy: it may be parked again.
+//! replayed document (`sj-replay-count` one higher) or one moved back from the dead letters by
+//! hand (its `sj-parked-at`) is a new attempt: it may be parked again.
 //!
 //! The claim is a lease: a worker killed between its claim and its publish lets go when the lease
 //! ends, and another copy parks the document then. What still doubles a dead letter: the worker
@@ -25,6 +27,14 @@ use super::{Keys, StoreError};
 const KEEP_SECONDS: u64 = 30 * 24 * 3600;
 const PARKING: &str = "parking";
 const PARKED: &str = "parked";
+
+/// Which attempt of a document a message is: its `sj-replay-count`, and its `sj-parked-at` when
+/// it was parked before and moved back by hand (0 otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParkedCopy {
+    pub replays: i64,
+    pub parked_before: i64,
+}
 
 /// What a claim found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,18 +59,18 @@ impl ParkedDocuments {
         Self { pool, keys }
     }
 
-    fn key(&self, content_hash: &str, replays: i64) -> String {
-        self.keys.key("parked", &format!("{content_hash}:{replays}"))
+    fn key(&self, content_hash: &str, copy: &ParkedCopy) -> String {
+        self.keys.key("parked", &format!("{content_hash}:{}:{}", copy.replays, copy.parked_before))
     }
 
     /// Claims the parking of this copy for `lease`.
     pub async fn claim(
         &self,
         content_hash: &str,
-        replays: i64,
+        copy: &ParkedCopy,
         lease: Duration,
     ) -> Result<Claim, StoreError> {
-        let key = self.key(content_hash, replays);
+        let key = self.key(content_hash, copy);
         let mut conn = self.pool.get().await?;
         let options = redis::SetOptions::default()
             .conditional_set(redis::ExistenceCheck::NX)
@@ -78,9 +88,9 @@ impl ParkedDocuments {
     }
 
     /// Records that the broker confirmed this copy's dead letter.
-    pub async fn parked(&self, content_hash: &str, replays: i64) -> Result<(), StoreError> {
+    pub async fn parked(&self, content_hash: &str, copy: &ParkedCopy) -> Result<(), StoreError> {
         let mut conn = self.pool.get().await?;
-        conn.set_ex::<_, _, ()>(self.key(content_hash, replays), PARKED, KEEP_SECONDS).await?;
+        conn.set_ex::<_, _, ()>(self.key(content_hash, copy), PARKED, KEEP_SECONDS).await?;
         Ok(())
     }
 
@@ -104,9 +114,9 @@ impl ParkedDocuments {
     }
 
     /// Lets go of a claim whose dead letter was not published.
-    pub async fn release(&self, content_hash: &str, replays: i64) -> Result<(), StoreError> {
+    pub async fn release(&self, content_hash: &str, copy: &ParkedCopy) -> Result<(), StoreError> {
         let mut conn = self.pool.get().await?;
-        conn.del::<_, ()>(self.key(content_hash, replays)).await?;
+        conn.del::<_, ()>(self.key(content_hash, copy)).await?;
         Ok(())
     }
 }

@@ -388,7 +388,32 @@ async fn a_document_to_park_that_comes_twice_is_parked_once_and_again_after_a_re
         .await;
     let parked = bridge.ns.drain(&parked_queue).await;
     assert_eq!(parked.len(), 1);
-    assert_eq!(headers::integer(parked[0].delivery.properties.headers(), "sj-replay-count"), Some(1));
+    let moved = &parked[0].delivery;
+    assert_eq!(headers::integer(moved.properties.headers(), "sj-replay-count"), Some(1));
+
+    // Moved back by hand as it is (the RabbitMQ UI's "move messages": same replay count): a new
+    // attempt, parked again, not taken for a copy of the parked one.
+    bridge
+        .ns
+        .channel
+        .basic_publish(
+            "".into(),
+            bridge.ns.topology.quotes_queue().as_str().into(),
+            lapin::options::BasicPublishOptions::default(),
+            &moved.data,
+            moved.properties.clone(),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    bridge
+        .wait_until("the moved copy parked again", || async {
+            bridge.worker_log_lines(&["dead-lettered", "bath"]) == 3
+        })
+        .await;
+    assert_eq!(bridge.ns.peek_count(&parked_queue).await, 1);
+    assert_eq!(bridge.worker_log_lines(&["parked already"]), 1, "only the second copy was taken for one");
     bridge.stop().await;
 }
 
