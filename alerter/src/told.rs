@@ -28,9 +28,12 @@ pub fn fingerprint(body: &[u8], properties: &BasicProperties) -> Fingerprint {
         hash.update(id.as_str().as_bytes());
     }
     hash.update([0]);
-    // FieldTable is ordered by key: the same headers print the same.
+    // The message's own headers, in key order (FieldTable is a sorted map); not the broker's
+    // `x-` headers, which it changes on redelivery (a quorum queue's `x-delivery-count`).
     if let Some(headers) = properties.headers() {
-        hash.update(format!("{headers:?}").as_bytes());
+        for (key, value) in headers.inner().iter().filter(|(k, _)| !k.as_str().starts_with("x-")) {
+            hash.update(format!("{key}={value:?};").as_bytes());
+        }
     }
     hash.finalize().into()
 }
@@ -80,8 +83,15 @@ mod tests {
     use super::*;
 
     fn props(replays: i64) -> BasicProperties {
+        props_delivered(replays, None)
+    }
+
+    fn props_delivered(replays: i64, delivery_count: Option<i64>) -> BasicProperties {
         let mut headers = FieldTable::default();
         headers.insert("sj-replay-count".into(), AMQPValue::LongLongInt(replays));
+        if let Some(count) = delivery_count {
+            headers.insert("x-delivery-count".into(), AMQPValue::LongLongInt(count));
+        }
         BasicProperties::default().with_message_id("sha256:ab".into()).with_headers(headers)
     }
 
@@ -92,6 +102,8 @@ mod tests {
         let first = fingerprint(b"{}", &props(0));
         told.emailed([first], now);
         assert!(told.contains(&fingerprint(b"{}", &props(0)), now));
+        // A quorum queue's redelivery carries its delivery count: still the same message.
+        assert!(told.contains(&fingerprint(b"{}", &props_delivered(0, Some(1))), now));
         assert!(!told.contains(&fingerprint(b"{}", &props(1)), now), "a replay is a new message");
         assert!(!told.contains(&fingerprint(b"{ }", &props(0)), now));
     }
