@@ -174,11 +174,7 @@ impl Handler<'_> {
             (header::ERROR, text(&reason)),
         ];
         if what == "dead-letter" {
-            let now_ms = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as i64)
-                .unwrap_or(0);
-            added.push((header::PARKED_AT, AMQPValue::LongLongInt(now_ms)));
+            added.push((header::PARKED_AT, sj_shared::amqp::now_ms()));
         }
         let parking = if what == "dead-letter" {
             match self.claim_parking(delivery, source).await {

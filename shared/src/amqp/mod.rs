@@ -8,7 +8,7 @@ mod topology;
 use std::time::Duration;
 
 pub use parked::{broker_death, parked_id};
-pub use publish::{headers, new_traceparent, text, trace_id, PendingConfirm, Publisher};
+pub use publish::{headers, new_traceparent, now_ms, text, trace_id, PendingConfirm, Publisher};
 pub use session::Session;
 pub use topology::{ExchangeName, QueueName, Topology, QUOTE_ROUTING_KEY};
 

@@ -58,11 +58,7 @@ impl Publisher {
         table.insert(header::SOURCE.into(), text(&request.source.id));
         table.insert(header::REPLAY_COUNT.into(), AMQPValue::LongLongInt(0));
         table.insert(header::TRACEPARENT.into(), text(&document_traceparent(request.content_hash.as_str())));
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
-        table.insert(header::FIRST_SEEN.into(), AMQPValue::LongLongInt(now_ms));
+        table.insert(header::FIRST_SEEN.into(), now_ms());
         let properties = BasicProperties::default()
             .with_message_id(ShortString::from(request.content_hash.as_str()))
             .with_content_type("application/json".into())
@@ -168,6 +164,15 @@ pub fn trace_id(traceparent: &str) -> Option<&str> {
 /// A text header value.
 pub fn text(value: &str) -> AMQPValue {
     AMQPValue::LongString(LongString::from(value))
+}
+
+/// A time header value: now, in Unix milliseconds (`sj-first-seen`, `sj-parked-at`).
+pub fn now_ms() -> AMQPValue {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    AMQPValue::LongLongInt(ms)
 }
 
 /// Reading the bridge's headers back from a delivery.

@@ -144,8 +144,7 @@ async fn an_attempt_record_makes_another_message_of_the_same_content_look_first(
         .await;
     assert_eq!(bridge.ns.drain(&quotes_queue).await.len(), 1);
 
-    bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity-again.json");
-    bridge.poll_once(&[("SJ_POLLER__SKIP_PUBLISHED", "false")]).await;
+    bridge.publish_again(&samples().join("saberis/vanity-single-item.json"), "vanity-again.json").await;
     bridge.start_workers(1);
     bridge.found_by_marker_once().await;
     bridge.stop().await;

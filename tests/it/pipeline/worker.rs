@@ -82,6 +82,14 @@ impl Bridge {
         std::fs::copy(from, self.exports.path().join("incoming").join(as_name)).unwrap();
     }
 
+    /// A second copy of a document already sent: `from` put in again as `as_name` and published
+    /// although the poller knows its content (what a publish it could not see confirmed, or a
+    /// poller without Redis, brings).
+    pub async fn publish_again(&self, from: &Path, as_name: &str) {
+        self.add(from, as_name);
+        self.poll_once(&[("SJ_POLLER__SKIP_PUBLISHED", "false")]).await;
+    }
+
     pub async fn poll_once(&self, extra_env: &[(&str, &str)]) {
         let mut cmd = self.command("sj-poller", "sj-poller");
         cmd.arg("--once").envs(extra_env.iter().copied());
@@ -335,8 +343,7 @@ async fn a_document_published_twice_or_forgotten_by_redis_is_not_written_twice()
     bridge.wait_until("the quote", || async { bridge.quotes().await.len() == 1 }).await;
 
     // The same content again, published despite being known (a poller without Redis would).
-    bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity-again.json");
-    bridge.poll_once(&[("SJ_POLLER__SKIP_PUBLISHED", "false")]).await;
+    bridge.publish_again(&samples().join("saberis/vanity-single-item.json"), "vanity-again.json").await;
     bridge
         .wait_until("the duplicate to be handled", || async {
             bridge.worker_log_lines(&["already in Jobber"]) == 1
@@ -369,8 +376,7 @@ async fn a_document_to_park_that_comes_twice_is_parked_once_and_again_after_a_re
 
     // A second copy of the same message (what a publish the poller could not see confirmed, or
     // a delivery back after a broker restart, brings): acked, not parked again.
-    bridge.add(&samples().join("saberis/bath-gatineau.json"), "bath-again.json");
-    bridge.poll_once(&[("SJ_POLLER__SKIP_PUBLISHED", "false")]).await;
+    bridge.publish_again(&samples().join("saberis/bath-gatineau.json"), "bath-again.json").await;
     bridge
         .wait_until("the second copy to be seen as parked", || async {
             bridge.worker_log_lines(&["parked already"]) == 1
@@ -439,8 +445,7 @@ async fn a_worker_waiting_past_its_lease_keeps_the_document_and_a_second_copy_wr
 
     bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
     bridge.poll_once(&[]).await;
-    bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity-again.json");
-    bridge.poll_once(&[("SJ_POLLER__SKIP_PUBLISHED", "false")]).await;
+    bridge.publish_again(&samples().join("saberis/vanity-single-item.json"), "vanity-again.json").await;
     bridge.start_workers(2);
 
     let intent_pattern = format!("{}:sj:intent:*", bridge.ns.name);
