@@ -36,6 +36,7 @@
 
 pub mod address;
 pub mod amqp;
+pub mod catalog_name;
 pub mod config;
 pub mod failure;
 pub mod ids;
@@ -44,6 +45,7 @@ pub mod jobber;
 pub mod mapping;
 pub mod message;
 pub mod observe;
+pub mod pricing;
 pub mod runtime;
 pub mod saberis;
 pub mod store;

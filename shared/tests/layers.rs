@@ -44,6 +44,8 @@ const SHARED_LAYERS: &[(&str, &[&str])] = &[
     ("address", &[]),
     ("template", &[]),
     ("ids", &[]),
+    // How a rule names a catalog (the settings' markups and the catalog table share it).
+    ("catalog_name", &[]),
     // The Saberis document, its parser and renderer: knows nothing of the message.
     ("saberis", &["failure", "address"]),
     // The messages on the wire (`sj.quote-request.v1`, `sj.rejected-document.v1`): knows nothing of the parser.
@@ -51,7 +53,9 @@ const SHARED_LAYERS: &[(&str, &[&str])] = &[
     // Document → message: parse, normalize, sanity rules, content hash, the rejected-document letter.
     ("intake", &["saberis", "message", "failure", "address", "ids"]),
     // The settings: each section's type, some defined by the module they configure.
-    ("config", &["saberis", "intake", "template"]),
+    ("config", &["saberis", "intake", "template", "catalog_name"]),
+    // The dealer's prices: the catalog table's rows, a document priced once. Pure.
+    ("pricing", &["config", "message", "catalog_name"]),
     ("telemetry", &["config"]),
     ("store", &["config", "ids"]),
     // The transport carries messages: never the parser.
@@ -59,7 +63,7 @@ const SHARED_LAYERS: &[(&str, &[&str])] = &[
     ("observe", &["config", "store"]),
     ("amqp", &["config", "message", "telemetry", "observe"]),
     ("jobber", &["config", "store", "telemetry", "failure", "address", "observe", "ids"]),
-    ("mapping", &["config", "store", "failure", "address", "message", "observe", "ids"]),
+    ("mapping", &["config", "store", "failure", "address", "message", "observe", "ids", "pricing"]),
 ];
 
 /// Cycles known and not yet removed, each the exact set of modules of its component: the test

@@ -42,7 +42,10 @@ pub use mapping::{
     Strategy, UnnamedCustomer,
 };
 pub use poller::{FolderSettings, PollerSettings, SaberisConnectSettings};
-pub use quote::{PoQuoteMissing, PriceField, PricingSettings, QuoteSettings, Rounding};
+pub use quote::{
+    MsrpLines, PoQuoteMissing, Presentation, PriceField, PricingSettings, QuoteSettings, Rounding,
+    UnpricedCatalog,
+};
 pub use secret::{Secret, SecretUrl, HIDDEN};
 pub use telemetry::{TelemetrySettings, OTLP_ENDPOINT_ENV};
 pub use worker::WorkerSettings;

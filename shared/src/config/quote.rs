@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::catalog_name::{best_match, catalog_key, key_problem};
 use crate::template::Template;
 
 /// `[pricing]`: from the document's prices to the quote's.
@@ -38,9 +39,22 @@ pub struct PricingSettings {
     /// `half-up` (the default: a half goes away from zero), `half-even` (a half goes to the even
     /// multiple), `up` (away from zero) or `down` (toward zero).
     pub rounding: Rounding,
-    /// Send the document's cost (never marked up) as each line's `unitCost`, so Jobber shows
-    /// the margin; `false` sends 0.
+    /// Send each line's cost as its `unitCost`, so Jobber's job costing shows the margin: the
+    /// document's cost for a catalog priced by markup, list × multiplier for one priced by the
+    /// catalog table's multiplier and margin; `false` sends 0.
     pub unit_cost: bool,
+    /// A document with a catalog that no usable row of the catalog table prices (and no
+    /// `catalog_markups` entry): `park` it (the default: `pricing.unpriced-catalog`, naming the
+    /// catalog; price it in the table and replay) or price it with `default` (`markup_percent`).
+    pub unpriced_catalog: UnpricedCatalog,
+}
+
+/// What a catalog without a price rule does to its document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnpricedCatalog {
+    Park,
+    Default,
 }
 
 impl Default for PricingSettings {
@@ -52,6 +66,7 @@ impl Default for PricingSettings {
             round_to: Decimal::new(1, 2),
             rounding: Rounding::HalfUp,
             unit_cost: true,
+            unpriced_catalog: UnpricedCatalog::Park,
         }
     }
 }
@@ -99,6 +114,27 @@ pub struct QuoteSettings {
     /// The PO names a quote Jobber does not have: `park` the document (the default) or `create`
     /// a new quote.
     pub po_quote_missing: PoQuoteMissing,
+    /// How the quote shows the price: `lines` (a line per cabinet at the customer price, the
+    /// default), `msrp-discount` (the list price, MSRP, then one negative discount line down to
+    /// the customer total) or `package` (one line at the customer total). Every line carries its
+    /// cost (COGS).
+    pub presentation: Presentation,
+    /// With `msrp-discount`: one MSRP line per `catalog` (the default) or one for the whole
+    /// `order`.
+    pub msrp_lines: MsrpLines,
+    /// The MSRP line's name (a quote made from the dealer's template with a line of this name
+    /// gets that line filled in instead of a new one).
+    pub msrp_line_name: String,
+    /// The discount line's name (customer total − MSRP, negative).
+    pub discount_line_name: String,
+    /// The one line of the `package` presentation.
+    pub package_line_name: String,
+    /// A `Customer.POnumber` matching this pattern names an existing Jobber job (its first
+    /// capture group is the job number, as in `J#(\d+)`): the cabinets are added to that job as
+    /// line items (priced by `jobs.line_price`) instead of a quote. Checked before
+    /// `po_quote_pattern`. A PO naming a job Jobber does not have is parked
+    /// (`routing.job-missing`). Empty (the default): off.
+    pub po_job_pattern: String,
 }
 
 impl Default for QuoteSettings {
@@ -110,8 +146,31 @@ impl Default for QuoteSettings {
             tags: BTreeMap::new(),
             po_quote_pattern: r"(?i)^\s*Q\s*#?\s*(\d+)\s*$".to_owned(),
             po_quote_missing: PoQuoteMissing::Park,
+            presentation: Presentation::Lines,
+            msrp_lines: MsrpLines::Catalog,
+            msrp_line_name: "Made-to-Order Cabinetry - MSRP".to_owned(),
+            discount_line_name: "Made-to-Order Cabinetry – Sale Discount".to_owned(),
+            package_line_name: "Made-to-Order Cabinetry Package".to_owned(),
+            po_job_pattern: String::new(),
         }
     }
+}
+
+/// How the quote shows the price (`quote.presentation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Presentation {
+    Lines,
+    MsrpDiscount,
+    Package,
+}
+
+/// One MSRP line per catalog, or one for the order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MsrpLines {
+    Catalog,
+    Order,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,24 +204,6 @@ const QUOTE_FIELDS: &[&str] = &[
     "total",
 ];
 
-/// A catalog name as the markup rules compare it: trimmed, runs of whitespace as one space, in
-/// lower case.
-fn catalog_key(name: &str) -> String {
-    name.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
-}
-
-/// The name before a trailing parenthesized code, closed (`Shaker (70000)`) or cut off by
-/// Saberis (`Decorative (Imperial`); `None` when there is none, or nothing before it.
-fn catalog_without_code(name: &str) -> Option<&str> {
-    let open = name.rfind('(')?;
-    let tail = &name[open + 1..];
-    let closed_at_end = tail.strip_suffix(')').is_some_and(|inner| !inner.contains(')'));
-    if !closed_at_end && tail.contains(')') {
-        return None;
-    }
-    Some(name[..open].trim_end()).filter(|base| !base.is_empty())
-}
-
 impl PricingSettings {
     /// The markup in percent for the lines of a section of `catalog` (see `catalog_markups`).
     pub fn markup_for(&self, catalog: Option<&str>) -> Decimal {
@@ -171,26 +212,8 @@ impl PricingSettings {
 
     /// The `catalog_markups` entry (key as written, markup) that applies to `catalog`, if any.
     pub fn catalog_markup(&self, catalog: Option<&str>) -> Option<(&str, Decimal)> {
-        let name = catalog_key(catalog?);
-        if name.is_empty() {
-            return None;
-        }
-        let keyed = || self.catalog_markups.iter().map(|(k, m)| (k.as_str(), catalog_key(k), *m));
-        if let Some((k, _, m)) = keyed().find(|(_, key, _)| *key == name) {
-            return Some((k, m));
-        }
-        if let Some(base) = catalog_without_code(&name) {
-            if let Some((k, _, m)) = keyed().find(|(_, key, _)| key == base) {
-                return Some((k, m));
-            }
-        }
-        keyed()
-            .filter_map(|(k, key, m)| {
-                let prefix = key.strip_suffix('*')?.to_owned();
-                name.starts_with(&prefix).then_some((k, prefix.len(), m))
-            })
-            .max_by_key(|(_, len, _)| *len)
-            .map(|(k, _, m)| (k, m))
+        let i = best_match(catalog?, self.catalog_markups.keys().map(String::as_str))?;
+        self.catalog_markups.iter().nth(i).map(|(k, m)| (k.as_str(), *m))
     }
 
     pub(super) fn validate(&self, problems: &mut Vec<String>) {
@@ -215,17 +238,12 @@ impl PricingSettings {
                 ));
             }
             let key = catalog_key(catalog);
-            if key.is_empty() {
-                problems.push(format!("pricing.catalog_markups.{catalog:?}: a catalog name is needed"));
-            } else if key == "*" {
-                problems.push(format!(
-                    "pricing.catalog_markups.{catalog:?}: matches every catalog; set pricing.markup_percent instead"
-                ));
-            } else if key.trim_end_matches('*').contains('*') || key.ends_with("**") {
-                problems.push(format!(
-                    "pricing.catalog_markups.{catalog:?}: `*` may only end a name (\"KWP_*\": every catalog \
-                     whose name starts with KWP_)"
-                ));
+            match key_problem(catalog) {
+                Some(problem @ "matches every catalog") => problems.push(format!(
+                    "pricing.catalog_markups.{catalog:?}: {problem}; set pricing.markup_percent instead"
+                )),
+                Some(problem) => problems.push(format!("pricing.catalog_markups.{catalog:?}: {problem}")),
+                None => {}
             }
             if let Some(first) = seen.insert(key, catalog) {
                 problems.push(format!(
@@ -248,6 +266,21 @@ impl QuoteSettings {
             if let Err(e) = Template::parse_for(text, QUOTE_FIELDS) {
                 problems.push(format!("{key}: {e}"));
             }
+        }
+        for (key, name) in [
+            ("quote.msrp_line_name", &self.msrp_line_name),
+            ("quote.discount_line_name", &self.discount_line_name),
+            ("quote.package_line_name", &self.package_line_name),
+        ] {
+            if name.trim().is_empty() {
+                problems.push(format!("{key}: a line needs a name (Jobber refuses a line item without one)"));
+            }
+        }
+        if self.msrp_line_name.trim() == self.discount_line_name.trim() {
+            problems.push(
+                "quote.discount_line_name: must differ from quote.msrp_line_name (a template quote's lines are found by name)"
+                    .to_owned(),
+            );
         }
         if self.title.trim().is_empty() {
             problems.push("quote.title: must not be empty (Jobber shows it in every quote list)".to_owned());
@@ -272,6 +305,16 @@ impl QuoteSettings {
                 )),
                 Ok(_) => {}
                 Err(e) => problems.push(format!("quote.po_quote_pattern: not a valid pattern: {e}")),
+            }
+        }
+        if !self.po_job_pattern.is_empty() {
+            match regex::Regex::new(&self.po_job_pattern) {
+                Ok(re) if re.captures_len() < 2 => problems.push(format!(
+                    "quote.po_job_pattern: {:?} needs a capture group for the job number, as in \"^J#(\\\\d+)$\"",
+                    self.po_job_pattern
+                )),
+                Ok(_) => {}
+                Err(e) => problems.push(format!("quote.po_job_pattern: not a valid pattern: {e}")),
             }
         }
     }
@@ -321,9 +364,6 @@ mod tests {
         assert_eq!(p.markup_for(Some("Decorative (Imperial")), d("5"), "a code Saberis cut off");
         assert_eq!(p.markup_for(Some("Decorative Imperial")), d("10"));
         assert_eq!(p.markup_for(Some("Shaker (a) b")), d("10"), "the code must end the name");
-        assert_eq!(catalog_without_code("(70000)"), None);
-        assert_eq!(catalog_without_code("Decorative (Imperial"), Some("Decorative"));
-        assert_eq!(catalog_without_code("KWP_24C1"), None);
     }
 
     #[test]
