@@ -140,6 +140,8 @@ pub enum FailureKind {
     MappingUnavailable,
     /// The PO names a quote Jobber does not have and `quote.po_quote_missing = "park"`.
     RoutingQuoteMissing,
+    /// The PO names a job (`quote.po_job_pattern`) Jobber does not have.
+    RoutingJobMissing,
     /// Jobber unreachable, timeouts, 5xx.
     JobberUnavailable,
     /// HTTP 429 or THROTTLED: over Jobber's budget.
@@ -190,6 +192,7 @@ impl FailureKind {
         K::MappingUnusable,
         K::MappingUnavailable,
         K::RoutingQuoteMissing,
+        K::RoutingJobMissing,
         K::JobberUnavailable,
         K::JobberThrottled,
         K::JobberUnauthorized,
@@ -230,6 +233,7 @@ impl FailureKind {
             K::MappingUnusable => "mapping.unusable",
             K::MappingUnavailable => "mapping.unavailable",
             K::RoutingQuoteMissing => "routing.quote-missing",
+            K::RoutingJobMissing => "routing.job-missing",
             K::JobberUnavailable => "jobber.unavailable",
             K::JobberThrottled => "jobber.throttled",
             K::JobberUnauthorized => "jobber.unauthorized",
@@ -272,6 +276,7 @@ impl FailureKind {
             | K::MappingClientMissing
             | K::MappingUnusable
             | K::RoutingQuoteMissing
+            | K::RoutingJobMissing
             | K::JobberUserError
             | K::JobberInvalidRequest
             | K::BrokerDeliveryLimit => Class::Permanent,
@@ -323,6 +328,11 @@ impl FailureKind {
             K::RoutingQuoteMissing => {
                 "The PO number names a quote Jobber does not have: correct the PO in Saberis and re-export, or set \
                  quote.po_quote_missing = \"create\" and replay."
+            }
+            K::RoutingJobMissing => {
+                "The PO number names a job Jobber does not have (or its search does not find it by number): check \
+                 the job number in Jobber, correct the PO in Saberis and re-export, then replay; a PO that should \
+                 not name a job at all needs quote.po_job_pattern changed."
             }
             K::JobberUnavailable | K::JobberThrottled => {
                 "Jobber stayed unavailable through every retry: check Jobber (status, connection), then replay."
@@ -490,6 +500,7 @@ mod tests {
             "mapping.unusable",
             "mapping.unavailable",
             "routing.quote-missing",
+            "routing.job-missing",
             "jobber.unavailable",
             "jobber.throttled",
             "jobber.unauthorized",

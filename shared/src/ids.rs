@@ -99,8 +99,12 @@ string_id!(
     QuoteId
 );
 string_id!(
-    /// A Jobber quote line item's `EncodedId`.
+    /// A Jobber line item's `EncodedId` (of a quote or of a job).
     LineItemId
+);
+string_id!(
+    /// A Jobber job's `EncodedId` (not its number, which people see).
+    JobId
 );
 
 #[cfg(test)]

@@ -189,6 +189,19 @@ fn what_jobber_lacks_is_refused() {
         ),
         // Nullability: a nullable variable where Jobber requires a value.
         ("Client", "query Client($id: EncodedId) { client(id: $id) { id } }", "$id"),
+        // Jobs have no job-number filter (the bridge searches for the number instead).
+        (
+            "JobByNumber",
+            "query JobByNumber($n: Int) { jobs(filter: {jobNumber: $n}) { nodes { id } } }",
+            "jobNumber",
+        ),
+        // The job line mutations take one `input` object, not the quote ones' bare `lineItems`.
+        (
+            "AddJobLines",
+            "mutation AddJobLines($j: EncodedId!, $l: [JobCreateLineItemAttributes!]!) { \
+             jobCreateLineItems(jobId: $j, lineItems: $l) { userErrors { message } } }",
+            "lineItems",
+        ),
         // The deprecated list of properties.
         ("Client", "query Client($id: EncodedId!) { client(id: $id) { properties { id } } }", "deprecated"),
     ];

@@ -20,6 +20,7 @@ mod amqp;
 mod duration;
 mod health;
 mod jobber;
+mod jobs;
 mod log;
 mod mapping;
 mod poller;
@@ -36,6 +37,7 @@ use duration::secs;
 pub use duration::HumanDuration;
 pub use health::HealthSettings;
 pub use jobber::JobberSettings;
+pub use jobs::{JobLinePrice, JobsSettings};
 pub use log::{LogFormat, LogSettings};
 pub use mapping::{
     AddressAgreement, CsvStoreSettings, MappingSettings, MappingStoreKind, NoMatch, SheetsStoreSettings,
@@ -84,6 +86,8 @@ pub struct Settings {
     pub pricing: PricingSettings,
     /// What the quote says, and where its lines go.
     pub quote: QuoteSettings,
+    /// How a document's lines are written to the Jobber job its PO names.
+    pub jobs: JobsSettings,
     /// The alerter's email digests of dead letters.
     pub alerts: AlertSettings,
     /// `/healthz`, `/readyz` and `/metrics` of the long-running processes.
@@ -207,6 +211,7 @@ impl Settings {
         self.mapping.validate(&mut problems);
         self.pricing.validate(&mut problems);
         self.quote.validate(&mut problems);
+        self.jobs.validate(&mut problems);
         self.alerts.validate(&mut problems);
         self.health.validate(&mut problems);
         if problems.is_empty() {

@@ -7,6 +7,7 @@
 
 mod budget;
 mod client;
+pub mod jobs;
 pub mod operations;
 pub mod ops;
 mod tokens;

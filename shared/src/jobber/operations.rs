@@ -59,6 +59,11 @@ operation!(CREATE_QUOTE = "CreateQuote");
 operation!(ADD_LINES = "AddLines");
 operation!(DELETE_LINES = "DeleteLines");
 operation!(DISCONNECT = "Disconnect");
+operation!(JOB = "Job");
+operation!(JOB_BY_NUMBER = "JobByNumber");
+operation!(JOB_LINES = "JobLines");
+operation!(ADD_JOB_LINES = "AddJobLines");
+operation!(DELETE_JOB_LINES = "DeleteJobLines");
 
 #[cfg(test)]
 mod tests {

@@ -47,8 +47,8 @@ struct ClientNode {
 /// One page of a connection.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Page<T> {
-    nodes: Vec<T>,
+pub(super) struct Page<T> {
+    pub(super) nodes: Vec<T>,
     #[serde(default)]
     page_info: Option<PageInfo>,
 }
@@ -63,7 +63,7 @@ struct PageInfo {
 
 impl<T> Page<T> {
     /// The cursor of the next page, when there is one.
-    fn next(&self) -> Option<&str> {
+    pub(super) fn next(&self) -> Option<&str> {
         self.page_info.as_ref().filter(|p| p.has_next_page).and_then(|p| p.end_cursor.as_deref())
     }
 }
@@ -80,7 +80,7 @@ pub struct QuoteRef {
     pub client_name: String,
 }
 
-/// A line item of an existing quote.
+/// A line item of an existing quote or job.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LineItemSummary {
@@ -143,7 +143,8 @@ pub struct QuoteSummary {
     pub markers: Vec<String>,
 }
 
-/// One line item of a quote to create.
+/// One line item to create (of a quote; of a job, as `JobCreateLineItemAttributes`, the same
+/// fields).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LineItemInput {
@@ -196,7 +197,7 @@ fn quote_summary(node: &Value) -> QuoteSummary {
 }
 
 /// Fails on non-empty `userErrors` at `data.<field>.userErrors`.
-fn payload(data: &Value, field: &str) -> Result<Value, JobberError> {
+pub(super) fn payload(data: &Value, field: &str) -> Result<Value, JobberError> {
     let payload = data.get(field).cloned().unwrap_or(Value::Null);
     let errors: Vec<String> = payload
         .get("userErrors")
@@ -219,7 +220,7 @@ fn payload(data: &Value, field: &str) -> Result<Value, JobberError> {
     Ok(payload)
 }
 
-fn field<T: for<'de> Deserialize<'de>>(value: &Value, pointer: &str) -> Result<T, JobberError> {
+pub(super) fn field<T: for<'de> Deserialize<'de>>(value: &Value, pointer: &str) -> Result<T, JobberError> {
     let found = value.pointer(pointer).cloned().unwrap_or(Value::Null);
     serde_json::from_value(found).map_err(|e| {
         JobberError::new(JobberErrorKind::Invalid, format!("unexpected response at {pointer}: {e}"))
@@ -255,7 +256,7 @@ fn total<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f64, D::Er
     Ok(Value::deserialize(deserializer)?.get("total").and_then(Value::as_f64).unwrap_or_default())
 }
 
-fn client_name<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+pub(super) fn client_name<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
     let value = Value::deserialize(deserializer)?;
     Ok(value.get("name").and_then(Value::as_str).unwrap_or_default().to_owned())
 }
@@ -374,7 +375,7 @@ impl JobberClient {
     /// Every node of the connection at `at` (`/clients`), page after page. The operation takes
     /// `$after: String` and reads `pageInfo { hasNextPage endCursor }`. `None` when the
     /// connection's owner is missing (`quote(id:)` of a deleted quote).
-    async fn every_page<T: for<'de> Deserialize<'de>>(
+    pub(super) async fn every_page<T: for<'de> Deserialize<'de>>(
         &self,
         op: Operation,
         mut variables: Value,

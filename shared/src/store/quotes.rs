@@ -10,7 +10,7 @@ use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 
 use super::{Keys, StoreError};
-use crate::ids::{ClientId, ContentHash, LineItemId, QuoteId};
+use crate::ids::{ClientId, ContentHash, JobId, LineItemId, QuoteId};
 
 /// How long an attempt record is kept: longer than any document stays in the retry tiers or the
 /// dead letters before it is replayed.
@@ -34,6 +34,30 @@ pub struct QuoteRecord {
     /// The file name or GUID the document came from.
     #[serde(default)]
     pub source: String,
+    /// The Jobber job the document's lines went to (PO routing to a job, `quote.po_job_pattern`):
+    /// `quote_id` and `quote_number` are then empty, `added_to_existing` is true and
+    /// `line_item_ids` are the job's lines the bridge added. None (every record before jobs): a
+    /// quote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<RecordedJob>,
+}
+
+/// The job of a [`QuoteRecord`] whose lines went to a job.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedJob {
+    pub id: JobId,
+    /// As people see it (`Job.jobNumber`).
+    pub job_number: String,
+}
+
+impl QuoteRecord {
+    /// What the document went to, as an operator reads it: `quote #12` or `job #7`.
+    pub fn target(&self) -> String {
+        match &self.job {
+            Some(job) => format!("job #{}", job.job_number),
+            None => format!("quote #{}", self.quote_number),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -129,5 +153,29 @@ impl Crosswalk {
         }
         pipe.query_async::<()>(&mut conn).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_written_before_jobs_still_reads_and_a_job_record_round_trips() {
+        let old = r#"{"quote_id":"UQ","quote_number":"12","client_id":"C","added_to_existing":true,
+            "line_item_ids":["L1"],"source":"kitchen.xml"}"#;
+        let record: QuoteRecord = serde_json::from_str(old).unwrap();
+        assert_eq!((record.job.as_ref(), record.target().as_str()), (None, "quote #12"));
+        // A quote's record is written as before: no `job` key.
+        assert!(!serde_json::to_string(&record).unwrap().contains("job"));
+        let job = QuoteRecord {
+            job: Some(RecordedJob { id: JobId::new("J1"), job_number: "7".into() }),
+            added_to_existing: true,
+            line_item_ids: vec![LineItemId::new("L2")],
+            ..QuoteRecord::default()
+        };
+        let back: QuoteRecord = serde_json::from_str(&serde_json::to_string(&job).unwrap()).unwrap();
+        assert_eq!(back, job);
+        assert_eq!(back.target(), "job #7");
     }
 }
