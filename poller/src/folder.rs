@@ -4,17 +4,25 @@
 //!
 //! A crash at any moment leaves every file either still in `incoming/` (taken again at restart;
 //! a second publish is harmless, the worker deduplicates) or in its final place.
+//!
+//! The first start of an installation (nothing in `archive/` or `rejected/` yet) takes none of the
+//! files already in `incoming/` unless `poller.folder.start_from` says so: they move to
+//! `poller.folder.before_bridge` ([`first_start`]), where the backfill (`sj-poller --once --since
+//! DATE`) finds them. A note written in `archive/` (`.first-start`) records that it happened, on
+//! the disk beside the files themselves, so a Redis that lost its data changes nothing here.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
 use notify::Watcher as _;
-use sj_shared::config::FolderSettings;
-use sj_shared::message::SourceKind;
+use sj_shared::config::{FolderSettings, StartFrom};
+use sj_shared::intake::DocumentReader;
+use sj_shared::message::{Source as Origin, SourceKind};
 use sj_shared::runtime::Shutdown;
 use sj_shared::saberis::{DocumentError, Format};
 
+use crate::backfill::{self, Candidate, Window};
 use crate::place;
 use crate::publish::{Batch, DocumentSource, Publishing};
 
@@ -107,6 +115,23 @@ impl FolderSource<'_> {
         })
     }
 
+    /// The backfill: publishes the chosen files (from `poller.folder.before_bridge`) the same
+    /// way as any pass, archiving each once confirmed.
+    pub async fn publish_chosen(&self, chosen: Vec<PathBuf>) -> anyhow::Result<PassReport> {
+        let mut batch = Batch::new(&self.publishing, self);
+        for path in chosen {
+            let bytes = self.publishing.reader.read_file(&path);
+            batch.offer(path, bytes).await?;
+        }
+        let counts = batch.finish().await?;
+        Ok(PassReport {
+            published: counts.published,
+            duplicates: counts.duplicates,
+            rejected: counts.refused,
+            waiting: 0,
+        })
+    }
+
     /// Files ready to take (unchanged for the settle time) and how many are still changing.
     fn scan(&self) -> anyhow::Result<(Vec<PathBuf>, usize)> {
         let incoming = &self.folder().incoming;
@@ -135,6 +160,153 @@ impl FolderSource<'_> {
         ready.sort();
         Ok((ready, waiting))
     }
+}
+
+/// The note `archive/.first-start` that says the folder source's first start happened.
+pub const FIRST_START_NOTE: &str = ".first-start";
+
+/// Whether the folder source has started before in this installation: its archive or rejected
+/// folder holds anything (the first start leaves its note in `archive/`).
+pub fn started_before(folder: &FolderSettings) -> bool {
+    let holds_anything =
+        |dir: &Path| std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some());
+    holds_anything(&folder.archive) || holds_anything(&folder.rejected)
+}
+
+/// A document file, read for its date and for the backfill's listing.
+pub struct Looked {
+    pub path: PathBuf,
+    pub candidate: Candidate,
+}
+
+/// Reads a document file for what the first start and the backfill need to know: its date (the
+/// document's own, else the file's modification day), its customer and total.
+pub fn look(reader: &DocumentReader, path: &Path) -> Looked {
+    const SOURCE: &str = "folder";
+    let name = file_name(path);
+    let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok().map(backfill::day_of);
+    let read = reader
+        .read_file(path)
+        .and_then(|bytes| reader.quote_request(&bytes, None, Origin::now(SourceKind::Folder, &name), false));
+    let mut candidate = match read {
+        Ok(request) => Candidate::of(SOURCE, &name, &request),
+        Err(e) => Candidate::unreadable(SOURCE, &name, None, &e.reason),
+    };
+    if candidate.date.is_none() {
+        candidate.date = modified;
+    }
+    Looked { path: path.to_path_buf(), candidate }
+}
+
+/// The document files directly in `dir`, sorted.
+fn documents_in(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("reading {}", dir.display()))),
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        if is_document(&path) && path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// What the first start would hold back of the files in `incoming/` now: those
+/// `poller.folder.start_from` does not take. Empty once the folder source started before.
+pub fn first_start_plan(folder: &FolderSettings, reader: &DocumentReader) -> anyhow::Result<Vec<Looked>> {
+    if started_before(folder) {
+        return Ok(Vec::new());
+    }
+    let rule = folder.start_from();
+    if rule == StartFrom::Everything {
+        return Ok(Vec::new());
+    }
+    let mut held = Vec::new();
+    for path in documents_in(&folder.incoming)? {
+        let looked = match rule {
+            // No need to read them: none is taken.
+            StartFrom::NewOnly => Looked {
+                candidate: Candidate::unreadable("folder", &file_name(&path), None, "not read"),
+                path,
+            },
+            _ => look(reader, &path),
+        };
+        if !rule.takes(looked.candidate.date.as_deref()) {
+            held.push(looked);
+        }
+    }
+    Ok(held)
+}
+
+/// The folder source's first start in this installation: the files in `incoming/` that
+/// `poller.folder.start_from` does not take move to `poller.folder.before_bridge`, and the note
+/// `archive/.first-start` records it. Nothing happens when the source started before. Returns how
+/// many files were held back.
+pub fn first_start(folder: &FolderSettings, reader: &DocumentReader) -> anyhow::Result<usize> {
+    if started_before(folder) {
+        return Ok(0);
+    }
+    let held = first_start_plan(folder, reader)?;
+    let before = folder.before_bridge_dir();
+    for looked in &held {
+        place::move_into(&looked.path, &before)
+            .with_context(|| format!("moving {} into {}", looked.path.display(), before.display()))?;
+    }
+    let now = humantime::format_rfc3339_seconds(SystemTime::now());
+    let note = format!(
+        "sj-poller's folder source first started {now} (poller.folder.start_from = {:?}): {} file(s) \
+         already in incoming/ were held back in {} as made before the bridge.\n\
+         This note marks the first start as done; to take held-back files: {}\n",
+        folder.start_from,
+        held.len(),
+        before.display(),
+        backfill::HOW_TO_TAKE
+    );
+    std::fs::create_dir_all(&folder.archive)
+        .and_then(|()| std::fs::write(folder.archive.join(FIRST_START_NOTE), note))
+        .with_context(|| format!("writing {}", folder.archive.join(FIRST_START_NOTE).display()))?;
+    if held.is_empty() {
+        tracing::info!("first start of the folder source: nothing held back");
+    } else {
+        tracing::warn!(
+            count = held.len(),
+            moved_to = %before.display(),
+            how = backfill::HOW_TO_TAKE,
+            "first start of the folder source: {} files already in incoming/ were made before the bridge: \
+             moved to {}, not sent (poller.folder.start_from); to send some of them: {}",
+            held.len(),
+            before.display(),
+            backfill::HOW_TO_TAKE
+        );
+    }
+    Ok(held.len())
+}
+
+/// The files before the bridge the backfill's window takes: those in
+/// `poller.folder.before_bridge`, and in a dry run before the first start those it would move
+/// there. Also returns how many files are before the bridge in all.
+pub fn candidates(
+    folder: &FolderSettings,
+    reader: &DocumentReader,
+    window: &Window,
+) -> anyhow::Result<(Vec<(Candidate, PathBuf)>, usize)> {
+    let mut looked: Vec<Looked> =
+        documents_in(&folder.before_bridge_dir())?.iter().map(|path| look(reader, path)).collect();
+    for planned in first_start_plan(folder, reader)? {
+        looked.push(look(reader, &planned.path));
+    }
+    let total = looked.len();
+    let chosen = looked
+        .into_iter()
+        .filter(|l| window.contains(l.candidate.date.as_deref()))
+        .map(|l| (l.candidate, l.path))
+        .collect();
+    Ok((chosen, total))
 }
 
 /// `*.xml` and `*.json` (any case), not hidden, not a partial download.

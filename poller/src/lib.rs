@@ -7,8 +7,10 @@
 //!   take documents;
 //! - [`publish`]: the publishing path both sources share (in-flight window, already-published
 //!   check, finish, refused → dead letter);
-//! - [`place`]: where a file goes once published or refused.
+//! - [`place`]: where a file goes once published or refused;
+//! - [`backfill`]: what `--once --since` asks for and how it lists what it would take.
 
+pub mod backfill;
 pub mod folder;
 pub mod place;
 pub mod publish;

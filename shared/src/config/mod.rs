@@ -43,7 +43,7 @@ pub use mapping::{
     AddressAgreement, CsvStoreSettings, MappingSettings, MappingStoreKind, NoMatch, SheetsStoreSettings,
     Strategy, UnnamedCustomer,
 };
-pub use poller::{FolderSettings, PollerSettings, SaberisConnectSettings};
+pub use poller::{parse_day, FolderSettings, PollerSettings, SaberisConnectSettings, StartFrom};
 pub use quote::{
     MsrpLines, PoQuoteMissing, Presentation, PriceField, PricingSettings, QuoteSettings, Rounding,
     UnpricedCatalog,
