@@ -5,7 +5,8 @@
 //! | --- | --- |
 //! | `GET /_admin/state` | the whole store |
 //! | `POST /_admin/reset` | everything back to a fresh start (records, grants, documents, sheets, limits, faults, counters) |
-//! | `GET, DELETE /_admin/jobber/{clients,properties,quotes}` | list / remove (removing clients removes their properties and quotes) |
+//! | `GET, DELETE /_admin/jobber/{clients,properties,quotes,jobs}` | list / remove (removing clients removes their properties, quotes and jobs) |
+//! | `POST /_admin/jobber/jobs` | a job, made as staff make one in Jobber Online (the public API has no `jobCreate` the bridge uses): `{"client": EncodedId, "property"?: EncodedId (default: the client's first), "title"?, "status"? (default `upcoming`), "line_items"?: [{"name", "description"?, "quantity"?, "unit_price"?, "unit_cost"?}]}`; answers 201 with the job (`encoded_id`, `job_number`, `total`) |
 //! | `POST /_admin/jobber/quotes/{quote}/approve`, `…/archive` | what a person does in Jobber Online (the API cannot): approve / archive one quote; `{quote}` is its EncodedId or its number |
 //! | `DELETE /_admin/jobber/quotes/{quote}` | delete one quote as a person does in Jobber Online |
 //! | `GET, PUT /_admin/jobber/throttle` | the default account's bucket; `{"currently_available": n}` sets it |
@@ -35,12 +36,13 @@ use serde_json::{json, Value};
 use crate::context::Shared;
 use crate::faults::FaultSpec;
 use crate::jobber::ids::encode;
+use crate::jobber::ids::EncodedId;
 use crate::jobber::oauth::{self, TokenResponse};
-use crate::jobber::schema::types::QuoteAmounts;
+use crate::jobber::schema::types::{job_total, QuoteAmounts};
 use crate::jobber::web::{self, WebError};
 use crate::jobber::Runtime;
 use crate::saberis::{add_document, Form};
-use crate::state::{QuoteRecord, Store, DEFAULT_ACCOUNT_ID};
+use crate::state::{JobRecord, JobStatus, LineItemRecord, QuoteRecord, Store, DEFAULT_ACCOUNT_ID};
 
 pub fn routes<S>() -> Router<S>
 where
@@ -54,6 +56,7 @@ where
         .route("/jobber/clients", get(clients).delete(delete_clients))
         .route("/jobber/properties", get(properties).delete(delete_properties))
         .route("/jobber/quotes", get(quotes).delete(delete_quotes))
+        .route("/jobber/jobs", get(jobs).post(new_job).delete(delete_jobs))
         .route("/jobber/quotes/{quote}", axum::routing::delete(delete_quote))
         .route("/jobber/quotes/{quote}/approve", post(approve_quote))
         .route("/jobber/quotes/{quote}/archive", post(archive_quote))
@@ -177,6 +180,7 @@ async fn delete_clients(State(shared): State<Arc<Shared>>, Query(p): Query<Accou
             a.clients.clear();
             a.properties.clear();
             a.quotes.clear();
+            a.jobs.clear();
         }
     });
     StatusCode::NO_CONTENT
@@ -187,6 +191,129 @@ async fn delete_properties(State(shared): State<Arc<Shared>>, Query(p): Query<Ac
         if let Some(a) = s.accounts.get_mut(&account_of(&p)) {
             a.properties.clear();
             a.quotes.clear();
+            a.jobs.clear();
+        }
+    });
+    StatusCode::NO_CONTENT
+}
+
+/// A job as the admin API shows it: the record, its `encoded_id` and its `total`.
+fn job_json(job: &JobRecord) -> Value {
+    let mut value = with_encoded_id("Job", job.id, job);
+    value["total"] = json!(job_total(job));
+    value
+}
+
+/// Jobs with their line items.
+async fn jobs(State(shared): State<Arc<Shared>>, Query(p): Query<AccountParam>) -> Json<Vec<Value>> {
+    Json(shared.read(|s| {
+        s.accounts.get(&account_of(&p)).map_or_else(Vec::new, |a| a.jobs.values().map(job_json).collect())
+    }))
+}
+
+#[derive(Deserialize)]
+struct NewJob {
+    client: String,
+    property: Option<String>,
+    title: Option<String>,
+    status: Option<JobStatus>,
+    #[serde(default)]
+    line_items: Vec<NewJobLine>,
+}
+
+#[derive(Deserialize)]
+struct NewJobLine {
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default = "one")]
+    quantity: f64,
+    #[serde(default)]
+    unit_price: f64,
+    #[serde(default)]
+    unit_cost: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// A job for a client at one of its properties, numbered in the account's job sequence: 201 with
+/// the job, 404 no such client or property (of that client), 409 the client has no property.
+async fn new_job(
+    State(shared): State<Arc<Shared>>,
+    Query(p): Query<AccountParam>,
+    Json(body): Json<NewJob>,
+) -> Response {
+    let account_id = account_of(&p);
+    let now = shared.clock.now_ms();
+    let number_of =
+        |reference: &str, kind: &str| EncodedId::decode(reference).and_then(|id| id.number_of(kind));
+    let result = shared.write(|s| {
+        let account =
+            s.accounts.get(&account_id).ok_or((StatusCode::NOT_FOUND, "no such account".to_owned()))?;
+        let client = number_of(&body.client, "Client")
+            .filter(|n| account.clients.contains_key(n))
+            .ok_or((StatusCode::NOT_FOUND, format!("no client {} in account {account_id}", body.client)))?;
+        let property = match &body.property {
+            Some(reference) => number_of(reference, "Property")
+                .filter(|n| account.properties.get(n).is_some_and(|p| p.client_id == client))
+                .ok_or((
+                    StatusCode::NOT_FOUND,
+                    format!("no property {reference} of client {}", body.client),
+                ))?,
+            None => account.properties.values().find(|p| p.client_id == client).map(|p| p.id).ok_or((
+                StatusCode::CONFLICT,
+                format!("client {} has no property: a job is at one", body.client),
+            ))?,
+        };
+        let id = s.next_id();
+        let line_items = body
+            .line_items
+            .iter()
+            .enumerate()
+            .map(|(i, li)| LineItemRecord {
+                id: s.next_id(),
+                name: li.name.clone(),
+                description: li.description.clone(),
+                quantity: li.quantity,
+                unit_price: li.unit_price,
+                unit_cost: li.unit_cost,
+                taxable: true,
+                sort_order: i as i32 + 1,
+                created_at: now,
+                updated_at: now,
+                ..LineItemRecord::default()
+            })
+            .collect();
+        let account = s.accounts.get_mut(&account_id).expect("checked");
+        let job_number = account.next_job_number.max(1);
+        account.next_job_number = job_number + 1;
+        let job = JobRecord {
+            id,
+            client_id: client,
+            property_id: property,
+            job_number,
+            title: body.title.clone(),
+            status: body.status.unwrap_or_default(),
+            line_items,
+            created_at: now,
+            updated_at: now,
+        };
+        account.jobs.insert(id, job.clone());
+        Ok(job)
+    });
+    match result {
+        Ok(job) => (StatusCode::CREATED, Json(job_json(&job))).into_response(),
+        Err((status, error)) => (status, Json(json!({"error": error}))).into_response(),
+    }
+}
+
+async fn delete_jobs(State(shared): State<Arc<Shared>>, Query(p): Query<AccountParam>) -> StatusCode {
+    shared.write(|s| {
+        if let Some(a) = s.accounts.get_mut(&account_of(&p)) {
+            a.jobs.clear();
+            a.next_job_number = 1;
         }
     });
     StatusCode::NO_CONTENT

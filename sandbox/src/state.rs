@@ -102,6 +102,10 @@ pub struct Account {
     pub clients: BTreeMap<u64, ClientRecord>,
     pub properties: BTreeMap<u64, PropertyRecord>,
     pub quotes: BTreeMap<u64, QuoteRecord>,
+    /// Job numbers increase per account, starting at 1 (0 in a state file from before jobs: 1).
+    pub next_job_number: u64,
+    /// Jobs, made by staff (the admin API, as in Jobber Online: the bridge only adds lines).
+    pub jobs: BTreeMap<u64, JobRecord>,
     pub custom_field_configurations: BTreeMap<u64, CustomFieldConfigurationRecord>,
 }
 
@@ -229,6 +233,54 @@ pub struct QuoteRecord {
     /// When it was last approved / archived (admin routes, as a person in Jobber's web UI).
     pub approved_at: Option<i64>,
     pub archived_at: Option<i64>,
+}
+
+/// Jobber's `JobStatusTypeEnum`, spelled as Jobber spells it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    RequiresInvoicing,
+    Archived,
+    Late,
+    Today,
+    #[default]
+    Upcoming,
+    ActionRequired,
+    OnHold,
+    Unscheduled,
+    Active,
+    #[serde(rename = "expiring_within_30_days")]
+    ExpiringWithin30Days,
+}
+
+impl JobStatus {
+    /// Whether a filter on `status` takes a job of this status: `active` takes every job in
+    /// progress (late, today, upcoming, on hold…), as Jobber's description says.
+    pub fn matches(self, wanted: JobStatus) -> bool {
+        match wanted {
+            JobStatus::Active => !matches!(self, JobStatus::Archived | JobStatus::RequiresInvoicing),
+            JobStatus::OnHold | JobStatus::ActionRequired => {
+                matches!(self, JobStatus::OnHold | JobStatus::ActionRequired)
+            }
+            other => self == other,
+        }
+    }
+}
+
+/// A job: work for a client at one of its properties, made by staff; its line items carry cost
+/// (job costing) and price.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JobRecord {
+    pub id: u64,
+    pub client_id: u64,
+    pub property_id: u64,
+    pub job_number: u64,
+    pub title: Option<String>,
+    pub status: JobStatus,
+    pub line_items: Vec<LineItemRecord>,
+    pub created_at: i64,
+    pub updated_at: i64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

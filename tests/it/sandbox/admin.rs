@@ -19,7 +19,7 @@ async fn two_quotes(sandbox: &Sandbox, token: &str) -> (String, String) {
             sandbox,
             token,
             "mutation($a: QuoteCreateAttributes!) { quoteCreate(attributes: $a) { quote { id } } }",
-            json!({"a": {"clientId": client, "propertyId": property, "lineItems": []}}),
+            json!({"a": {"clientId": client, "propertyId": property, "lineItems": [{"name": "Visit", "quantity": 1, "unitPrice": 100, "saveToProductsAndServices": false}]}}),
         )
         .await;
         ids.push(r.json["data"]["quoteCreate"]["quote"]["id"].as_str().unwrap().to_owned());

@@ -302,11 +302,26 @@ async fn quotes_number_per_account_compute_amounts_and_take_custom_fields() {
     assert_eq!(quote["customFields"], json!([{"label": "Saberis reference", "valueText": "sha256:abc"}]));
     let quote_id = quote["id"].as_str().unwrap().to_string();
 
+    // Jobber makes no quote without a line: a userError, and no number taken.
+    let r = gql(
+        &sandbox,
+        &token,
+        "mutation($a: QuoteCreateAttributes!) { quoteCreate(attributes: $a) { quote { id } userErrors { message path } } }",
+        json!({"a": {"clientId": client, "propertyId": property, "lineItems": []}}),
+    )
+    .await;
+    assert!(r.json["data"]["quoteCreate"]["quote"].is_null(), "{}", r.text);
+    assert_eq!(
+        r.json["data"]["quoteCreate"]["userErrors"],
+        json!([{"message": "Quote must have at least one line item", "path": ["attributes", "lineItems"]}]),
+        "{}",
+        r.text
+    );
     let r = gql(
         &sandbox,
         &token,
         QUOTE_CREATE,
-        json!({"a": {"clientId": client, "propertyId": property, "lineItems": []}}),
+        json!({"a": {"clientId": client, "propertyId": property, "lineItems": [{"name": "Visit", "quantity": 1, "unitPrice": 100, "saveToProductsAndServices": false}]}}),
     )
     .await;
     assert_eq!(r.json["data"]["quoteCreate"]["quote"]["quoteNumber"], "2");
@@ -365,7 +380,7 @@ async fn quotes_number_per_account_compute_amounts_and_take_custom_fields() {
         &sandbox,
         &other,
         QUOTE_CREATE,
-        json!({"a": {"clientId": c2, "propertyId": p2, "lineItems": []}}),
+        json!({"a": {"clientId": c2, "propertyId": p2, "lineItems": [{"name": "Visit", "quantity": 1, "unitPrice": 100, "saveToProductsAndServices": false}]}}),
     )
     .await;
     assert_eq!(r.json["data"]["quoteCreate"]["quote"]["quoteNumber"], "1");

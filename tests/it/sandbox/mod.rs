@@ -6,6 +6,7 @@
 mod admin;
 mod faults;
 mod graphql;
+mod jobs;
 mod oauth;
 mod persistence;
 mod queries;

@@ -361,6 +361,23 @@ fn the_operations_and_fields_the_bridge_needs_exist() {
         "QuoteFilterAttributes.createdAt",
         "Iso8601DateTimeRangeInput.after",
         "IntRangeInput.eq",
+        // PO routing to a job.
+        "Query.job(id)",
+        "Query.jobs(searchTerm, filter, first, after)",
+        "Mutation.jobCreateLineItems(jobId, input)",
+        "Mutation.jobDeleteLineItems(jobId, input)",
+        "Job.jobNumber",
+        "Job.title",
+        "Job.jobStatus",
+        "Job.client",
+        "Job.total",
+        "Job.jobberWebUri",
+        "Job.lineItems(first, after)",
+        "JobLineItem.description",
+        "JobLineItem.unitCost",
+        "JobLineItem.unitPrice",
+        "JobCreateLineItemsInput.lineItems",
+        "JobDeleteLineItemsInput.lineItemIds",
     ];
     let mut missing = Vec::new();
     for need in needed {

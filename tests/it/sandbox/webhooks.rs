@@ -63,7 +63,7 @@ async fn events_are_posted_with_jobbers_body_and_a_valid_signature() {
         &sandbox,
         &token,
         "mutation($a: QuoteCreateAttributes!) { quoteCreate(attributes: $a) { quote { id } } }",
-        json!({"a": {"clientId": client, "propertyId": property, "lineItems": []}}),
+        json!({"a": {"clientId": client, "propertyId": property, "lineItems": [{"name": "Visit", "quantity": 1, "unitPrice": 100, "saveToProductsAndServices": false}]}}),
     )
     .await;
     let quote = r.json["data"]["quoteCreate"]["quote"]["id"].as_str().unwrap().to_string();

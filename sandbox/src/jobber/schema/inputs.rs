@@ -6,7 +6,9 @@
 
 use async_graphql::{Enum, InputObject};
 
-use super::types::{CostModifierTypeEnum, DateTime, ProductsAndServicesCategory, QuoteStatusTypeEnum};
+use super::types::{
+    CostModifierTypeEnum, DateTime, JobStatusTypeEnum, ProductsAndServicesCategory, QuoteStatusTypeEnum,
+};
 use crate::jobber::ids::EncodedId;
 use crate::state::{AddressRecord, CostModifierRecord};
 
@@ -392,4 +394,39 @@ pub struct QuotesSortInput {
 pub struct CustomFieldConfigurationsFilterInput {
     pub applies_to: Option<super::types::CustomFieldAppliesTo>,
     pub value_type: Option<super::types::CustomFieldConfigurationValueType>,
+}
+
+/// Attributes for creating a new line item on a job (`unitPrice` and `quantity` are required,
+/// unlike a quote line's).
+#[derive(InputObject)]
+pub struct JobCreateLineItemAttributes {
+    pub name: String,
+    pub description: Option<String>,
+    pub category: Option<ProductsAndServicesCategory>,
+    pub taxable: Option<bool>,
+    pub save_to_products_and_services: bool,
+    pub unit_cost: Option<f64>,
+    pub unit_price: f64,
+    pub quantity: f64,
+}
+
+/// Inputs for creating new line items on a job.
+#[derive(InputObject)]
+pub struct JobCreateLineItemsInput {
+    pub line_items: Vec<JobCreateLineItemAttributes>,
+}
+
+/// Input for removing line items on a job.
+#[derive(InputObject)]
+pub struct JobDeleteLineItemsInput {
+    pub line_item_ids: Vec<EncodedId>,
+}
+
+/// Attributes for filtering jobs (the sandbox offers `createdAt`, `ids` and `status`; `status:
+/// active` takes every job in progress).
+#[derive(InputObject, Default)]
+pub struct JobFilterAttributes {
+    pub created_at: Option<Iso8601DateTimeRangeInput>,
+    pub ids: Option<Vec<EncodedId>>,
+    pub status: Option<JobStatusTypeEnum>,
 }

@@ -12,16 +12,16 @@ use async_graphql::{Context, EmptySubscription, Object, Result, Schema};
 
 use self::connection::{paginate, PageArgs};
 use self::inputs::{
-    ClientFilterAttributes, ClientSearchField, CustomFieldConfigurationsFilterInput,
+    ClientFilterAttributes, ClientSearchField, CustomFieldConfigurationsFilterInput, JobFilterAttributes,
     PropertiesFilterAttributes, QuoteFilterAttributes, QuotesSortInput, QuotesSortKey, SortDirectionEnum,
 };
 use self::types::{
-    AccountView, Client, ClientConnection, CustomFieldConfiguration, CustomFieldConfigurationConnection,
-    Property, PropertyConnection, Quote, QuoteAmounts, QuoteConnection,
+    AccountView, Client, ClientConnection, CustomFieldConfiguration, CustomFieldConfigurationConnection, Job,
+    JobConnection, Property, PropertyConnection, Quote, QuoteAmounts, QuoteConnection,
 };
 use crate::context::Shared;
 use crate::jobber::ids::EncodedId;
-use crate::state::{Account, ClientRecord, CustomFieldValue, QuoteRecord, QuoteStatus, Store};
+use crate::state::{Account, ClientRecord, CustomFieldValue, JobRecord, QuoteRecord, QuoteStatus, Store};
 
 pub use self::mutation::Mutation;
 
@@ -182,6 +182,16 @@ fn sort_quotes(account: &Account, quotes: &mut [QuoteRecord], sorts: &[QuotesSor
     });
 }
 
+/// Lower-cased text a job search looks in: its number, its title, its client's name and its
+/// property's address. (Jobber does not document what its job search covers; the sandbox's
+/// reading: what Jobber Online's job list shows.)
+fn job_search_text(account: &Account, job: &JobRecord) -> String {
+    let client = account.clients.get(&job.client_id).map(ClientRecord::name).unwrap_or_default();
+    let address =
+        account.properties.get(&job.property_id).map(|p| p.address.search_text()).unwrap_or_default();
+    format!("{} {} {client} {address}", job.job_number, job.title.as_deref().unwrap_or("")).to_lowercase()
+}
+
 /// Every word of the search term must occur somewhere in the client's searchable text.
 fn matches_search(haystack: &str, term: &str) -> bool {
     term.split_whitespace().all(|word| haystack.contains(&word.to_lowercase()))
@@ -323,6 +333,47 @@ impl Query {
                 .collect::<Vec<_>>();
             sort_quotes(account, &mut quotes, sort.as_deref().unwrap_or_default());
             quotes.into_iter().map(Quote).collect()
+        });
+        Ok(paginate(all, &PageArgs { after, before, first, last })?.into())
+    }
+
+    /// Single job by unique identifier.
+    async fn job(&self, ctx: &Context<'_>, id: EncodedId) -> Option<Job> {
+        let number = id.number_of("Job")?;
+        Session::of(ctx).read(|account| account.jobs.get(&number).cloned().map(Job))
+    }
+
+    /// Jobs satisfying a filter and a search term (number, title, client name, property
+    /// address), in creation order.
+    #[allow(clippy::too_many_arguments)]
+    async fn jobs(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<JobFilterAttributes>,
+        search_term: Option<String>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> Result<JobConnection> {
+        let filter = filter.unwrap_or_default();
+        let term = search_term.unwrap_or_default();
+        let all = Session::of(ctx).read(|account| {
+            account
+                .jobs
+                .values()
+                .filter(|j| {
+                    filter
+                        .ids
+                        .as_ref()
+                        .is_none_or(|ids| ids.iter().any(|id| id.number_of("Job") == Some(j.id)))
+                })
+                .filter(|j| filter.status.is_none_or(|s| j.status.matches(s.into())))
+                .filter(|j| filter.created_at.as_ref().is_none_or(|r| r.contains(j.created_at)))
+                .filter(|j| term.trim().is_empty() || matches_search(&job_search_text(account, j), &term))
+                .cloned()
+                .map(Job)
+                .collect()
         });
         Ok(paginate(all, &PageArgs { after, before, first, last })?.into())
     }

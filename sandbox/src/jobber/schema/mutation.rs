@@ -4,10 +4,10 @@
 //! failed mutation leaves no half-made record behind. Ids that are well formed but of the wrong
 //! type, of another account or of nothing are all "not found": Jobber does not tell them apart.
 
-use async_graphql::{Context, Object, SimpleObject};
+use async_graphql::{Context, Object, Result, SimpleObject};
 
 use super::inputs::*;
-use super::types::{Client, MutationErrors, Property, Quote, QuoteLineItem};
+use super::types::{Client, Job, JobLineItem, MutationErrors, Property, Quote, QuoteLineItem};
 use super::Session;
 use crate::config::{CustomFieldTarget, CustomFieldValueType};
 use crate::jobber::ids::EncodedId;
@@ -25,6 +25,8 @@ pub const PROPERTY_EXISTS: &str = "Property already exists";
 pub const CLIENT_NOT_FOUND: &str = "Client not found";
 pub const PROPERTY_NOT_FOUND: &str = "Property not found";
 pub const QUOTE_NOT_FOUND: &str = "Quote not found";
+pub const JOB_NOT_FOUND: &str = "Job not found";
+pub const QUOTE_NEEDS_LINE_ITEMS: &str = "Quote must have at least one line item";
 pub const LINE_ITEM_NOT_FOUND: &str = "Line item not found";
 pub const PROPERTY_OF_OTHER_CLIENT: &str = "Property does not belong to the client";
 pub const CUSTOM_FIELD_NOT_FOUND: &str = "Custom field configuration not found";
@@ -37,6 +39,10 @@ fn client_in(account: &Account, id: &EncodedId) -> Option<u64> {
 
 fn quote_in(account: &Account, id: &EncodedId) -> Option<u64> {
     id.number_of("Quote").filter(|n| account.quotes.contains_key(n))
+}
+
+fn job_in(account: &Account, id: &EncodedId) -> Option<u64> {
+    id.number_of("Job").filter(|n| account.jobs.contains_key(n))
 }
 
 fn non_blank(value: &Option<String>) -> Option<String> {
@@ -293,6 +299,45 @@ fn with_quote<T>(
 
 fn quote_snapshot(store: &Store, account_id: u64, number: u64) -> Option<Quote> {
     store.accounts.get(&account_id)?.quotes.get(&number).cloned().map(Quote)
+}
+
+fn new_job_line_item(
+    store: &mut Store,
+    now: i64,
+    sort_order: i32,
+    li: &JobCreateLineItemAttributes,
+) -> LineItemRecord {
+    LineItemRecord {
+        id: store.next_id(),
+        name: li.name.clone(),
+        description: li.description.clone().unwrap_or_default(),
+        category: li.category.map(|c| c.label().to_string()),
+        quantity: li.quantity,
+        unit_price: li.unit_price,
+        unit_cost: li.unit_cost.unwrap_or(0.0),
+        taxable: li.taxable.unwrap_or(true),
+        save_to_products_and_services: li.save_to_products_and_services,
+        sort_order,
+        created_at: now,
+        updated_at: now,
+        ..LineItemRecord::default()
+    }
+}
+
+/// `job` and `createdLineItems` are non-null in Jobber: a job that does not exist cannot be
+/// answered with a null job, so it is a GraphQL error (see `job_create_line_items`).
+#[derive(SimpleObject)]
+pub struct JobCreateLineItemsPayload {
+    created_line_items: Vec<JobLineItem>,
+    job: Job,
+    user_errors: Vec<MutationErrors>,
+}
+
+#[derive(SimpleObject, Default)]
+pub struct JobDeleteLineItemsPayload {
+    deleted_line_items: Vec<JobLineItem>,
+    job: Option<Job>,
+    user_errors: Vec<MutationErrors>,
 }
 
 /// Its `app` is not served: `Application` is only a placeholder in Jobber's schema file.
@@ -555,6 +600,10 @@ impl Mutation {
         let session = Session::of(ctx);
         let now = session.now_ms();
         let result = session.write(|store, account_id| {
+            // Jobber makes no quote without a line (the list is required, and so is one line).
+            if attributes.line_items.is_empty() {
+                return Err(MutationErrors::new(QUOTE_NEEDS_LINE_ITEMS, &["attributes", "lineItems"]));
+            }
             let account = account_mut(store, account_id);
             let client = client_in(account, &attributes.client_id)
                 .ok_or_else(|| MutationErrors::new(CLIENT_NOT_FOUND, &["attributes", "clientId"]))?;
@@ -832,6 +881,83 @@ impl Mutation {
                 user_errors: vec![],
             },
             Err(e) => failed(|p: &mut QuoteCreateNotePayload, e| p.user_errors = e, e),
+        }
+    }
+
+    /// Create line items on a job, after its last line. A job that does not exist is a GraphQL
+    /// error: the payload's `job` is non-null in Jobber's schema.
+    async fn job_create_line_items(
+        &self,
+        ctx: &Context<'_>,
+        job_id: EncodedId,
+        input: JobCreateLineItemsInput,
+    ) -> Result<JobCreateLineItemsPayload> {
+        let session = Session::of(ctx);
+        let now = session.now_ms();
+        let result = session.write(|store, account_id| {
+            let number = job_in(account_mut(store, account_id), &job_id)?;
+            let start = store.accounts[&account_id].jobs[&number]
+                .line_items
+                .iter()
+                .map(|li| li.sort_order)
+                .max()
+                .unwrap_or(0);
+            let created: Vec<LineItemRecord> = input
+                .line_items
+                .iter()
+                .enumerate()
+                .map(|(i, li)| new_job_line_item(store, now, start + i as i32 + 1, li))
+                .collect();
+            let job = account_mut(store, account_id).jobs.get_mut(&number).expect("checked");
+            job.line_items.extend(created.clone());
+            job.updated_at = now;
+            Some((job.clone(), created))
+        });
+        let (job, created) = result.ok_or_else(|| async_graphql::Error::new(JOB_NOT_FOUND))?;
+        Ok(JobCreateLineItemsPayload {
+            created_line_items: created.into_iter().map(JobLineItem).collect(),
+            job: Job(job),
+            user_errors: vec![],
+        })
+    }
+
+    /// Delete line items on a job; every id must be a line item of that job.
+    async fn job_delete_line_items(
+        &self,
+        ctx: &Context<'_>,
+        job_id: EncodedId,
+        input: JobDeleteLineItemsInput,
+    ) -> JobDeleteLineItemsPayload {
+        let session = Session::of(ctx);
+        let now = session.now_ms();
+        let result = session.write(|store, account_id| {
+            let account = account_mut(store, account_id);
+            let number =
+                job_in(account, &job_id).ok_or_else(|| MutationErrors::new(JOB_NOT_FOUND, &["jobId"]))?;
+            let job = account.jobs.get_mut(&number).expect("checked");
+            let mut doomed = Vec::new();
+            for (i, id) in input.line_item_ids.iter().enumerate() {
+                let n = id
+                    .number_of("JobLineItem")
+                    .filter(|n| job.line_items.iter().any(|li| li.id == *n))
+                    .ok_or_else(|| {
+                    MutationErrors::new(LINE_ITEM_NOT_FOUND, &["input", "lineItemIds", &i.to_string()])
+                })?;
+                doomed.push(n);
+            }
+            let deleted =
+                job.line_items.iter().filter(|li| doomed.contains(&li.id)).cloned().collect::<Vec<_>>();
+            job.line_items.retain(|li| !doomed.contains(&li.id));
+            job.updated_at = now;
+            Ok((job.clone(), deleted))
+        });
+        match result {
+            Ok((job, deleted)) => JobDeleteLineItemsPayload {
+                deleted_line_items: deleted.into_iter().map(JobLineItem).collect(),
+                job: Some(Job(job)),
+                user_errors: vec![],
+            },
+            Err(e) => failed(|p: &mut JobDeleteLineItemsPayload, e| p.user_errors = e, e),
         }
     }
 }

@@ -17,8 +17,8 @@ use crate::config::{CustomFieldTarget, CustomFieldValueType};
 use crate::jobber::ids::EncodedId;
 use crate::state::{
     AddressRecord, ClientRecord, CostModifierRecord, CustomFieldConfigurationRecord, CustomFieldValue,
-    CustomFieldValueRecord, EmailRecord, LineItemRecord, PhoneRecord, PropertyRecord, QuoteRecord,
-    QuoteStatus,
+    CustomFieldValueRecord, EmailRecord, JobRecord, JobStatus, LineItemRecord, PhoneRecord, PropertyRecord,
+    QuoteRecord, QuoteStatus,
 };
 
 /// Jobber's `ISO8601DateTime` (Unix ms; shown to the second in UTC, `2025-07-08T17:02:11Z`).
@@ -560,6 +560,166 @@ impl ProductsAndServicesCategory {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Jobs
+
+/// Jobber's job statuses (`JobStatusTypeEnum`), lower snake case as in its schema.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "JobStatusTypeEnum", rename_items = "snake_case")]
+pub enum JobStatusTypeEnum {
+    RequiresInvoicing,
+    Archived,
+    Late,
+    Today,
+    Upcoming,
+    ActionRequired,
+    OnHold,
+    Unscheduled,
+    Active,
+    #[graphql(name = "expiring_within_30_days")]
+    ExpiringWithin30Days,
+}
+
+impl From<JobStatus> for JobStatusTypeEnum {
+    fn from(status: JobStatus) -> Self {
+        match status {
+            JobStatus::RequiresInvoicing => Self::RequiresInvoicing,
+            JobStatus::Archived => Self::Archived,
+            JobStatus::Late => Self::Late,
+            JobStatus::Today => Self::Today,
+            JobStatus::Upcoming => Self::Upcoming,
+            JobStatus::ActionRequired => Self::ActionRequired,
+            JobStatus::OnHold => Self::OnHold,
+            JobStatus::Unscheduled => Self::Unscheduled,
+            JobStatus::Active => Self::Active,
+            JobStatus::ExpiringWithin30Days => Self::ExpiringWithin30Days,
+        }
+    }
+}
+
+impl From<JobStatusTypeEnum> for JobStatus {
+    fn from(status: JobStatusTypeEnum) -> Self {
+        match status {
+            JobStatusTypeEnum::RequiresInvoicing => Self::RequiresInvoicing,
+            JobStatusTypeEnum::Archived => Self::Archived,
+            JobStatusTypeEnum::Late => Self::Late,
+            JobStatusTypeEnum::Today => Self::Today,
+            JobStatusTypeEnum::Upcoming => Self::Upcoming,
+            JobStatusTypeEnum::ActionRequired => Self::ActionRequired,
+            JobStatusTypeEnum::OnHold => Self::OnHold,
+            JobStatusTypeEnum::Unscheduled => Self::Unscheduled,
+            JobStatusTypeEnum::Active => Self::Active,
+            JobStatusTypeEnum::ExpiringWithin30Days => Self::ExpiringWithin30Days,
+        }
+    }
+}
+
+/// A job's total: Σ quantity × unit price, each line to the cent.
+pub fn job_total(job: &JobRecord) -> f64 {
+    let total: Decimal =
+        job.line_items.iter().map(|li| (decimal(li.quantity) * decimal(li.unit_price)).round_dp(2)).sum();
+    money(total)
+}
+
+/// A detailed contract of work (Jobber's `Job`): the fields the bridge reads.
+#[derive(Clone)]
+pub struct Job(pub JobRecord);
+
+#[Object]
+impl Job {
+    async fn id(&self) -> EncodedId {
+        EncodedId::new("Job", self.0.id)
+    }
+    async fn job_number(&self) -> i32 {
+        i32::try_from(self.0.job_number).unwrap_or(i32::MAX)
+    }
+    async fn title(&self) -> Option<&str> {
+        self.0.title.as_deref()
+    }
+    async fn job_status(&self) -> JobStatusTypeEnum {
+        self.0.status.into()
+    }
+    /// Non-null in Jobber: a job whose client is gone (removed through the admin API) is an error.
+    async fn client(&self, ctx: &Context<'_>) -> Result<Client> {
+        let id = self.0.client_id;
+        Session::of(ctx)
+            .read(|account| account.clients.get(&id).cloned().map(Client))
+            .ok_or_else(|| "the job's client no longer exists".into())
+    }
+    async fn property(&self, ctx: &Context<'_>) -> Result<Property> {
+        let id = self.0.property_id;
+        Session::of(ctx)
+            .read(|account| account.properties.get(&id).cloned().map(Property))
+            .ok_or_else(|| "the job's property no longer exists".into())
+    }
+    async fn line_items(
+        &self,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> Result<JobLineItemConnection> {
+        let all = self.0.line_items.iter().cloned().map(JobLineItem).collect();
+        Ok(paginate(all, &PageArgs { after, before, first, last })?.into())
+    }
+    async fn total(&self) -> f64 {
+        job_total(&self.0)
+    }
+    async fn jobber_web_uri(&self, ctx: &Context<'_>) -> String {
+        web_uri(ctx, "jobs", self.0.id)
+    }
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
+    async fn updated_at(&self) -> DateTime {
+        DateTime(self.0.updated_at)
+    }
+}
+
+/// One line of a job (no optional/recommended/text lines on a job).
+#[derive(Clone)]
+pub struct JobLineItem(pub LineItemRecord);
+
+#[Object]
+impl JobLineItem {
+    async fn id(&self) -> EncodedId {
+        EncodedId::new("JobLineItem", self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    async fn category(&self) -> ProductsAndServicesCategory {
+        ProductsAndServicesCategory::from_label(self.0.category.as_deref())
+    }
+    async fn quantity(&self) -> f64 {
+        self.0.quantity
+    }
+    async fn unit_price(&self) -> f64 {
+        self.0.unit_price
+    }
+    async fn unit_cost(&self) -> Option<f64> {
+        Some(self.0.unit_cost)
+    }
+    async fn total_price(&self) -> f64 {
+        money((decimal(self.0.quantity) * decimal(self.0.unit_price)).round_dp(2))
+    }
+    async fn total_cost(&self) -> Option<f64> {
+        Some(money((decimal(self.0.quantity) * decimal(self.0.unit_cost)).round_dp(2)))
+    }
+    async fn taxable(&self) -> bool {
+        self.0.taxable
+    }
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
+    async fn updated_at(&self) -> DateTime {
+        DateTime(self.0.updated_at)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Custom fields
 
 /// What a custom field configuration applies to.
@@ -763,6 +923,8 @@ connection!(ClientConnection, ClientEdge, Client);
 connection!(PropertyConnection, PropertyEdge, Property);
 connection!(QuoteConnection, QuoteEdge, Quote);
 connection!(QuoteLineItemConnection, QuoteLineItemEdge, QuoteLineItem);
+connection!(JobConnection, JobEdge, Job);
+connection!(JobLineItemConnection, JobLineItemEdge, JobLineItem);
 
 /// A business-rule failure of a mutation (Jobber's `MutationErrors`).
 #[derive(SimpleObject, Clone, Debug, PartialEq)]
