@@ -291,7 +291,11 @@ impl Bridge {
             .env("SJ_POLLER__FOLDER__INCOMING", root.join("incoming"))
             .env("SJ_POLLER__FOLDER__ARCHIVE", root.join("archive"))
             .env("SJ_POLLER__FOLDER__REJECTED", root.join("rejected"))
+            // The backlogs are written before the poller's first start: take them all.
+            .env("SJ_POLLER__FOLDER__START_FROM", "everything")
             .env("SJ_MAPPING__CSV__PATH", self.mapping_csv())
+            // No catalog table in the bench: every catalog at the default markup.
+            .env("SJ_PRICING__UNPRICED_CATALOG", "default")
             .env("SJ_JOBBER__API_URL", &self.sandbox_url)
             .env("SJ_JOBBER__CLIENT_SECRET", "sandbox-client-secret")
             .env("SJ_JOBBER__REFRESH_TOKEN", &self.refresh_token)

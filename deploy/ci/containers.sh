@@ -32,6 +32,8 @@ export CONTAINERS_CONF=$state/containers.conf
 export DOCKER_HOST=unix://$state/podman.sock
 export COMPOSE_PROJECT_NAME=$project SJ_NETNS=$netns
 export SJ_EXPORTS_DIR=$state/exports SJ_MAPPING_DIR=$state/mapping
+# The samples' catalogs are priced by the default markup (no catalog table in this run).
+export SJ_UNPRICED_CATALOG=default
 compose=(docker-compose --ansi never -f docker-compose.yml -f deploy/ci/compose.netns.yml)
 service_pid=
 healthchecker_pid=

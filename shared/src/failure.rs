@@ -142,6 +142,9 @@ pub enum FailureKind {
     RoutingQuoteMissing,
     /// The PO names a job (`quote.po_job_pattern`) Jobber does not have.
     RoutingJobMissing,
+    /// A catalog of the document has no usable row in the catalog table (and no
+    /// `pricing.catalog_markups` entry) and `pricing.unpriced_catalog = "park"`.
+    PricingUnpricedCatalog,
     /// Jobber unreachable, timeouts, 5xx.
     JobberUnavailable,
     /// HTTP 429 or THROTTLED: over Jobber's budget.
@@ -193,6 +196,7 @@ impl FailureKind {
         K::MappingUnavailable,
         K::RoutingQuoteMissing,
         K::RoutingJobMissing,
+        K::PricingUnpricedCatalog,
         K::JobberUnavailable,
         K::JobberThrottled,
         K::JobberUnauthorized,
@@ -234,6 +238,7 @@ impl FailureKind {
             K::MappingUnavailable => "mapping.unavailable",
             K::RoutingQuoteMissing => "routing.quote-missing",
             K::RoutingJobMissing => "routing.job-missing",
+            K::PricingUnpricedCatalog => "pricing.unpriced-catalog",
             K::JobberUnavailable => "jobber.unavailable",
             K::JobberThrottled => "jobber.throttled",
             K::JobberUnauthorized => "jobber.unauthorized",
@@ -277,6 +282,7 @@ impl FailureKind {
             | K::MappingUnusable
             | K::RoutingQuoteMissing
             | K::RoutingJobMissing
+            | K::PricingUnpricedCatalog
             | K::JobberUserError
             | K::JobberInvalidRequest
             | K::BrokerDeliveryLimit => Class::Permanent,
@@ -328,6 +334,11 @@ impl FailureKind {
             K::RoutingQuoteMissing => {
                 "The PO number names a quote Jobber does not have: correct the PO in Saberis and re-export, or set \
                  quote.po_quote_missing = \"create\" and replay."
+            }
+            K::PricingUnpricedCatalog => {
+                "A catalog of the document has no price in the catalog table (catalogs.csv beside the mapping \
+                 table, or the sheet's Catalogs tab; the bridge added a row for it): fill in its multiplier and \
+                 margin (or markup), then `sjctl catalogs refresh` and replay (`sjctl dlq replay`)."
             }
             K::RoutingJobMissing => {
                 "The PO number names a job Jobber does not have (or its search does not find it by number): check \

@@ -103,9 +103,7 @@ impl Handler<'_> {
                     Written::Created(r) => {
                         observe::metrics().quote_created(first_seen);
                         tracing::info!(source = %request.source.id, quote = %r.quote_number,
-                        client = %r.client_id,
-                        total = %crate::quote::expected_total(&self.writer.quote_rules, &request).round_dp(2),
-                        "quote created");
+                        client = %r.client_id, "quote created");
                         self.history
                             .record(Outcome::Created, &request.source.id, Some(&r.quote_number), None)
                             .await;

@@ -11,7 +11,7 @@
 
 use sj_shared::ids::ContentHash;
 use sj_shared::jobber::ops::ClientSummary;
-use sj_shared::mapping::{Mapping, MappingRow};
+use sj_shared::mapping::{Catalogs, Mapping, MappingRow};
 use sj_shared::store::{epoch, Crosswalk, QuoteRecord, StoreError};
 
 use crate::client_cache::ClientCache;
@@ -95,6 +95,19 @@ impl Effects {
         if let Err(e) = self.mapping.append(row).await {
             tracing::warn!(customer = %row.key, client = %row.client_id, error = %e,
                 "could not write the mapping row; the next document of this customer searches again");
+        }
+    }
+
+    /// Rows for catalogs the catalog table does not name yet (blank, for staff to price). One
+    /// that cannot be written is appended by a later document: logged, not failed.
+    pub async fn append_catalogs(&self, catalogs: &Catalogs, names: &[String]) {
+        if self.dry_run {
+            tracing::info!(catalogs = %names.join(", "), "dry run: catalog rows not appended");
+            return;
+        }
+        if let Err(e) = catalogs.append_missing(names).await {
+            tracing::warn!(catalogs = %names.join(", "), error = %e,
+                "could not append rows to the catalog table; a later document tries again");
         }
     }
 }

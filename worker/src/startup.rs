@@ -56,6 +56,9 @@ pub async fn run(settings: &Settings, options: Options, shutdown: Shutdown) -> a
         .map_err(|e| anyhow::anyhow!("mapping table: {e}"))?;
     tracing::info!(mapping = %mapping.describe(), "mapping table");
     mapping.export_metrics();
+    let catalogs = sj_shared::mapping::Catalogs::new(&settings.mapping, pool.clone(), keys.clone())
+        .map_err(|e| anyhow::anyhow!("catalog table: {e}"))?;
+    tracing::info!(catalogs = %catalogs.describe(), "catalog table");
     // --dry-run is decided here, once: Jobber's mutations withheld by the client, every other
     // change logged by the effects (crate::effects).
     let (jobber, effects) = if options.dry_run {
@@ -101,6 +104,7 @@ pub async fn run(settings: &Settings, options: Options, shutdown: Shutdown) -> a
         marker_field,
         scans: ScanCache::new(pool.clone(), keys.clone(), settings.worker.recheck_after_redis_reset.0),
         quote_rules,
+        catalogs,
         routing,
         effects,
     };

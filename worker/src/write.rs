@@ -13,6 +13,9 @@
 //! 5. Record the attempt (Redis), create the quote, marker included, in one mutation; record the
 //!    crosswalk.
 //!
+//! PO routing to a job: when the PO number names an existing job (`quote.po_job_pattern`, checked
+//! first), the lines go to that job instead ([`crate::job`]).
+//!
 //! PO routing: when the PO number names an existing quote (`quote.po_quote_pattern`), steps 3–5
 //! become: look the marker up among that quote's lines, else add the document's lines to it in
 //! one mutation, each line's description ending with the marker.
@@ -20,13 +23,15 @@
 //! Jobber is the truth; Redis only coordinates and remembers.
 
 use regex::Regex;
-use sj_shared::config::{PoQuoteMissing, QuoteSettings, WorkerSettings};
+use sj_shared::config::{JobsSettings, PoQuoteMissing, QuoteSettings, WorkerSettings};
 use sj_shared::failure::FailureKind;
 use sj_shared::ids::{ClientId, ContentHash, LineItemId};
 use sj_shared::jobber::ops::{QuoteRef, QuoteSummary};
 use sj_shared::jobber::JobberErrorKind;
 use sj_shared::jobber::{JobberClient, JobberError};
+use sj_shared::mapping::Catalogs;
 use sj_shared::message::QuoteRequest;
+use sj_shared::pricing::{self, PricedDocument};
 use sj_shared::store::{Crosswalk, QuoteRecord, RedisEpoch, RedisLock};
 
 use crate::effects::Effects;
@@ -43,23 +48,27 @@ pub enum Written {
     Created(QuoteRecord),
     /// This attempt added the document's lines to the quote its PO names.
     LinesAdded(QuoteRecord),
+    /// This attempt added the document's lines to the job its PO names (`record.job`).
+    JobLinesAdded(QuoteRecord),
     /// The quote already existed (crosswalk, or its marker in Jobber).
     AlreadyThere(QuoteRecord),
 }
 
-/// PO routing (`quote.po_quote_pattern`, `quote.po_quote_missing`).
+/// PO routing (`quote.po_quote_pattern`, `quote.po_quote_missing`; to jobs: `quote.po_job_pattern`,
+/// `[jobs]`).
 pub struct Routing {
     pub pattern: Option<Regex>,
     pub missing: PoQuoteMissing,
+    pub job: crate::job::JobRouting,
 }
 
 impl Routing {
-    pub fn new(settings: &QuoteSettings) -> Result<Routing, String> {
+    pub fn new(settings: &QuoteSettings, jobs: &JobsSettings) -> Result<Routing, String> {
         let pattern = match settings.po_quote_pattern.as_str() {
             "" => None,
             text => Some(Regex::new(text).map_err(|e| format!("quote.po_quote_pattern: {e}"))?),
         };
-        Ok(Routing { pattern, missing: settings.po_quote_missing })
+        Ok(Routing { pattern, missing: settings.po_quote_missing, job: crate::job::JobRouting::new(settings, jobs)? })
     }
 
     /// The quote number the document's PO names, if it names one.
@@ -81,6 +90,8 @@ pub struct Writer {
     pub scans: ScanCache,
     /// The dealer's prices and the quote's presentation (`[pricing]`, `[quote]`).
     pub quote_rules: quote::QuoteRules,
+    /// The catalog table (the dealer's multiplier and margin per catalog).
+    pub catalogs: Catalogs,
     pub routing: Routing,
     /// What a document changes besides Jobber (logged instead in a dry run).
     pub effects: Effects,
@@ -141,7 +152,7 @@ impl Writer {
     /// Jobber refused unexecuted (THROTTLED, 401, `userErrors`: [`Failure::of_write`]) withdraws
     /// the record this attempt made, so that its retry is not charged a look-up; a failure that
     /// may have reached Jobber is marked so ([`Failure::after_write`]) for the retry tiers.
-    async fn writing<T>(
+    pub(crate) async fn writing<T>(
         &self,
         request: &QuoteRequest,
         intent: &RedisLock,
@@ -174,11 +185,16 @@ impl Writer {
         delivered: Delivered,
         intent: &RedisLock,
     ) -> Result<Written, Failure> {
+        let priced = self.price(request).await?;
         let (look, recorded_before) = self.look_up(request, delivered).await?;
+        if let Some(number) = self.routing.job.job_number(request) {
+            let items = quote::line_items(&self.quote_rules, &priced);
+            return self.write_to_job(request, number, items, look, intent, recorded_before).await;
+        }
         if let Some(number) = self.routing.quote_number(request) {
             match self.jobber.quote_by_number(number).await? {
                 Some(quote) => {
-                    return self.add_to_quote(request, &quote, look, intent, recorded_before).await
+                    return self.add_to_quote(&priced, &quote, look, intent, recorded_before).await
                 }
                 None if self.routing.missing == PoQuoteMissing::Park => {
                     return Err(Failure::new(
@@ -219,7 +235,7 @@ impl Writer {
             return Ok(Written::AlreadyThere(record));
         }
         let write = async {
-            match self.create_quote(request, &resolved, &marker).await {
+            match self.create_quote(&priced, &resolved, &marker).await {
                 // Refused for a client or property the cache gave: Jobber decides (a client
                 // deleted, a property removed meanwhile). A refused quoteCreate wrote nothing.
                 Err(e) if e.kind == JobberErrorKind::UserError && resolved.cached => {
@@ -227,7 +243,7 @@ impl Writer {
                         "Jobber refused the quote for the cached client: reading the client again");
                     self.resolver.forget_cached(&resolved.client_id).await;
                     let fresh = self.resolver.resolve(request, true).await?;
-                    Ok((self.create_quote(request, &fresh, &marker).await.map_err(Failure::of_write)?, fresh))
+                    Ok((self.create_quote(&priced, &fresh, &marker).await.map_err(Failure::of_write)?, fresh))
                 }
                 other => Ok((other.map_err(Failure::of_write)?, resolved)),
             }
@@ -244,15 +260,50 @@ impl Writer {
         Ok(Written::Created(record))
     }
 
+    /// The document priced once, with the catalog table as the workers see it now. A catalog no
+    /// row names gets one appended (blank, for staff to fill in); a catalog without a price
+    /// parks the document (`pricing.unpriced_catalog = "park"`) naming it.
+    async fn price<'a>(&self, request: &'a QuoteRequest) -> Result<PricedDocument<'a>, Failure> {
+        let table =
+            self.catalogs.table().await.map_err(|e| Failure::new(e.kind(), format!("catalog table: {e}")))?;
+        let unnamed: Vec<String> = request
+            .sections
+            .iter()
+            .filter_map(|s| s.catalog.as_deref())
+            .filter(|c| !c.trim().is_empty() && !table.names(c))
+            .map(str::to_owned)
+            .collect();
+        if !unnamed.is_empty() {
+            self.effects.append_catalogs(&self.catalogs, &unnamed).await;
+        }
+        let priced = pricing::price(&self.quote_rules.pricing, &table, request).map_err(|unpriced| {
+            Failure::new(
+                FailureKind::PricingUnpricedCatalog,
+                format!(
+                    "no price for {}: fill in the multiplier and margin (or markup) in the catalog table ({}), \
+                     then replay the document",
+                    unpriced.describe(),
+                    self.catalogs.describe()
+                ),
+            )
+        })?;
+        if !priced.defaulted.is_empty() {
+            tracing::info!(catalogs = %priced.defaulted.join(", "), markup = %self.quote_rules.pricing.markup_percent,
+                "catalogs without a price priced by pricing.markup_percent (pricing.unpriced_catalog = \"default\")");
+        }
+        tracing::debug!(total = %priced.total, msrp = %priced.msrp, cogs = %priced.cogs, "document priced");
+        Ok(priced)
+    }
+
     async fn create_quote(
         &self,
-        request: &QuoteRequest,
+        priced: &PricedDocument<'_>,
         resolved: &Resolved,
         marker: &str,
     ) -> Result<sj_shared::jobber::ops::QuoteSummary, JobberError> {
         let input = quote::build(
             &self.quote_rules,
-            request,
+            priced,
             &resolved.client_id,
             &resolved.property_id,
             marker,
@@ -279,12 +330,13 @@ impl Writer {
     /// an earlier attempt added them (its answer lost, or its crosswalk forgotten).
     async fn add_to_quote(
         &self,
-        request: &QuoteRequest,
+        priced: &PricedDocument<'_>,
         quote: &QuoteRef,
         look: LookUp,
         intent: &RedisLock,
         recorded_before: bool,
     ) -> Result<Written, Failure> {
+        let request = priced.request;
         let marker = quote::marker(&request.content_hash);
         let tag = quote::title_marker(&marker);
         if quote.markers.contains(&marker) || quote.title.ends_with(&tag) {
@@ -309,6 +361,7 @@ impl Writer {
             added_to_existing: true,
             line_item_ids,
             source: request.source.id.clone(),
+            job: None,
         };
         let mine: Vec<LineItemId> = if look == LookUp::Skip {
             Vec::new()
@@ -326,7 +379,7 @@ impl Writer {
             self.remember(&request.content_hash, &record).await;
             return Ok(Written::AlreadyThere(record));
         }
-        let mut items = quote::line_items(&self.quote_rules, request);
+        let mut items = quote::line_items(&self.quote_rules, priced);
         for item in &mut items {
             item.description = if item.description.is_empty() {
                 tag.clone()
@@ -344,7 +397,7 @@ impl Writer {
     }
 
     /// A lost crosswalk costs only a marker look-up next time: log, don't fail.
-    async fn remember(&self, hash: &ContentHash, record: &QuoteRecord) {
+    pub(crate) async fn remember(&self, hash: &ContentHash, record: &QuoteRecord) {
         self.effects.remember(hash, record).await
     }
 }

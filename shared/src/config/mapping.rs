@@ -92,11 +92,24 @@ pub enum UnnamedCustomer {
 pub struct CsvStoreSettings {
     /// The table; created with its header row when missing.
     pub path: PathBuf,
+    /// The catalog table (the dealer's multiplier and margin per catalog); created with its
+    /// header row when missing. Unset: `catalogs.csv` in the folder of `path`.
+    pub catalogs_path: Option<PathBuf>,
 }
 
 impl Default for CsvStoreSettings {
     fn default() -> Self {
-        Self { path: PathBuf::from("mapping.csv") }
+        Self { path: PathBuf::from("mapping.csv"), catalogs_path: None }
+    }
+}
+
+impl CsvStoreSettings {
+    /// `catalogs_path`, or `catalogs.csv` beside the mapping table.
+    pub fn catalogs(&self) -> PathBuf {
+        match &self.catalogs_path {
+            Some(path) => path.clone(),
+            None => self.path.with_file_name("catalogs.csv"),
+        }
     }
 }
 
@@ -111,6 +124,8 @@ pub struct SheetsStoreSettings {
     pub spreadsheet_id: String,
     /// The tab holding the table.
     pub tab: String,
+    /// The tab holding the catalog table (the dealer's multiplier and margin per catalog).
+    pub catalog_tab: String,
     /// The service account's JSON key file, as Google gives it (`client_email`, `private_key`,
     /// `token_uri`); required when `mapping.store = "sheets"`.
     pub service_account_file: Option<PathBuf>,
@@ -124,6 +139,7 @@ impl Default for SheetsStoreSettings {
             api_url: "http://127.0.0.1:8787/sheets".to_owned(),
             spreadsheet_id: "sandbox-mapping".to_owned(),
             tab: "Sheet1".to_owned(),
+            catalog_tab: "Catalogs".to_owned(),
             service_account_file: None,
             request_timeout: secs(20),
         }
@@ -135,6 +151,19 @@ impl MappingSettings {
         if self.strategies.is_empty() {
             problems.push(
                 "mapping.strategies: at least one strategy is needed (mapping, jobber-name, jobber-address)"
+                    .to_owned(),
+            );
+        }
+        if self.store == MappingStoreKind::Sheets && self.sheets.catalog_tab.trim() == self.sheets.tab.trim()
+        {
+            problems.push(
+                "mapping.sheets.catalog_tab: must differ from mapping.sheets.tab (the catalog table needs its own tab)"
+                    .to_owned(),
+            );
+        }
+        if self.store == MappingStoreKind::Csv && self.csv.catalogs() == self.csv.path {
+            problems.push(
+                "mapping.csv.catalogs_path: must differ from mapping.csv.path (the catalog table needs its own file)"
                     .to_owned(),
             );
         }

@@ -91,25 +91,36 @@ pub fn format_record(cells: &[String], eol: &str) -> String {
     line
 }
 
-/// The table in a CSV file.
+/// A table in a CSV file: the mapping table, or the catalog table beside it.
 #[derive(Debug, Clone)]
 pub(crate) struct CsvStore {
     pub path: PathBuf,
+    /// The header row of a new file.
+    pub header: &'static [&'static str],
+    /// For messages: `mapping.csv.path`, `mapping.csv.catalogs_path`.
+    pub setting: &'static str,
 }
 
-fn io_error(path: &Path, doing: &str, e: std::io::Error) -> MappingError {
+/// What an append writes: the header first (for a file emptied by hand), then the rows laid out
+/// in the file's column order.
+pub(crate) struct Lines {
+    pub header: Option<Vec<String>>,
+    pub rows: Vec<Vec<String>>,
+}
+
+fn io_error_of(path: &Path, setting: &str, doing: &str, e: std::io::Error) -> MappingError {
     let place = path.display();
     match e.kind() {
         ErrorKind::PermissionDenied => MappingError::Unusable(format!(
             "{doing} {place}: permission denied: make the file and its folder readable and writable by \
-             the bridge's user, or change mapping.csv.path"
+             the bridge's user, or change {setting}"
         )),
         ErrorKind::NotFound => MappingError::Unusable(format!(
-            "{doing} {place}: the folder does not exist: create it, or change mapping.csv.path"
+            "{doing} {place}: the folder does not exist: create it, or change {setting}"
         )),
-        ErrorKind::IsADirectory => MappingError::Unusable(format!(
-            "{doing} {place}: it is a folder: set mapping.csv.path to a file in it"
-        )),
+        ErrorKind::IsADirectory => {
+            MappingError::Unusable(format!("{doing} {place}: it is a folder: set {setting} to a file in it"))
+        }
         _ => MappingError::Unavailable(format!("{doing} {place}: {e}")),
     }
 }
@@ -137,7 +148,8 @@ impl CsvStore {
         let dir = self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let name = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let temp = dir.join(format!(".{name}.{}.new", unique()));
-        let header = format_record(Header::standard().cells(), "\n");
+        let cells: Vec<String> = self.header.iter().map(|c| c.to_string()).collect();
+        let header = format_record(&cells, "\n");
         let written = (|| {
             let mut file = OpenOptions::new().write(true).create(true).truncate(true).open(&temp)?;
             file.write_all(header.as_bytes())?;
@@ -148,13 +160,17 @@ impl CsvStore {
             }
         })();
         let _ = std::fs::remove_file(&temp);
-        written.map_err(|e| io_error(&self.path, "cannot create", e))?;
-        tracing::info!(path = %self.path.display(), "mapping table created with its header row");
+        written.map_err(|e| self.io_error("cannot create", e))?;
+        tracing::info!(path = %self.path.display(), "table created with its header row");
         Ok(())
     }
 
+    fn io_error(&self, doing: &str, e: std::io::Error) -> MappingError {
+        io_error_of(&self.path, self.setting, doing, e)
+    }
+
     fn read_text(&self) -> Result<String, MappingError> {
-        let bytes = std::fs::read(&self.path).map_err(|e| io_error(&self.path, "cannot read", e))?;
+        let bytes = std::fs::read(&self.path).map_err(|e| self.io_error("cannot read", e))?;
         String::from_utf8(bytes).map_err(|e| not_utf8(&self.path, e))
     }
 
@@ -164,71 +180,87 @@ impl CsvStore {
         Ok(parse_records(&self.read_text()?))
     }
 
-    /// Appends rows in the header's column order, as one write. A file left without a final
-    /// line break gets one first; an empty file gets the header first.
+    /// Appends mapping rows in the header's column order, as one write.
     pub fn append_blocking(&self, rows: &[MappingRow]) -> Result<(), MappingError> {
+        self.append_lines_blocking(|records| {
+            let (header, write_header) = match header_of(records)? {
+                Some(header) => (header, false),
+                None => (Header::standard(), true),
+            };
+            let missing = header.missing_columns();
+            if !missing.is_empty() {
+                tracing::warn!(path = %self.path.display(), ?missing, "the mapping table lacks columns; their values are not written");
+            }
+            Ok(Lines {
+                header: write_header.then(|| header.cells().to_vec()),
+                rows: rows.iter().map(|row| header.layout(row)).collect(),
+            })
+        })
+    }
+
+    /// Appends what `lines` lays out from the file's records, as one write. A file left
+    /// without a final line break gets one first.
+    pub fn append_lines_blocking(
+        &self,
+        lines: impl FnOnce(&[(usize, Vec<String>)]) -> Result<Lines, String>,
+    ) -> Result<(), MappingError> {
         self.create_if_missing()?;
         let text = self.read_text()?;
         let records = parse_records(&text);
+        let lines =
+            lines(&records).map_err(|e| MappingError::Unusable(format!("{}: {e}", self.path.display())))?;
+        let eol = if lines.header.is_none() && text.contains("\r\n") { "\r\n" } else { "\n" };
         let mut out = String::new();
-        let (header, eol) = match header_of(&records) {
-            Ok(Some(header)) => {
-                let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
-                if !text.ends_with('\n') && !text.ends_with('\r') {
-                    out.push_str(eol);
-                }
-                (header, eol)
-            }
-            // Empty (emptied by hand): the header goes first again.
-            Ok(None) => {
-                let header = Header::standard();
-                if !text.is_empty() && !text.ends_with('\n') {
-                    out.push('\n');
-                }
-                out.push_str(&format_record(header.cells(), "\n"));
-                (header, "\n")
-            }
-            Err(e) => return Err(MappingError::Unusable(format!("{}: {e}", self.path.display()))),
-        };
-        let missing = header.missing_columns();
-        if !missing.is_empty() {
-            tracing::warn!(path = %self.path.display(), ?missing, "the mapping table lacks columns; their values are not written");
+        if !text.is_empty() && !text.ends_with('\n') && !text.ends_with('\r') {
+            out.push_str(eol);
         }
-        for row in rows {
-            out.push_str(&format_record(&header.layout(row), eol));
+        if let Some(header) = &lines.header {
+            out.push_str(&format_record(header, eol));
+        }
+        for row in &lines.rows {
+            out.push_str(&format_record(row, eol));
         }
         let mut file = OpenOptions::new()
             .append(true)
             .open(&self.path)
-            .map_err(|e| io_error(&self.path, "cannot open for appending", e))?;
+            .map_err(|e| self.io_error("cannot open for appending", e))?;
         let bytes = out.as_bytes();
-        let written = file.write(bytes).map_err(|e| io_error(&self.path, "cannot append to", e))?;
+        let written = file.write(bytes).map_err(|e| self.io_error("cannot append to", e))?;
         if written < bytes.len() {
             // Not seen on local files; finish rather than leave half a line.
-            tracing::warn!(path = %self.path.display(), written, total = bytes.len(), "short write to the mapping table");
-            file.write_all(&bytes[written..]).map_err(|e| io_error(&self.path, "cannot append to", e))?;
+            tracing::warn!(path = %self.path.display(), written, total = bytes.len(), "short write to a table");
+            file.write_all(&bytes[written..]).map_err(|e| self.io_error("cannot append to", e))?;
         }
-        file.sync_data().map_err(|e| io_error(&self.path, "cannot append to", e))?;
+        file.sync_data().map_err(|e| self.io_error("cannot append to", e))?;
         Ok(())
     }
 
     /// For `sjctl verify`: the table reads and the file (or, when missing, its folder) is
     /// writable. Creates nothing.
     pub fn check_blocking(&self) -> Result<String, MappingError> {
+        self.check_with_blocking(|records| {
+            let table = Table::from_cells(records)?;
+            Ok(format!("{} rows, {} skipped", table.rows.len(), table.problems.len()))
+        })
+    }
+
+    /// [`CsvStore::check_blocking`] with the table's own reading of its records (`count` says
+    /// what it found, or what is wrong with it).
+    pub fn check_with_blocking(
+        &self,
+        count: impl FnOnce(&[(usize, Vec<String>)]) -> Result<String, String>,
+    ) -> Result<String, MappingError> {
         let place = self.path.display();
         if !self.path.exists() {
             let dir = self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            let probe = tempfile_in(dir).map_err(|e| io_error(&self.path, "cannot create", e))?;
+            let probe = tempfile_in(dir).map_err(|e| self.io_error("cannot create", e))?;
             let _ = std::fs::remove_file(probe);
             return Ok(format!("{place} does not exist yet; its folder is writable, so it will be created"));
         }
-        let table = Table::from_cells(&parse_records(&self.read_text()?))
+        let found = count(&parse_records(&self.read_text()?))
             .map_err(|e| MappingError::Unusable(format!("{place}: {e}")))?;
-        OpenOptions::new()
-            .append(true)
-            .open(&self.path)
-            .map_err(|e| io_error(&self.path, "cannot write", e))?;
-        Ok(format!("{place}: {} rows, {} skipped; writable", table.rows.len(), table.problems.len()))
+        OpenOptions::new().append(true).open(&self.path).map_err(|e| self.io_error("cannot write", e))?;
+        Ok(format!("{place}: {found}; writable"))
     }
 }
 

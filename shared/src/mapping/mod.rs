@@ -6,13 +6,17 @@
 //! - [`Mapping`]: look-ups through the Redis index, refreshed from the store every
 //!   `mapping.refresh` (or at once by `sjctl mapping refresh`); rows the bridge adds are appended
 //!   to the store and never rewrite a person's.
+//! - [`Catalogs`]: the catalog table beside it (the dealer's multiplier and margin, or markup,
+//!   per catalog), in the same store, cached in Redis the same way.
 
+mod catalogs;
 mod csv;
 mod index;
 mod key;
 mod sheets;
 mod table;
 
+pub use catalogs::{Catalogs, CatalogsInUse};
 pub use key::{address_key, address_key_of_text, address_text, normalize_name, AddressKey, CustomerKey};
 pub use table::{resolve, NumberedRow, Resolved, Table, COLUMNS};
 
@@ -178,7 +182,11 @@ impl Mapping {
     /// now (a missing or broken key is [`MappingError::Unusable`]); nothing is contacted yet.
     pub fn new(settings: &MappingSettings, pool: Pool, keys: Keys) -> Result<Mapping, MappingError> {
         let store = match settings.store {
-            MappingStoreKind::Csv => Store::Csv(CsvStore { path: settings.csv.path.clone() }),
+            MappingStoreKind::Csv => Store::Csv(CsvStore {
+                path: settings.csv.path.clone(),
+                header: &COLUMNS,
+                setting: "mapping.csv.path",
+            }),
             MappingStoreKind::Sheets => Store::Sheets(Box::new(SheetsStore::new(&settings.sheets)?)),
         };
         let lease = (settings.sheets.request_timeout.0 * 4).max(Duration::from_secs(30));

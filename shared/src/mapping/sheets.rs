@@ -10,6 +10,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header as JwtHeader};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::csv::Lines;
 use super::table::{header_of, Header, Table, COLUMNS};
 use super::{MappingError, MappingRow};
 use crate::config::{Secret, SheetsStoreSettings};
@@ -352,27 +353,40 @@ impl SheetsStore {
     /// Appends rows after the table, laid out in the header's column order (with the header
     /// first when the tab is empty). Never writes over existing cells.
     pub async fn append(&self, rows: &[MappingRow]) -> Result<(), MappingError> {
+        self.append_lines(|first| {
+            let (header, write_header) = match header_of(first)? {
+                Some(header) => (header, false),
+                None => (Header::standard(), true),
+            };
+            let missing = header.missing_columns();
+            if !missing.is_empty() {
+                tracing::warn!(sheet = %self.describe(), ?missing, "the mapping table lacks columns; their values are not written");
+            }
+            let width = header.width().max(COLUMNS.len());
+            Ok((
+                Lines { header: write_header.then(|| header.cells().to_vec()), rows: rows.iter().map(|row| header.layout(row)).collect() },
+                width,
+            ))
+        })
+        .await
+    }
+
+    /// Appends what `lines` lays out from the tab's header row (all rows when row 1 is empty),
+    /// `width` columns wide, in one request.
+    pub async fn append_lines(
+        &self,
+        lines: impl FnOnce(&[(usize, Vec<String>)]) -> Result<(Lines, usize), String>,
+    ) -> Result<(), MappingError> {
         let mut first = self.get_values(&format!("{}!1:1", quoted_tab(&self.tab))).await?;
         if first.iter().all(|(_, cells)| cells.iter().all(|c| c.trim().is_empty())) {
             // Row 1 is empty: the tab is new, or the header is missing above data.
             first = self.read().await?;
         }
-        let mut values: Vec<Vec<String>> = Vec::new();
-        let header = match header_of(&first) {
-            Ok(Some(header)) => header,
-            Ok(None) => {
-                values.push(Header::standard().cells().to_vec());
-                Header::standard()
-            }
-            Err(e) => return Err(MappingError::Unusable(format!("{}: {e}", self.describe()))),
-        };
-        let missing = header.missing_columns();
-        if !missing.is_empty() {
-            tracing::warn!(sheet = %self.describe(), ?missing, "the mapping table lacks columns; their values are not written");
-        }
-        values.extend(rows.iter().map(|row| header.layout(row)));
-        let width = header.width().max(COLUMNS.len());
-        let range = format!("{}!A:{}:append", quoted_tab(&self.tab), column_letters(width - 1));
+        let (lines, width) =
+            lines(&first).map_err(|e| MappingError::Unusable(format!("{}: {e}", self.describe())))?;
+        let mut values: Vec<Vec<String>> = lines.header.into_iter().collect();
+        values.extend(lines.rows);
+        let range = format!("{}!A:{}:append", quoted_tab(&self.tab), column_letters(width.max(1) - 1));
         let url = self.values_url(&range);
         let body = json!({"majorDimension": "ROWS", "values": values});
         let what = format!("appending to {}", self.describe());
@@ -390,9 +404,20 @@ impl SheetsStore {
     /// For `sjctl verify`: the table reads, and the access token carries the spreadsheets scope
     /// (no row is written to find out whether the account may write).
     pub async fn check(&self) -> Result<String, MappingError> {
+        self.check_with(|rows| {
+            let table = Table::from_cells(rows)?;
+            Ok(format!("{} rows, {} skipped", table.rows.len(), table.problems.len()))
+        })
+        .await
+    }
+
+    /// [`SheetsStore::check`] with the table's own reading of its rows.
+    pub async fn check_with(
+        &self,
+        count: impl FnOnce(&[(usize, Vec<String>)]) -> Result<String, String>,
+    ) -> Result<String, MappingError> {
         let rows = self.read().await?;
-        let table = Table::from_cells(&rows)
-            .map_err(|e| MappingError::Unusable(format!("{}: {e}", self.describe())))?;
+        let found = count(&rows).map_err(|e| MappingError::Unusable(format!("{}: {e}", self.describe())))?;
         let scope = self.token.lock().await.as_ref().and_then(|t| t.scope.clone());
         if let Some(scope) = scope.filter(|s| !s.split_whitespace().any(|s| s == SCOPE)) {
             return Err(MappingError::Unusable(format!(
@@ -401,10 +426,8 @@ impl SheetsStore {
             )));
         }
         Ok(format!(
-            "{}: {} rows, {} skipped; token for {} with the spreadsheets scope (writing needs the sheet shared with it as editor)",
+            "{}: {found}; token for {} with the spreadsheets scope (writing needs the sheet shared with it as editor)",
             self.describe(),
-            table.rows.len(),
-            table.problems.len(),
             self.account.client_email
         ))
     }

@@ -876,6 +876,8 @@ async fn n_documents_under_faults_lose_nothing_and_double_nothing() {
         ("SJ_AMQP__RETRY_DELAYS", format!("[{}]", delays.join(","))),
         ("SJ_REDIS__URL", redis.url()),
         ("SJ_WORKER__INTENT_LEASE", "2s".to_owned()),
+        // No catalog table here: every catalog at the default markup.
+        ("SJ_PRICING__UNPRICED_CATALOG", "default".to_owned()),
         ("SJ_JOBBER__API_URL", sandbox.base_url()),
         ("SJ_JOBBER__REQUEST_TIMEOUT", REQUEST_TIMEOUT.to_owned()),
         ("SJ_JOBBER__CLIENT_SECRET", "sandbox-client-secret".to_owned()),
@@ -885,6 +887,8 @@ async fn n_documents_under_faults_lose_nothing_and_double_nothing() {
         ("SJ_POLLER__FOLDER__REJECTED", exports.join("rejected").display().to_string()),
         ("SJ_POLLER__FOLDER__SETTLE", "20ms".to_owned()),
         ("SJ_POLLER__FOLDER__RESCAN_INTERVAL", "2s".to_owned()),
+        // Documents may land before the poller's first start: take them all.
+        ("SJ_POLLER__FOLDER__START_FROM", "everything".to_owned()),
         ("SJ_MAPPING__CSV__PATH", exports.join("mapping.csv").display().to_string()),
         ("SJ_ALERTS__SMTP__PORT", sink.port.to_string()),
         ("SJ_ALERTS__FROM", "sj-bridge@example.com".to_owned()),

@@ -58,10 +58,15 @@ impl Bridge {
             .env("SJ_POLLER__FOLDER__ARCHIVE", root.join("archive"))
             .env("SJ_POLLER__FOLDER__REJECTED", root.join("rejected"))
             .env("SJ_POLLER__FOLDER__SETTLE", "20ms")
+            // The tests put documents in before the poller's first start: take them all.
+            .env("SJ_POLLER__FOLDER__START_FROM", "everything")
             .env("SJ_MAPPING__CSV__PATH", self.mapping_csv())
             .env("SJ_AMQP__RETRY_DELAYS", r#"["1s","2s","3s"]"#)
             // A dead worker's hold on a document expires fast (the default is minutes).
             .env("SJ_WORKER__INTENT_LEASE", "2s")
+            // The samples' catalogs have no row in a test's (empty) catalog table: priced by the
+            // default markup, as before the table; the pricing tests set their own.
+            .env("SJ_PRICING__UNPRICED_CATALOG", "default")
             .env("SJ_JOBBER__API_URL", self.sandbox.base_url())
             .env("SJ_JOBBER__CLIENT_SECRET", "sandbox-client-secret")
             .env("SJ_JOBBER__REFRESH_TOKEN", &self.refresh_token)

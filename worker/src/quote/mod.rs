@@ -1,26 +1,31 @@
 //! What the Jobber quote says, built from the message with the dealer's rules ([`QuoteRules`],
 //! from `[pricing]` and `[quote]`):
 //!
-//! - one line item per product line: name = cabinet code; description = the options (tags
-//!   decoded where `quote.tags` knows them) and the dimensions; unit price = the document's
-//!   price with the catalog's markup, rounded ([`pricing`]); unit cost = the document's cost;
+//! - the document priced once ([`sj_shared::pricing::price`]: the catalog table, the settings'
+//!   markups), then shown as `quote.presentation` says ([`presentation`]): `lines`, a line item
+//!   per product line (name = cabinet code; description = the options, tags decoded where
+//!   `quote.tags` knows them, and the dimensions; unit price = the customer price; unit cost =
+//!   COGS); `msrp-discount`, MSRP lines and one discount line; `package`, one line;
 //! - with `quote.section_headers`, a zero-priced line before each section's products, named after
 //!   the catalog, its settings as description (Jobber's `quoteCreate` takes product lines only;
 //!   text lines would need a second mutation and land at the end);
 //! - title and message from the `quote.title` / `quote.message` templates;
 //! - the bridge's marker (a custom field, or a short reference at the end of the title).
 
-pub mod pricing;
+mod presentation;
+
+pub use presentation::lines_of;
 
 use std::collections::BTreeMap;
 
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde_json::json;
-use sj_shared::config::{PricingSettings, QuoteSettings};
+use sj_shared::config::{MsrpLines, Presentation, PricingSettings, QuoteSettings};
 use sj_shared::ids::{ClientId, ContentHash, PropertyId};
 use sj_shared::jobber::ops::{LineItemInput, QuoteInput};
 use sj_shared::message::{Line, LineOption, QuoteRequest, Section};
+use sj_shared::pricing::PricedDocument;
 use sj_shared::template::Template;
 
 /// The title when the template renders to nothing.
@@ -34,6 +39,11 @@ pub struct QuoteRules {
     message: Template,
     section_headers: bool,
     tags: BTreeMap<String, String>,
+    pub presentation: Presentation,
+    msrp_lines: MsrpLines,
+    msrp_line_name: String,
+    discount_line_name: String,
+    package_line_name: String,
 }
 
 impl QuoteRules {
@@ -49,6 +59,11 @@ impl QuoteRules {
             message: template("quote.message", &quote.message)?,
             section_headers: quote.section_headers,
             tags: quote.tags.iter().map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())).collect(),
+            presentation: quote.presentation,
+            msrp_lines: quote.msrp_lines,
+            msrp_line_name: quote.msrp_line_name.trim().to_owned(),
+            discount_line_name: quote.discount_line_name.trim().to_owned(),
+            package_line_name: quote.package_line_name.trim().to_owned(),
         })
     }
 
@@ -81,16 +96,16 @@ pub fn title_marker(marker: &str) -> String {
     format!("[{marker}]")
 }
 
-/// The `quoteCreate` attributes for the document.
+/// The `quoteCreate` attributes for the priced document.
 pub fn build(
     rules: &QuoteRules,
-    request: &QuoteRequest,
+    priced: &PricedDocument<'_>,
     client_id: &ClientId,
     property_id: &PropertyId,
     marker: &str,
     marker_field: Option<&str>,
 ) -> QuoteInput {
-    let mut title = title(rules, request);
+    let mut title = title(rules, priced);
     let custom_fields = match marker_field {
         Some(id) => vec![json!({"customFieldConfigurationId": id, "valueText": marker})],
         None => {
@@ -103,20 +118,28 @@ pub fn build(
         client_id: client_id.clone(),
         property_id: property_id.clone(),
         title,
-        message: message(rules, request),
-        line_items: line_items(rules, request),
+        message: message(rules, priced),
+        line_items: line_items(rules, priced),
         custom_fields,
     }
 }
 
-/// The document's line items, in document order: each section's header line (with
-/// `quote.section_headers`) then its products, priced by the dealer's rules. For a new quote
-/// and for lines added to an existing one alike.
-pub fn line_items(rules: &QuoteRules, request: &QuoteRequest) -> Vec<LineItemInput> {
-    let priced = pricing::price(&rules.pricing, request);
-    let mut items = Vec::with_capacity(priced.len() + request.sections.len());
+/// The document's line items as `quote.presentation` shows them: for a new quote and for lines
+/// added to an existing one alike.
+pub fn line_items(rules: &QuoteRules, priced: &PricedDocument<'_>) -> Vec<LineItemInput> {
+    match rules.presentation {
+        Presentation::Lines => product_lines(rules, priced),
+        Presentation::MsrpDiscount => presentation::msrp_discount(rules, priced),
+        Presentation::Package => presentation::package(rules, priced),
+    }
+}
+
+/// A line item per product line, in document order: each section's header line (with
+/// `quote.section_headers`) then its products, at the customer price with their cost.
+pub fn product_lines(rules: &QuoteRules, priced: &PricedDocument<'_>) -> Vec<LineItemInput> {
+    let mut items = Vec::with_capacity(priced.lines.len() + priced.request.sections.len());
     let mut current: Option<&Section> = None;
-    for p in &priced {
+    for p in &priced.lines {
         let new_section = !current.is_some_and(|s| std::ptr::eq(s, p.section));
         if rules.section_headers && new_section {
             items.extend(section_header(p.section));
@@ -136,14 +159,14 @@ pub fn line_items(rules: &QuoteRules, request: &QuoteRequest) -> Vec<LineItemInp
 }
 
 /// The quote's total with the dealer's prices (Σ quantity × unit price, each line to the cent),
-/// as Jobber will show it.
-pub fn expected_total(rules: &QuoteRules, request: &QuoteRequest) -> Decimal {
-    pricing::quote_total(&rules.pricing, request)
+/// as Jobber will show it; the same for every presentation.
+pub fn expected_total(priced: &PricedDocument<'_>) -> Decimal {
+    priced.total
 }
 
 /// The title from its template, on one line; the marker is added by [`build`].
-pub fn title(rules: &QuoteRules, request: &QuoteRequest) -> String {
-    let rendered = rules.title.render(|field| field_value(rules, request, field));
+pub fn title(rules: &QuoteRules, priced: &PricedDocument<'_>) -> String {
+    let rendered = rules.title.render(|field| field_value(priced, field));
     let title = rendered.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ");
     if title.is_empty() {
         FALLBACK_TITLE.to_owned()
@@ -153,12 +176,13 @@ pub fn title(rules: &QuoteRules, request: &QuoteRequest) -> String {
 }
 
 /// The message from its template (line breaks kept, outer blank space trimmed).
-pub fn message(rules: &QuoteRules, request: &QuoteRequest) -> String {
-    rules.message.render(|field| field_value(rules, request, field)).trim().to_owned()
+pub fn message(rules: &QuoteRules, priced: &PricedDocument<'_>) -> String {
+    rules.message.render(|field| field_value(priced, field)).trim().to_owned()
 }
 
 /// A template field's value for the document (`None`: empty).
-fn field_value(rules: &QuoteRules, request: &QuoteRequest, field: &str) -> Option<String> {
+fn field_value(priced: &PricedDocument<'_>, field: &str) -> Option<String> {
+    let request = priced.request;
     let (document, customer) = (&request.document, &request.customer);
     match field {
         "customer_name" => customer.name.clone(),
@@ -172,14 +196,17 @@ fn field_value(rules: &QuoteRules, request: &QuoteRequest, field: &str) -> Optio
         "catalogs" => Some(catalogs(request)),
         "settings" => Some(settings_block(request)),
         "product_lines" => Some(request.totals.product_lines.to_string()),
-        "total" => {
-            let mut total = expected_total(rules, request).round_dp(2);
-            total.rescale(2);
-            Some(total.to_string())
-        }
+        "total" => Some(money(priced.total)),
         // Refused when the settings were validated.
         _ => None,
     }
+}
+
+/// Two decimals, as `2911.85`.
+fn money(value: Decimal) -> String {
+    let mut value = value.round_dp(2);
+    value.rescale(2);
+    value.to_string()
 }
 
 /// The sections' catalogs, each once, in document order.
@@ -265,10 +292,65 @@ fn float(value: Decimal) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::pricing::tests::{line, request_of, section};
+pub(crate) mod tests {
     use super::*;
+    use sj_shared::config::UnpricedCatalog;
     use sj_shared::message::Setting;
+    use sj_shared::pricing::{price, CatalogTable};
+
+    pub(crate) fn line(code: &str, quantity: &str, list: &str, selling: &str, cost: &str) -> Line {
+        Line {
+            line_id: None,
+            code: code.to_owned(),
+            options: Vec::new(),
+            description: code.to_owned(),
+            notes: Vec::new(),
+            quantity: d(quantity),
+            unit_list: d(list),
+            unit_selling: d(selling),
+            unit_cost: d(cost),
+            sku: None,
+            product_type: None,
+            product_code: None,
+            uom: None,
+            manufacturer_part_number: None,
+            manufacturer_sku: None,
+            volume: None,
+            weight: None,
+        }
+    }
+
+    pub(crate) fn section(catalog: Option<&str>, lines: Vec<Line>) -> Section {
+        Section { catalog: catalog.map(str::to_owned), settings: Vec::new(), lines }
+    }
+
+    pub(crate) fn request_of(sections: Vec<Section>) -> QuoteRequest {
+        let json = serde_json::json!({
+            "schema": sj_shared::message::SCHEMA,
+            "source": {"kind": "folder", "id": "kitchen.xml", "received_at": "2026-01-01T00:00:00Z"},
+            "content_hash": "sha256:ae87e3e6a8b257489c573e42f3d091545658a5780f05beef06309793d257eabd",
+            "document": {"version": null, "module": null, "date": null, "order_number": null, "type": null,
+                         "username": null, "store_number": null, "salesperson": null},
+            "customer": {"number": null, "po_number": null, "name": null,
+                         "address": {"street1": null, "street2": null, "city": null, "province": null,
+                                     "postal_code": null, "country": null}},
+            "shipping": {"street1": null, "street2": null, "city": null, "province": null,
+                         "postal_code": null, "country": null},
+            "sections": [],
+            "totals": {"list": "0", "selling": "0", "cost": "0", "quantity": "0", "product_lines": 0}
+        });
+        let mut request: QuoteRequest = serde_json::from_value(json).unwrap();
+        request.totals.product_lines = sections.iter().map(|s| s.lines.len() as u32).sum();
+        request.sections = sections;
+        request
+    }
+
+    /// The document priced by the rules' settings alone (no catalog table).
+    fn priced<'a>(rules: &QuoteRules, request: &'a QuoteRequest) -> PricedDocument<'a> {
+        let mut pricing = rules.pricing.clone();
+        pricing.unpriced_catalog = UnpricedCatalog::Default;
+        price(&pricing, &CatalogTable::default(), request).unwrap()
+    }
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
@@ -314,7 +396,7 @@ mod tests {
         let request = kitchen();
         let input = build(
             &QuoteRules::default(),
-            &request,
+            &priced(&QuoteRules::default(), &request),
             &"c1".into(),
             &"p1".into(),
             "SJ-ae87e3e6a8b2",
@@ -334,9 +416,16 @@ mod tests {
         assert_eq!(input.line_items[3].description, "REMOVE DRAWER");
         assert_eq!(input.custom_fields[0]["valueText"], "SJ-ae87e3e6a8b2");
         // 237 + 747.50 + 4 × 121 + 2 × 1213
-        assert_eq!(expected_total(&QuoteRules::default(), &request), d("3894.50"));
+        assert_eq!(expected_total(&priced(&QuoteRules::default(), &request)), d("3894.50"));
 
-        let without_field = build(&QuoteRules::default(), &request, &"c1".into(), &"p1".into(), "SJ-1", None);
+        let without_field = build(
+            &QuoteRules::default(),
+            &priced(&QuoteRules::default(), &request),
+            &"c1".into(),
+            &"p1".into(),
+            "SJ-1",
+            None,
+        );
         assert_eq!(without_field.title, "Cabinetry order 2025-07-08 · PO PO-4471 [SJ-1]");
         assert!(without_field.custom_fields.is_empty());
     }
@@ -350,7 +439,8 @@ mod tests {
             ..QuoteSettings::default()
         };
         let rules = rules(quote, PricingSettings::default());
-        let items = line_items(&rules, &kitchen());
+        let kitchen = kitchen();
+        let items = line_items(&rules, &priced(&rules, &kitchen));
         assert_eq!(
             items[1].description, r#"18 Finished end left; HDS Hinged door stop; W=27 " H=34 1/2 " D=18 ""#,
             "exact tags, and tags ignoring case"
@@ -367,7 +457,7 @@ mod tests {
         let pricing = PricingSettings { markup_percent: d("20"), ..PricingSettings::default() };
         let rules = rules(quote, pricing);
         let request = kitchen();
-        let items = line_items(&rules, &request);
+        let items = line_items(&rules, &priced(&rules, &request));
         assert_eq!(
             names(&items),
             ["KWP_25D1", "WAL213012", "B27B", "KWP_25D1", "BDTK30B", "FWA0724B (Galaxy)", "DB30-2"]
@@ -378,7 +468,7 @@ mod tests {
         assert_eq!(items[3].description, "Species / Finish: Slate Maple");
         assert_eq!(items[1].unit_price, 284.4, "237 × 1.2");
         // Headers count nothing: 1.2 × 3894.50
-        assert_eq!(expected_total(&rules, &request), d("4673.40"));
+        assert_eq!(expected_total(&priced(&rules, &request)), d("4673.40"));
 
         // A section without catalog or settings gets no header; one with settings only does.
         let request = request_of(vec![
@@ -390,7 +480,7 @@ mod tests {
                 lines: vec![line("B", "1", "1", "1", "1")],
             },
         ]);
-        assert_eq!(names(&line_items(&rules, &request)), ["A", "Settings", "B"]);
+        assert_eq!(names(&line_items(&rules, &priced(&rules, &request))), ["A", "Settings", "B"]);
     }
 
     #[test]
@@ -408,10 +498,13 @@ mod tests {
         };
         let rules = rules(quote, pricing);
         let request = kitchen();
-        assert_eq!(title(&rules, &request), "Affinity Homes · PO PO-4471 — KWP_25D1, FWA0724B (Galaxy)");
+        assert_eq!(
+            title(&rules, &priced(&rules, &request)),
+            "Affinity Homes · PO PO-4471 — KWP_25D1, FWA0724B (Galaxy)"
+        );
         // KWP lines +10 %: 260.70 + 822.25 + 4 × 133.10, FWA as is: 2 × 1213
         assert_eq!(
-            message(&rules, &request),
+            message(&rules, &priced(&rules, &request)),
             "Dear Affinity Homes,\n\nKWP_25D1 — Pricelevel; Cabinet Style: Georgetown (B)\n\
              KWP_25D1 — Species / Finish: Slate Maple\nFWA0724B (Galaxy) — Door Selection: Galaxy Horizon (I)\n\n\
              4 items, 4041.35 {source: kitchen.xml}"
@@ -424,11 +517,11 @@ mod tests {
         let rules = rules(quote, PricingSettings::default());
         let mut request = kitchen();
         request.customer.name = None;
-        assert_eq!(title(&rules, &request), FALLBACK_TITLE);
+        assert_eq!(title(&rules, &priced(&rules, &request)), FALLBACK_TITLE);
         let quote = QuoteSettings { title: "Order: {settings}".to_owned(), ..QuoteSettings::default() };
         let rules = super::QuoteRules::new(&PricingSettings::default(), &quote).unwrap();
-        assert!(!title(&rules, &request).contains('\n'));
-        assert!(title(&rules, &request).contains("Georgetown (B); KWP_25D1 — Species"));
+        assert!(!title(&rules, &priced(&rules, &request)).contains('\n'));
+        assert!(title(&rules, &priced(&rules, &request)).contains("Georgetown (B); KWP_25D1 — Species"));
     }
 
     #[test]
