@@ -47,6 +47,9 @@ export SJ_POLLER__FOLDER__INCOMING=$demo/exports/incoming
 export SJ_POLLER__FOLDER__ARCHIVE=$demo/exports/archive
 export SJ_POLLER__FOLDER__REJECTED=$demo/exports/rejected
 export SJ_POLLER__FOLDER__SETTLE=100ms
+# The samples are in incoming/ before the poller's first start: send them all (a real first start
+# holds back what was there before the bridge: docs/operations.md, "Connecting for the first time").
+export SJ_POLLER__FOLDER__START_FROM=everything
 # The mapping table (CSV store): the workers append a row for every client they create.
 export SJ_MAPPING__CSV__PATH=$demo/mapping.csv
 export SJ_JOBBER__API_URL=$sandbox

@@ -8,8 +8,9 @@
 //! The first start of an installation (nothing in `archive/` or `rejected/` yet) takes none of the
 //! files already in `incoming/` unless `poller.folder.start_from` says so: they move to
 //! `poller.folder.before_bridge` ([`first_start`]), where the backfill (`sj-poller --once --since
-//! DATE`) finds them. A note written in `archive/` (`.first-start`) records that it happened, on
-//! the disk beside the files themselves, so a Redis that lost its data changes nothing here.
+//! DATE`) finds them. A note there (`README.txt`: what these files are, how to send some) records
+//! that the first start happened, on the disk beside the files themselves, so a Redis that lost its
+//! data changes nothing here.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -162,15 +163,19 @@ impl FolderSource<'_> {
     }
 }
 
-/// The note `archive/.first-start` that says the folder source's first start happened.
-pub const FIRST_START_NOTE: &str = ".first-start";
+/// The note in `poller.folder.before_bridge` that says what its files are, and that the folder
+/// source's first start happened.
+pub const FIRST_START_NOTE: &str = "README.txt";
 
-/// Whether the folder source has started before in this installation: its archive or rejected
-/// folder holds anything (the first start leaves its note in `archive/`).
+/// Whether the folder source has started before in this installation: the first start's note is
+/// there, or the archive or rejected folder holds anything (an installation that ran before
+/// first starts held anything back).
 pub fn started_before(folder: &FolderSettings) -> bool {
     let holds_anything =
         |dir: &Path| std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some());
-    holds_anything(&folder.archive) || holds_anything(&folder.rejected)
+    folder.before_bridge_dir().join(FIRST_START_NOTE).exists()
+        || holds_anything(&folder.archive)
+        || holds_anything(&folder.rejected)
 }
 
 /// A document file, read for its date and for the backfill's listing.
@@ -245,7 +250,7 @@ pub fn first_start_plan(folder: &FolderSettings, reader: &DocumentReader) -> any
 
 /// The folder source's first start in this installation: the files in `incoming/` that
 /// `poller.folder.start_from` does not take move to `poller.folder.before_bridge`, and the note
-/// `archive/.first-start` records it. Nothing happens when the source started before. Returns how
+/// `README.txt` there records it. Nothing happens when the source started before. Returns how
 /// many files were held back.
 pub fn first_start(folder: &FolderSettings, reader: &DocumentReader) -> anyhow::Result<usize> {
     if started_before(folder) {
@@ -259,17 +264,22 @@ pub fn first_start(folder: &FolderSettings, reader: &DocumentReader) -> anyhow::
     }
     let now = humantime::format_rfc3339_seconds(SystemTime::now());
     let note = format!(
-        "sj-poller's folder source first started {now} (poller.folder.start_from = {:?}): {} file(s) \
-         already in incoming/ were held back in {} as made before the bridge.\n\
-         This note marks the first start as done; to take held-back files: {}\n",
+        "The Saberis exports in this folder were already waiting in {incoming} when the bridge \
+         (sj-poller) first started, {now}:\n\
+         they were made before the bridge, and were not sent to Jobber (poller.folder.start_from = {:?}; \
+         {} file(s) held back).\n\n\
+         To send some of them: {}\n\
+         (or put a file back into {incoming}: it is then sent like a new export).\n\n\
+         This note also tells the bridge that its first start is done: leave it here.\n",
         folder.start_from,
         held.len(),
-        before.display(),
-        backfill::HOW_TO_TAKE
+        backfill::HOW_TO_TAKE,
+        incoming = folder.incoming.display(),
     );
-    std::fs::create_dir_all(&folder.archive)
-        .and_then(|()| std::fs::write(folder.archive.join(FIRST_START_NOTE), note))
-        .with_context(|| format!("writing {}", folder.archive.join(FIRST_START_NOTE).display()))?;
+    let note_path = before.join(FIRST_START_NOTE);
+    std::fs::create_dir_all(&before)
+        .and_then(|()| std::fs::write(&note_path, note))
+        .with_context(|| format!("writing {}", note_path.display()))?;
     if held.is_empty() {
         tracing::info!("first start of the folder source: nothing held back");
     } else {

@@ -2,6 +2,7 @@
 //! namespace (queues, exchanges and Redis keys), removed at the end.
 
 mod budget;
+mod first_poll;
 mod jobber_api;
 mod leases;
 mod matching;

@@ -67,6 +67,8 @@ async fn poll_once(ns: &Namespace, exports: &Exports) -> Output {
         .env("SJ_POLLER__FOLDER__ARCHIVE", exports.root.join("archive"))
         .env("SJ_POLLER__FOLDER__REJECTED", exports.root.join("rejected"))
         .env("SJ_POLLER__FOLDER__SETTLE", "50ms")
+        // The documents are there before the first start: take them all.
+        .env("SJ_POLLER__FOLDER__START_FROM", "everything")
         .output()
         .await
         .expect("run sj-poller")
@@ -163,6 +165,7 @@ async fn an_unreachable_broker_leaves_every_file_in_place() {
         .env("SJ_POLLER__FOLDER__INCOMING", exports.incoming())
         .env("SJ_POLLER__FOLDER__ARCHIVE", exports.root.join("archive"))
         .env("SJ_POLLER__FOLDER__REJECTED", exports.root.join("rejected"))
+        .env("SJ_POLLER__FOLDER__START_FROM", "everything")
         .output()
         .await
         .unwrap();

@@ -82,7 +82,10 @@ async fn poll_once(ns: &Namespace, sandbox: &Sandbox, rejected: &Path, extra: &[
         .env("SJ_POLLER__SABERIS_CONNECT__ENABLED", "true")
         .env("SJ_POLLER__SABERIS_CONNECT__BASE_URL", sandbox.url("/saberis"))
         .env("SJ_POLLER__SABERIS_CONNECT__AUTH_TOKEN", "sandbox-saberis-auth-token")
-        .env("SJ_POLLER__SABERIS_CONNECT__REQUEST_TIMEOUT", "5s");
+        .env("SJ_POLLER__SABERIS_CONNECT__REQUEST_TIMEOUT", "5s")
+        // The documents are listed before the first poll: take them all (first_poll.rs tests
+        // the default).
+        .env("SJ_POLLER__SABERIS_CONNECT__START_FROM", "everything");
     for (key, value) in extra {
         command.env(key, value);
     }
@@ -369,6 +372,8 @@ async fn watch_mode_runs_both_sources_and_stops_cleanly_on_sigterm() {
         .env("SJ_POLLER__SABERIS_CONNECT__BASE_URL", sandbox.url("/saberis"))
         .env("SJ_POLLER__SABERIS_CONNECT__AUTH_TOKEN", "sandbox-saberis-auth-token")
         .env("SJ_POLLER__SABERIS_CONNECT__POLL_INTERVAL", "300ms")
+        .env("SJ_POLLER__FOLDER__START_FROM", "everything")
+        .env("SJ_POLLER__SABERIS_CONNECT__START_FROM", "everything")
         .stdout(std::process::Stdio::null())
         .stderr(log)
         .spawn()
