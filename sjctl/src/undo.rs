@@ -2,7 +2,8 @@
 //! allows.
 //!
 //! - Lines the bridge added to an existing quote (PO routing) are removed
-//!   (`quoteDeleteLineItems`) after showing them and asking.
+//!   (`quoteDeleteLineItems`) after showing them and asking; lines it added to a job (PO routing
+//!   to a job) likewise (`jobDeleteLineItems`).
 //! - A quote the bridge created cannot be deleted through the API (Jobber has no `quoteDelete`):
 //!   undo shows it with its link in Jobber and asks the operator to delete it there, then run the
 //!   command again; once `quote(id)` says Jobber no longer has it, the document is forgotten.
@@ -21,6 +22,7 @@ use std::process::ExitCode;
 
 use sj_shared::config::Settings;
 use sj_shared::ids::{ContentHash, LineItemId};
+use sj_shared::jobber::jobs::JobView;
 use sj_shared::jobber::ops::QuoteView;
 use sj_shared::jobber::JobberClient;
 use sj_shared::store::{self, Crosswalk, History, Keys, Outcome, PublishedDocuments, QuoteRecord};
@@ -92,6 +94,12 @@ async fn undo(settings: &Settings, args: &Args) -> Result<Undone, Failure> {
     println!("{}", plan.describe(&record));
     if plan.nothing_left(&record) {
         println!("Nothing of it is left in Jobber.");
+    } else if let Some(job) = &record.job {
+        if !args.yes && !confirm("Remove these lines from the job in Jobber?")? {
+            return Err(Failure::Usage("nothing removed".to_owned()));
+        }
+        jobber.delete_job_line_items(&job.id, &plan.present_lines).await?;
+        println!("Removed.");
     } else if record.added_to_existing {
         if !args.yes && !confirm("Remove these lines from the quote in Jobber?")? {
             return Err(Failure::Usage("nothing removed".to_owned()));
@@ -109,7 +117,8 @@ async fn undo(settings: &Settings, args: &Args) -> Result<Undone, Failure> {
     }
     crosswalk.forget(&hash, &record.source).await.map_err(redis)?;
     PublishedDocuments::new(pool.clone(), keys.clone()).forget(&hash).await.map_err(redis)?;
-    History::new(pool, &keys).record(Outcome::Undone, &record.source, Some(&record.quote_number), None).await;
+    let quote = record.job.is_none().then_some(record.quote_number.as_str());
+    History::new(pool, &keys).record(Outcome::Undone, &record.source, quote, None).await;
     println!(
         "The bridge forgot {hash}: put {} back into the incoming folder (the poller archived it under \
          archive/), or replay its message, to write it again.",
@@ -121,6 +130,8 @@ async fn undo(settings: &Settings, args: &Args) -> Result<Undone, Failure> {
 /// What is still in Jobber of what the bridge wrote.
 struct Plan {
     quote: Option<QuoteView>,
+    /// The job the lines went to (PO routing to a job), while Jobber has it.
+    job: Option<JobView>,
     /// Lines the bridge added (PO routing) that the quote still has.
     present_lines: Vec<LineItemId>,
     line_names: Vec<String>,
@@ -128,6 +139,19 @@ struct Plan {
 
 impl Plan {
     async fn of(jobber: &JobberClient, record: &QuoteRecord) -> Result<Plan, Failure> {
+        if let Some(job) = &record.job {
+            let view = jobber.job_view(&job.id).await?;
+            let (mut present_lines, mut line_names) = (Vec::new(), Vec::new());
+            if view.is_some() {
+                for item in jobber.job_line_items(&job.id).await? {
+                    if record.line_item_ids.contains(&item.id) {
+                        line_names.push(item.name);
+                        present_lines.push(item.id);
+                    }
+                }
+            }
+            return Ok(Plan { quote: None, job: view, present_lines, line_names });
+        }
         let quote = jobber.quote_view(&record.quote_id).await?;
         let (mut present_lines, mut line_names) = (Vec::new(), Vec::new());
         if record.added_to_existing && quote.is_some() {
@@ -138,14 +162,34 @@ impl Plan {
                 }
             }
         }
-        Ok(Plan { quote, present_lines, line_names })
+        Ok(Plan { quote, job: None, present_lines, line_names })
     }
 
     fn nothing_left(&self, record: &QuoteRecord) -> bool {
+        if record.job.is_some() {
+            return self.job.is_none() || self.present_lines.is_empty();
+        }
         self.quote.is_none() || (record.added_to_existing && self.present_lines.is_empty())
     }
 
     fn describe(&self, record: &QuoteRecord) -> String {
+        if let Some(recorded) = &record.job {
+            let Some(job) = &self.job else {
+                return format!("Job #{} is no longer in Jobber (deleted there).", recorded.job_number);
+            };
+            return format!(
+                "{} line(s) the bridge added to job #{} {:?} (client {}, status {}, total now {:.2}) for {}: {}\n  {}",
+                self.present_lines.len(),
+                job.job_number,
+                job.title.as_deref().unwrap_or_default(),
+                job.client_name,
+                job.job_status,
+                job.total,
+                source_name(record),
+                self.line_names.join(", "),
+                job.jobber_web_uri,
+            );
+        }
         let Some(quote) = &self.quote else {
             return format!("Quote #{} is no longer in Jobber (deleted there).", record.quote_number);
         };

@@ -116,6 +116,12 @@ impl Handler<'_> {
                             .record(Outcome::Updated, &request.source.id, Some(&r.quote_number), None)
                             .await;
                     }
+                    Written::JobLinesAdded(r) => {
+                        observe::metrics().lines_added(r.line_item_ids.len(), first_seen);
+                        tracing::info!(source = %request.source.id, target = %r.target(),
+                        client = %r.client_id, lines = r.line_item_ids.len(), "lines added to an existing job");
+                        self.history.record(Outcome::Updated, &request.source.id, None, None).await;
+                    }
                     Written::AlreadyThere(r) => {
                         observe::metrics().documents_already_written.inc();
                         tracing::info!(source = %request.source.id, quote = %r.quote_number,

@@ -68,8 +68,8 @@ pub async fn run(settings: &Settings, options: Options, shutdown: Shutdown) -> a
     };
     let quote_rules = crate::quote::QuoteRules::new(&settings.pricing, &settings.quote)
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
-    let routing =
-        write::Routing::new(&settings.quote).map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    let routing = write::Routing::new(&settings.quote, &settings.jobs)
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
 
     let mut reconnect = Reconnect::new("sj-worker", &shutdown);
     // The marker field is looked up once Jobber answers (it may be down at start).
