@@ -2,6 +2,7 @@
 //! namespace (queues, exchanges and Redis keys), removed at the end.
 
 mod budget;
+mod catalogs;
 mod first_poll;
 mod jobber_api;
 mod leases;
