@@ -441,3 +441,79 @@ async fn the_folder_source_start_from_a_date_takes_the_files_dated_on_or_after_i
     other.remove().await;
     ns.remove().await;
 }
+
+/// Waits (up to 20 s) until `log` has a line containing `text`.
+async fn wait_for_log(log: &Path, text: &str) {
+    for _ in 0..200 {
+        if std::fs::read_to_string(log).unwrap_or_default().contains(text) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no {text:?} in the log:\n{}", std::fs::read_to_string(log).unwrap_or_default());
+}
+
+/// Waits (up to 20 s) for `n` quote messages and returns their sources, sorted.
+async fn wait_for_published(ns: &Namespace, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for _ in 0..200 {
+        ids.extend(published(ns).await);
+        if ids.len() >= n {
+            ids.sort();
+            return ids;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{} of {n} messages: {ids:?}", ids.len());
+}
+
+#[tokio::test]
+async fn a_running_poller_that_sees_redis_lose_its_data_resends_only_the_recent_days() {
+    let ns = Namespace::new("first-poll-wipe").await;
+    ns.topology.declare(&ns.channel).await.unwrap();
+    let sandbox = sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    seven_listed(&sandbox).await;
+    let log_path = dir.path().join("poller.log");
+    let mut child = tokio::process::Command::new(binary("sj-poller", "sj-poller").await)
+        .env_remove("SJ_CONFIG")
+        .env("SJ_NAMESPACE", &ns.name)
+        .env("SJ_LOG__FORMAT", "json")
+        .env("SJ_POLLER__FOLDER__ENABLED", "false")
+        .env("SJ_POLLER__FOLDER__REJECTED", dir.path().join("rejected"))
+        .env("SJ_POLLER__SABERIS_CONNECT__ENABLED", "true")
+        .env("SJ_POLLER__SABERIS_CONNECT__BASE_URL", sandbox.url("/saberis"))
+        .env("SJ_POLLER__SABERIS_CONNECT__AUTH_TOKEN", "sandbox-saberis-auth-token")
+        .env("SJ_POLLER__SABERIS_CONNECT__POLL_INTERVAL", "300ms")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start sj-poller");
+
+    wait_for_log(&log_path, "held back, not sent").await;
+    // An order exported today: new, published.
+    let today = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()[..10].to_owned();
+    add_document(&sandbox, &guid(8), &order("Customer 8", &today, "800.00")).await;
+    assert_eq!(wait_for_published(&ns, 1).await, [guid(8)]);
+
+    // Redis loses everything under the running poller: it takes today's order again (a worker
+    // finds it in Jobber), and holds back the seven old ones again rather than resend them.
+    ns.forget_redis().await;
+    wait_for_log(&log_path, "Redis lost the poller's records").await;
+    assert_eq!(wait_for_published(&ns, 1).await, [guid(8)]);
+    wait_for_log(&log_path, "first SaberisConnect poll: 7 exports").await;
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert!(published(&ns).await.is_empty(), "nothing else sent");
+    assert!(records(&ns, guids(1..=7)).await.iter().all(before_bridge));
+
+    let pid = child.id().expect("running").to_string();
+    let kill = tokio::process::Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
+    assert!(kill.success());
+    let status =
+        tokio::time::timeout(std::time::Duration::from_secs(15), child.wait()).await.unwrap().unwrap();
+    assert_eq!(status.code(), Some(0), "{}", std::fs::read_to_string(&log_path).unwrap());
+
+    sandbox.shutdown().await;
+    ns.remove().await;
+}
