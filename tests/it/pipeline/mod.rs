@@ -5,6 +5,7 @@ mod budget;
 mod catalogs;
 mod first_poll;
 mod jobber_api;
+pub(crate) mod jobs;
 mod leases;
 mod matching;
 mod poller;

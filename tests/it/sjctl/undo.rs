@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::{sjctl, text};
+use crate::pipeline::jobs::{existing_job, job_lines, JOB_PATTERN};
 use crate::pipeline::routing::{existing_quote, kitchen_with_po};
 use crate::pipeline::worker::Bridge;
 use crate::support::samples;
@@ -89,5 +90,42 @@ async fn undo_of_po_routed_lines_removes_only_those_lines() {
     let names: Vec<&str> =
         quotes[0]["line_items"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["Design visit"], "the person's line stays");
+    bridge.stop().await;
+}
+
+/// Lines the bridge added to a job (PO routing to a job): shown with the job's link, removed
+/// (`jobDeleteLineItems`) once the operator says yes; the staff's own line stays, and the file
+/// can be sent again.
+#[tokio::test]
+async fn undo_of_lines_added_to_a_job_removes_only_those_lines() {
+    let mut bridge = Bridge::start("undo-job").await;
+    bridge.env.push(("SJ_QUOTE__PO_JOB_PATTERN".into(), JOB_PATTERN.into()));
+    let number = existing_job(&bridge).await;
+    kitchen_with_po(&bridge, &format!("J#{number}"), "kitchen.xml");
+    bridge.poll_once(&[]).await;
+    bridge.start_workers(1);
+    bridge.wait_until("the added lines", || async { job_lines(&bridge).await.len() == 6 }).await;
+
+    // Asked, answered no: nothing removed, nothing forgotten.
+    let out = sjctl(&bridge, &["undo", "--file", "kitchen.xml"], "n\n").await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains(&format!("5 line(s) the bridge added to job #{number}")), "{said}");
+    assert!(said.contains("Aspen Ridge Homes") && said.contains("B24, SB36"), "{said}");
+    assert!(said.contains(&bridge.sandbox.url("/web/jobs/")), "the job's link in Jobber: {said}");
+    assert_eq!(job_lines(&bridge).await.len(), 6);
+
+    let out = sjctl(&bridge, &["undo", "--file", "kitchen.xml"], "y\n").await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("Removed."), "{}", text(&out));
+    let names: Vec<String> =
+        job_lines(&bridge).await.iter().map(|l| l["name"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(names, ["Install labour"], "the staff's line stays");
+    assert_eq!(history_totals(&bridge).await["undone"].as_u64(), Some(1));
+
+    // Forgotten: the same file again adds its lines again.
+    kitchen_with_po(&bridge, &format!("J#{number}"), "kitchen.xml");
+    bridge.poll_once(&[]).await;
+    bridge.wait_until("the lines added again", || async { job_lines(&bridge).await.len() == 6 }).await;
     bridge.stop().await;
 }
