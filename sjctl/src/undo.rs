@@ -23,9 +23,11 @@ use std::process::ExitCode;
 use sj_shared::config::Settings;
 use sj_shared::ids::{ContentHash, LineItemId};
 use sj_shared::jobber::jobs::JobView;
-use sj_shared::jobber::ops::QuoteView;
+use sj_shared::jobber::ops::{LineItemEdit, QuoteView};
 use sj_shared::jobber::JobberClient;
-use sj_shared::store::{self, Crosswalk, History, Keys, Outcome, PublishedDocuments, QuoteRecord};
+use sj_shared::store::{
+    self, Crosswalk, FilledLine, History, Keys, Outcome, PublishedDocuments, QuoteRecord,
+};
 
 use crate::jobber::{exit_code, jobber_client, Failure};
 
@@ -104,7 +106,26 @@ async fn undo(settings: &Settings, args: &Args) -> Result<Undone, Failure> {
         if !args.yes && !confirm("Remove these lines from the quote in Jobber?")? {
             return Err(Failure::Usage("nothing removed".to_owned()));
         }
-        jobber.delete_line_items(&record.quote_id, &plan.present_lines).await?;
+        if !plan.present_lines.is_empty() {
+            jobber.delete_line_items(&record.quote_id, &plan.present_lines).await?;
+        }
+        if !plan.filled.is_empty() {
+            // The template's lines the bridge filled in get their earlier values back.
+            let f =
+                |v: rust_decimal::Decimal| rust_decimal::prelude::ToPrimitive::to_f64(&v).unwrap_or_default();
+            let edits: Vec<LineItemEdit> = plan
+                .filled
+                .iter()
+                .map(|line| LineItemEdit {
+                    line_item_id: line.id.clone(),
+                    description: line.description.clone(),
+                    quantity: f(line.quantity),
+                    unit_price: f(line.unit_price),
+                    unit_cost: line.unit_cost.map(f),
+                })
+                .collect();
+            jobber.edit_line_items(&record.quote_id, &edits).await?;
+        }
         println!("Removed.");
     } else {
         let quote = plan.quote.as_ref().expect("not nothing_left");
@@ -135,6 +156,8 @@ struct Plan {
     /// Lines the bridge added (PO routing) that the quote still has.
     present_lines: Vec<LineItemId>,
     line_names: Vec<String>,
+    /// Template lines the bridge filled in that the quote still has (put back on undo).
+    filled: Vec<FilledLine>,
 }
 
 impl Plan {
@@ -150,26 +173,30 @@ impl Plan {
                     }
                 }
             }
-            return Ok(Plan { quote: None, job: view, present_lines, line_names });
+            return Ok(Plan { quote: None, job: view, present_lines, line_names, filled: Vec::new() });
         }
         let quote = jobber.quote_view(&record.quote_id).await?;
-        let (mut present_lines, mut line_names) = (Vec::new(), Vec::new());
+        let (mut present_lines, mut line_names, mut filled) = (Vec::new(), Vec::new(), Vec::new());
         if record.added_to_existing && quote.is_some() {
             for item in jobber.quote_line_items(&record.quote_id).await? {
                 if record.line_item_ids.contains(&item.id) {
                     line_names.push(item.name);
                     present_lines.push(item.id);
+                } else if let Some(line) = record.filled_lines.iter().find(|l| l.id == item.id) {
+                    line_names.push(format!("{} (filled in: put back)", item.name));
+                    filled.push(line.clone());
                 }
             }
         }
-        Ok(Plan { quote, job: None, present_lines, line_names })
+        Ok(Plan { quote, job: None, present_lines, line_names, filled })
     }
 
     fn nothing_left(&self, record: &QuoteRecord) -> bool {
         if record.job.is_some() {
             return self.job.is_none() || self.present_lines.is_empty();
         }
-        self.quote.is_none() || (record.added_to_existing && self.present_lines.is_empty())
+        self.quote.is_none()
+            || (record.added_to_existing && self.present_lines.is_empty() && self.filled.is_empty())
     }
 
     fn describe(&self, record: &QuoteRecord) -> String {

@@ -23,16 +23,16 @@
 //! Jobber is the truth; Redis only coordinates and remembers.
 
 use regex::Regex;
-use sj_shared::config::{JobsSettings, PoQuoteMissing, QuoteSettings, WorkerSettings};
+use sj_shared::config::{JobsSettings, PoQuoteMissing, Presentation, QuoteSettings, WorkerSettings};
 use sj_shared::failure::FailureKind;
 use sj_shared::ids::{ClientId, ContentHash, LineItemId};
-use sj_shared::jobber::ops::{QuoteRef, QuoteSummary};
+use sj_shared::jobber::ops::{LineItemEdit, QuoteRef, QuoteSummary};
 use sj_shared::jobber::JobberErrorKind;
 use sj_shared::jobber::{JobberClient, JobberError};
 use sj_shared::mapping::Catalogs;
 use sj_shared::message::QuoteRequest;
 use sj_shared::pricing::{self, PricedDocument};
-use sj_shared::store::{Crosswalk, QuoteRecord, RedisEpoch, RedisLock};
+use sj_shared::store::{Crosswalk, FilledLine, QuoteRecord, RedisEpoch, RedisLock};
 
 use crate::effects::Effects;
 use crate::failure::Failure;
@@ -68,7 +68,11 @@ impl Routing {
             "" => None,
             text => Some(Regex::new(text).map_err(|e| format!("quote.po_quote_pattern: {e}"))?),
         };
-        Ok(Routing { pattern, missing: settings.po_quote_missing, job: crate::job::JobRouting::new(settings, jobs)? })
+        Ok(Routing {
+            pattern,
+            missing: settings.po_quote_missing,
+            job: crate::job::JobRouting::new(settings, jobs)?,
+        })
     }
 
     /// The quote number the document's PO names, if it names one.
@@ -188,7 +192,9 @@ impl Writer {
         let priced = self.price(request).await?;
         let (look, recorded_before) = self.look_up(request, delivered).await?;
         if let Some(number) = self.routing.job.job_number(request) {
-            let items = quote::line_items(&self.quote_rules, &priced);
+            // A job gets the cabinets themselves (inventory and job costing), whatever the
+            // quote's presentation.
+            let items = quote::product_lines(&self.quote_rules, &priced);
             return self.write_to_job(request, number, items, look, intent, recorded_before).await;
         }
         if let Some(number) = self.routing.quote_number(request) {
@@ -361,8 +367,11 @@ impl Writer {
             added_to_existing: true,
             line_item_ids,
             source: request.source.id.clone(),
-            job: None,
+            ..QuoteRecord::default()
         };
+        if self.quote_rules.presentation != Presentation::Lines {
+            return self.fill_template(priced, quote, intent, recorded_before).await;
+        }
         let mine: Vec<LineItemId> = if look == LookUp::Skip {
             Vec::new()
         } else {
@@ -394,6 +403,130 @@ impl Writer {
         let record = record(ids, false);
         self.remember(&request.content_hash, &record).await;
         Ok(Written::LinesAdded(record))
+    }
+
+    /// PO routing with `quote.presentation = "msrp-discount" | "package"` into a quote made from
+    /// the dealer's retail template: each presentation line fills a template line of its name
+    /// that no document filled yet (`quoteEditLineItems`; the template's description kept, the
+    /// values and the marker written), the others are added (`quoteCreateLineItems`). Per line,
+    /// so that an attempt that crashed between the two mutations is finished, not doubled: a
+    /// line of its name carrying the marker is done. The quote's lines are always read (their
+    /// names are needed), one request.
+    async fn fill_template(
+        &self,
+        priced: &PricedDocument<'_>,
+        quote: &QuoteRef,
+        intent: &RedisLock,
+        recorded_before: bool,
+    ) -> Result<Written, Failure> {
+        let request = priced.request;
+        let tag = quote::title_marker(&quote::marker(&request.content_hash));
+        let existing = self.jobber.quote_line_items(&quote.id).await?;
+        let mut used = vec![false; existing.len()];
+        let (mut done, mut edits, mut filled, mut adds) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for mut item in quote::line_items(&self.quote_rules, priced) {
+            let named = |i: usize| !used[i] && existing[i].name.trim() == item.name.trim();
+            if let Some(i) =
+                (0..existing.len()).find(|&i| named(i) && existing[i].description.ends_with(&tag))
+            {
+                used[i] = true;
+                done.push(existing[i].id.clone());
+                continue;
+            }
+            item.description = [item.description.as_str(), tag.as_str()]
+                .iter()
+                .filter(|p| !p.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join("\n");
+            match (0..existing.len()).find(|&i| named(i) && !quote::has_marker(&existing[i].description)) {
+                Some(i) => {
+                    used[i] = true;
+                    let line = &existing[i];
+                    let decimal = |v: Option<f64>| v.and_then(|v| rust_decimal::Decimal::try_from(v).ok());
+                    filled.push(FilledLine {
+                        id: line.id.clone(),
+                        description: line.description.clone(),
+                        quantity: decimal(line.quantity).unwrap_or(rust_decimal::Decimal::ONE),
+                        unit_price: decimal(line.unit_price).unwrap_or_default(),
+                        unit_cost: decimal(line.unit_cost),
+                    });
+                    let description = if line.description.trim().is_empty() {
+                        item.description
+                    } else {
+                        format!("{}\n{}", line.description.trim_end(), item.description)
+                    };
+                    edits.push(LineItemEdit {
+                        line_item_id: line.id.clone(),
+                        description,
+                        quantity: item.quantity,
+                        unit_price: item.unit_price,
+                        unit_cost: Some(item.unit_cost),
+                    });
+                }
+                None => adds.push(item),
+            }
+        }
+        let mut record = QuoteRecord {
+            quote_id: quote.id.clone(),
+            quote_number: quote.quote_number.clone(),
+            client_id: quote.client_id.clone(),
+            found_by_marker: edits.is_empty() && adds.is_empty(),
+            added_to_existing: true,
+            line_item_ids: Vec::new(),
+            source: request.source.id.clone(),
+            job: None,
+            filled_lines: filled,
+        };
+        // The template lines' values before this document, kept before the edit: an attempt
+        // that finds its lines already filled (its answer lost, or a copy) still knows what
+        // `sjctl undo` puts back.
+        let kept = self.crosswalk.keys().key("template-lines", request.content_hash.as_str());
+        if edits.is_empty() && adds.is_empty() {
+            record.filled_lines = self.kept_template_lines(&kept).await;
+            self.remember(&request.content_hash, &record).await;
+            return Ok(Written::AlreadyThere(record));
+        }
+        if !record.filled_lines.is_empty() {
+            let json = serde_json::to_string(&record.filled_lines).expect("lines serialize");
+            let mut conn = self
+                .crosswalk
+                .pool()
+                .get()
+                .await
+                .map_err(|e| Failure::new(FailureKind::RedisUnavailable, e.to_string()))?;
+            deadpool_redis::redis::cmd("SET")
+                .arg(&kept)
+                .arg(json)
+                .arg("EX")
+                .arg(sj_shared::store::ATTEMPT_KEPT.as_secs())
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(|e| Failure::new(FailureKind::RedisUnavailable, e.to_string()))?;
+        }
+        let write = async {
+            if !edits.is_empty() {
+                self.jobber.edit_line_items(&quote.id, &edits).await.map_err(Failure::of_write)?;
+            }
+            if adds.is_empty() {
+                return Ok(Vec::new());
+            }
+            self.jobber.add_line_items(&quote.id, &adds).await.map_err(|e| Failure::of_write(e).after_write())
+        };
+        record.line_item_ids = self.writing(request, intent, recorded_before, write).await?;
+        tracing::info!(quote = %quote.quote_number, client = %quote.client_name, filled = edits.len(),
+            added = record.line_item_ids.len(), "the template lines of the quote the PO names filled in");
+        self.remember(&request.content_hash, &record).await;
+        Ok(Written::LinesAdded(record))
+    }
+
+    /// The template lines' earlier values an earlier attempt kept (none after a Redis loss:
+    /// then `sjctl undo` removes what was added and leaves the filled lines to staff).
+    async fn kept_template_lines(&self, key: &str) -> Vec<FilledLine> {
+        let Ok(mut conn) = self.crosswalk.pool().get().await else { return Vec::new() };
+        let json: Option<String> =
+            deadpool_redis::redis::cmd("GET").arg(key).query_async(&mut conn).await.ok().flatten();
+        json.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default()
     }
 
     /// A lost crosswalk costs only a marker look-up next time: log, don't fail.

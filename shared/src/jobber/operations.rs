@@ -57,6 +57,7 @@ operation!(CREATE_CLIENT = "CreateClient");
 operation!(CREATE_PROPERTY = "CreateProperty");
 operation!(CREATE_QUOTE = "CreateQuote");
 operation!(ADD_LINES = "AddLines");
+operation!(EDIT_LINES = "EditLines");
 operation!(DELETE_LINES = "DeleteLines");
 operation!(DISCONNECT = "Disconnect");
 operation!(JOB = "Job");

@@ -88,6 +88,26 @@ pub struct LineItemSummary {
     pub name: String,
     #[serde(default)]
     pub description: String,
+    /// Read for a quote's lines (a template line's values, kept so `sjctl undo` can restore
+    /// them); absent where the query does not ask.
+    #[serde(default)]
+    pub quantity: Option<f64>,
+    #[serde(default)]
+    pub unit_price: Option<f64>,
+    #[serde(default)]
+    pub unit_cost: Option<f64>,
+}
+
+/// New values for an existing line item of a quote (`quoteEditLineItems`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LineItemEdit {
+    pub line_item_id: LineItemId,
+    pub description: String,
+    pub quantity: f64,
+    pub unit_price: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit_cost: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -411,6 +431,21 @@ impl JobberClient {
         let payload = payload(&data, "quoteCreateLineItems")?;
         let created: Vec<Value> = field(&payload, "/createdLineItems")?;
         Ok(created.iter().filter_map(|v| v.get("id").and_then(Value::as_str).map(LineItemId::new)).collect())
+    }
+
+    /// Changes line items of an existing quote in one mutation (a template's lines filled in by
+    /// PO routing, or put back by `sjctl undo`).
+    pub async fn edit_line_items(
+        &self,
+        quote_id: &QuoteId,
+        items: &[LineItemEdit],
+    ) -> Result<(), JobberError> {
+        let variables = json!({"quote": quote_id, "items": items});
+        if self.withhold(operations::EDIT_LINES, &variables) {
+            return Ok(());
+        }
+        let data = self.execute(operations::EDIT_LINES, variables).await?;
+        payload(&data, "quoteEditLineItems").map(|_| ())
     }
 
     /// Deletes line items of a quote (`sjctl undo` of lines added by PO routing).

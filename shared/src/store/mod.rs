@@ -13,7 +13,7 @@ pub use history::{History, HistoryEntry, Outcome, Totals};
 pub use lock::RedisLock;
 pub use parked::{Claim, ParkedCopy, ParkedDocuments};
 pub use published::PublishedDocuments;
-pub use quotes::{Crosswalk, QuoteRecord, RecordedJob, ATTEMPT_KEPT};
+pub use quotes::{Crosswalk, FilledLine, QuoteRecord, RecordedJob, ATTEMPT_KEPT};
 
 use crate::config::RedisSettings;
 

@@ -40,6 +40,20 @@ pub struct QuoteRecord {
     /// quote.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<RecordedJob>,
+    /// Lines of the quote's template (`msrp-discount`, `package`) that the bridge filled in
+    /// rather than added, each with the values it had before: `sjctl undo` puts them back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filled_lines: Vec<FilledLine>,
+}
+
+/// A template line the bridge filled in, as it was before.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilledLine {
+    pub id: LineItemId,
+    pub description: String,
+    pub quantity: rust_decimal::Decimal,
+    pub unit_price: rust_decimal::Decimal,
+    pub unit_cost: Option<rust_decimal::Decimal>,
 }
 
 /// The job of a [`QuoteRecord`] whose lines went to a job.

@@ -4,11 +4,12 @@
 //! not by the code under test.
 
 use rust_decimal::{Decimal, RoundingStrategy};
-use serde_json::Value;
+use serde_json::{json, Value};
 use sj_shared::intake::DocumentReader;
 use sj_shared::message::{QuoteRequest, Source, SourceKind};
 
-use super::worker::Bridge;
+use super::routing::kitchen_with_po;
+use super::worker::{set_fault, Bridge};
 use crate::support::samples;
 
 fn d(s: &str) -> Decimal {
@@ -180,5 +181,121 @@ async fn a_package_quote_is_one_line_at_the_customer_total() {
         (format!("{total:.2}"), format!("{cogs:.2}"))
     );
     assert_eq!(money(&quote["amounts"]["total"]), format!("{total:.2}"));
+    bridge.stop().await;
+}
+
+/// A quote made by staff from the dealer's retail template (an MSRP line and a discount line at
+/// 0, and a line of their own); returns its number.
+async fn template_quote(bridge: &Bridge) -> String {
+    let token = bridge.sandbox.issue_tokens().access_token;
+    let reply = crate::sandbox::gql(
+        &bridge.sandbox,
+        &token,
+        "mutation($input: ClientCreateInput!) { clientCreate(input: $input) { client { id properties { id } } } }",
+        json!({"input": {"companyName": "Aspen Ridge Homes", "isCompany": true,
+            "properties": [{"address": {"street1": "1410 Aspen Ridge Ct", "city": "Bozeman", "postalCode": "59718"}}]}}),
+    )
+    .await;
+    let client = &reply.json["data"]["clientCreate"]["client"];
+    let reply = crate::sandbox::gql(
+        &bridge.sandbox,
+        &token,
+        "mutation($a: QuoteCreateAttributes!) { quoteCreate(attributes: $a) { quote { quoteNumber } userErrors { message } } }",
+        json!({"a": {"clientId": client["id"], "propertyId": client["properties"][0]["id"], "title": "Kitchen (retail template)",
+            "lineItems": [
+                {"name": "Design visit", "quantity": 1, "unitPrice": 150, "saveToProductsAndServices": false},
+                {"name": "Made-to-Order Cabinetry - MSRP", "description": "Cabinetry at the maker's list price",
+                 "quantity": 1, "unitPrice": 0, "saveToProductsAndServices": false},
+                {"name": "Made-to-Order Cabinetry \u{2013} Sale Discount", "quantity": 1, "unitPrice": 0,
+                 "saveToProductsAndServices": false}]}}),
+    )
+    .await;
+    reply.json["data"]["quoteCreate"]["quote"]["quoteNumber"].as_str().expect(&reply.text).to_owned()
+}
+
+#[tokio::test]
+async fn a_template_quotes_lines_are_filled_once_even_when_the_document_comes_twice_and_undo_puts_them_back()
+{
+    let mut bridge = bridge("cat-template", "msrp-discount").await;
+    bridge.env.push(("SJ_QUOTE__MSRP_LINES".into(), "order".into()));
+    std::fs::write(catalogs_csv(&bridge), PRICED).unwrap();
+    let number = template_quote(&bridge).await;
+    bridge.start_consuming_worker().await;
+    // Jobber fills the lines, but its answer never reaches the worker.
+    set_fault(
+        &bridge.sandbox,
+        json!({"route": "/api/graphql", "body_contains": "quoteEditLineItems", "lose_response_next": 1}),
+    )
+    .await;
+    kitchen_with_po(&bridge, &format!("Q#{number}"), "kitchen.xml");
+    bridge.poll_once(&[]).await;
+    bridge
+        .wait_until("the filled lines found by their marker", || async {
+            bridge.worker_log_lines(&["already in Jobber", "\"by_marker\":true"]) == 1
+        })
+        .await;
+    let (_, msrp, cogs, total) = expected(&kitchen());
+    let check = |quote: &Value| {
+        let got: Vec<(String, String, String)> = items(quote)
+            .iter()
+            .map(|i| {
+                (i["name"].as_str().unwrap().to_owned(), money(&i["unit_price"]), money(&i["unit_cost"]))
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("Design visit".to_owned(), "150.00".to_owned(), "0.00".to_owned()),
+                ("Made-to-Order Cabinetry - MSRP".to_owned(), format!("{msrp:.2}"), format!("{cogs:.2}")),
+                (
+                    "Made-to-Order Cabinetry \u{2013} Sale Discount".to_owned(),
+                    format!("{:.2}", total - msrp),
+                    "0.00".to_owned()
+                ),
+            ],
+            "the template's lines filled, nothing added"
+        );
+        assert_eq!(money(&quote["amounts"]["total"]), format!("{:.2}", total + d("150")));
+        let msrp_line = &items(quote)[1];
+        let description = msrp_line["description"].as_str().unwrap();
+        assert!(
+            description.starts_with("Cabinetry at the maker's list price\n"),
+            "the template's text kept: {description}"
+        );
+        assert!(description.ends_with(']') && description.contains("[SJ-"), "{description}");
+    };
+    let quotes = bridge.quotes().await;
+    assert_eq!(quotes.len(), 1, "no new quote");
+    check(&quotes[0]);
+
+    // A second copy of the document: nothing filled twice.
+    kitchen_with_po(&bridge, &format!("Q#{number}"), "kitchen-again.xml");
+    bridge.poll_once(&[("SJ_POLLER__SKIP_PUBLISHED", "false")]).await;
+    bridge
+        .wait_until("the second copy", || async { bridge.worker_log_lines(&["already in Jobber"]) == 2 })
+        .await;
+    check(&bridge.quotes().await[0]);
+
+    // Undo puts the template's lines back as staff made them.
+    let out = bridge
+        .command("sjctl", "sjctl")
+        .args(["undo", "--file", "kitchen.xml", "--yes"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let quote = &bridge.quotes().await[0];
+    let back: Vec<(String, String)> = items(quote)
+        .iter()
+        .map(|i| (i["description"].as_str().unwrap().to_owned(), money(&i["unit_price"])))
+        .collect();
+    assert_eq!(back[1], ("Cabinetry at the maker's list price".to_owned(), "0.00".to_owned()));
+    assert_eq!(back[2], (String::new(), "0.00".to_owned()));
     bridge.stop().await;
 }

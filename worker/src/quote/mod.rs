@@ -91,6 +91,13 @@ pub fn marker(content_hash: &ContentHash) -> String {
     format!("SJ-{}", &hex[..hex.len().min(12)])
 }
 
+/// Whether a line's description ends with some document's marker (a line the bridge wrote or
+/// filled in).
+pub fn has_marker(description: &str) -> bool {
+    let text = description.trim_end();
+    text.ends_with(']') && text.rsplit_once("[SJ-").is_some_and(|(_, hex)| hex.len() == 13)
+}
+
 /// The marker as written at the end of a title, when the account has no marker field.
 pub fn title_marker(marker: &str) -> String {
     format!("[{marker}]")
