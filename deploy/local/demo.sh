@@ -52,6 +52,9 @@ export SJ_POLLER__FOLDER__SETTLE=100ms
 export SJ_POLLER__FOLDER__START_FROM=everything
 # The mapping table (CSV store): the workers append a row for every client they create.
 export SJ_MAPPING__CSV__PATH=$demo/mapping.csv
+# The catalog table beside it (docs/pricing.md): the dealer's multiplier and margin (or markup) per
+# catalog, as staff keep it. A catalog it does not price parks its document until they do.
+cp samples/catalogs.csv "$demo/catalogs.csv"
 export SJ_JOBBER__API_URL=$sandbox
 export SJ_JOBBER__CLIENT_SECRET=sandbox-client-secret
 export SJ_JOBBER__REFRESH_TOKEN=$refresh_token
@@ -115,6 +118,9 @@ for n in 1 2; do
   addr=$(cat "$demo/run/worker-$n.addr" 2>/dev/null || true)
   [[ -n $addr ]] && echo "  worker-$n: http://$addr/metrics ($("$bin/sjctl" probe --address-file "$demo/run/worker-$n.addr" 2>&1 && echo ready))"
 done
+echo
+echo "== the catalog table the quotes were priced by ($demo/catalogs.csv) =="
+sed 's/^/  /' "$demo/catalogs.csv"
 echo
 echo "== the mapping table the workers wrote ($demo/mapping.csv) =="
 "$bin/sjctl" mapping list 2>/dev/null || true

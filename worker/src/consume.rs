@@ -103,7 +103,7 @@ impl Handler<'_> {
                     Written::Created(r) => {
                         observe::metrics().quote_created(first_seen);
                         tracing::info!(source = %request.source.id, quote = %r.quote_number,
-                        client = %r.client_id, "quote created");
+                        client = %r.client_id, total = %r.total, "quote created");
                         self.history
                             .record(Outcome::Created, &request.source.id, Some(&r.quote_number), None)
                             .await;

@@ -260,6 +260,7 @@ impl Writer {
             quote_number: created.quote_number,
             client_id: resolved.client_id,
             source: request.source.id.clone(),
+            total: priced.total.to_string(),
             ..QuoteRecord::default()
         };
         self.remember(&request.content_hash, &record).await;
@@ -477,6 +478,7 @@ impl Writer {
             source: request.source.id.clone(),
             job: None,
             filled_lines: filled,
+            total: priced.total.to_string(),
         };
         // The template lines' values before this document, kept before the edit: an attempt
         // that finds its lines already filled (its answer lost, or a copy) still knows what

@@ -44,6 +44,9 @@ pub struct QuoteRecord {
     /// rather than added, each with the values it had before: `sjctl undo` puts them back.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub filled_lines: Vec<FilledLine>,
+    /// The customer total the bridge priced the document at (`2911.85`), when it wrote it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub total: String,
 }
 
 /// A template line the bridge filled in, as it was before.
