@@ -10,7 +10,7 @@
 //! - [`resolve`]: the Jobber client and property of a document (mapping table, searches,
 //!   creation), with [`client_cache`];
 //! - [`quote`]: the dealer's pricing and presentation rules;
-//! - [`job`]: PO routing to a job (the document's lines added to the job its PO names);
+//! - [`write::job`]: PO routing to a job (the document's lines added to the job its PO names);
 //! - [`effects`]: what a document changes besides Jobber, and the one place `--dry-run` is decided
 //!   (with [`sj_shared::jobber::JobberClient::dry_run`]).
 
@@ -18,7 +18,6 @@ pub mod client_cache;
 pub mod consume;
 pub mod effects;
 pub mod failure;
-pub mod job;
 pub mod lookup;
 pub mod pacing;
 pub mod quote;

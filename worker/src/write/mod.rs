@@ -14,13 +14,15 @@
 //!    crosswalk.
 //!
 //! PO routing to a job: when the PO number names an existing job (`quote.po_job_pattern`, checked
-//! first), the lines go to that job instead ([`crate::job`]).
+//! first), the lines go to that job instead ([`job`]).
 //!
 //! PO routing: when the PO number names an existing quote (`quote.po_quote_pattern`), steps 3–5
 //! become: look the marker up among that quote's lines, else add the document's lines to it in
 //! one mutation, each line's description ending with the marker.
 //!
 //! Jobber is the truth; Redis only coordinates and remembers.
+
+pub mod job;
 
 use regex::Regex;
 use sj_shared::config::{JobsSettings, PoQuoteMissing, Presentation, QuoteSettings, WorkerSettings};
@@ -59,7 +61,7 @@ pub enum Written {
 pub struct Routing {
     pub pattern: Option<Regex>,
     pub missing: PoQuoteMissing,
-    pub job: crate::job::JobRouting,
+    pub job: job::JobRouting,
 }
 
 impl Routing {
@@ -71,7 +73,7 @@ impl Routing {
         Ok(Routing {
             pattern,
             missing: settings.po_quote_missing,
-            job: crate::job::JobRouting::new(settings, jobs)?,
+            job: job::JobRouting::new(settings, jobs)?,
         })
     }
 
