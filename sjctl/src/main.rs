@@ -4,6 +4,7 @@
 //! monitoring scripts expect of a health check); 2 the command ran but hit a problem (a document
 //! that does not parse, a dead letter that cannot be replayed, a broker that cannot be reached).
 
+mod catalogs;
 mod dlq;
 mod history;
 mod jobber;
@@ -58,6 +59,10 @@ enum Command {
     /// The mapping table (Saberis customer → Jobber client): list, set, import, refresh.
     #[command(subcommand)]
     Mapping(mapping::Command),
+    /// The catalog table (the dealer's price per catalog: multiplier and margin, or markup):
+    /// list, set, refresh.
+    #[command(subcommand)]
+    Catalogs(catalogs::Command),
     /// The Jobber connection: connect (OAuth, first setup), disconnect, status.
     #[command(subcommand)]
     Jobber(jobber::Command),
@@ -91,6 +96,7 @@ fn main() -> ExitCode {
         Command::Status(args) => status::run(&settings, &args),
         Command::Undo(args) => undo::run(&settings, &args),
         Command::Mapping(command) => mapping::run(&settings, command),
+        Command::Catalogs(command) => catalogs::run(&settings, command),
         Command::Jobber(command) => jobber::run(&settings, command),
         Command::Probe(args) => probe::run(&settings, &args),
     };

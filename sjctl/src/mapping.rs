@@ -203,7 +203,7 @@ async fn check_in_jobber(
 }
 
 /// Who a person's row is from: `--by`, else $USER, else `sjctl`; never `auto`.
-fn person(by: Option<String>) -> Result<String, String> {
+pub(crate) fn person(by: Option<String>) -> Result<String, String> {
     let by = by
         .or_else(|| std::env::var("USER").ok())
         .map(|b| b.trim().to_owned())
@@ -215,7 +215,7 @@ fn person(by: Option<String>) -> Result<String, String> {
     Ok(by)
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 

@@ -1,15 +1,17 @@
 //! `sjctl verify`: is this installation able to work? One check per dependency (configuration,
-//! RabbitMQ and its topology, Redis, Jobber, SaberisConnect, SMTP, the mapping table's store),
-//! each printed as one line:
+//! RabbitMQ and its topology, Redis, Jobber, SaberisConnect, SMTP, the mapping and catalog
+//! tables' store), each printed as one line, and notes on what works but may surprise:
 //!
 //! ```text
 //! ✓ what (detail)
 //! ✗ what: problem — the fix
 //! - what skipped (why)
+//! ! what: note — what to do
 //! ```
 //!
 //! Every check has its own time limit, so an unreachable host costs a few seconds and never hangs
-//! the command; a failed check does not stop the others. Exit 1 if any check failed.
+//! the command; a failed check does not stop the others. Exit 1 if any check failed (a note
+//! does not count).
 //!
 //! The helpers shared with `sjctl status` (a short AMQP connection, passive queue declares, the
 //! Jobber budget and tokens as Redis holds them) live here too.
@@ -27,7 +29,8 @@ use serde::Serialize;
 use sj_shared::amqp::{self, Topology};
 use sj_shared::config::{HumanDuration, MappingStoreKind, Settings, SmtpTls};
 use sj_shared::jobber::{JobberClient, TokenSet, TokenState, TokenStore};
-use sj_shared::mapping::Mapping;
+use sj_shared::mapping::{Catalogs, Mapping};
+use sj_shared::pricing::CatalogTable;
 use sj_shared::store::{self, Keys};
 
 /// How long one check may take (an unreachable host, a server that never answers).
@@ -47,6 +50,8 @@ enum Outcome {
     Ok,
     Failed,
     Skipped,
+    /// Works, but deserves a look (rows that price nothing, settings the table overrides).
+    Note,
 }
 
 /// One line of the report.
@@ -74,6 +79,10 @@ impl Check {
         Self { check, outcome: Outcome::Skipped, detail: why.into(), fix: None }
     }
 
+    fn note(check: &'static str, detail: impl Into<String>, fix: Option<String>) -> Self {
+        Self { check, outcome: Outcome::Note, detail: detail.into(), fix }
+    }
+
     fn line(&self) -> String {
         match self.outcome {
             Outcome::Ok => format!("✓ {} ({})", self.check, self.detail),
@@ -81,6 +90,10 @@ impl Check {
                 format!("✗ {}: {} — {}", self.check, self.detail, self.fix.as_deref().unwrap_or(""))
             }
             Outcome::Skipped => format!("- {} skipped ({})", self.check, self.detail),
+            Outcome::Note => match &self.fix {
+                Some(fix) => format!("! {}: {} — {fix}", self.check, self.detail),
+                None => format!("! {}: {}", self.check, self.detail),
+            },
         }
     }
 }
@@ -159,6 +172,7 @@ async fn checks(settings: &Settings) -> Vec<Check> {
     checks.push(check_saberis_connect(settings).await);
     checks.push(check_smtp(settings).await);
     checks.push(check_mapping_store(settings).await);
+    checks.extend(check_catalog_table(settings).await);
     checks
 }
 
@@ -532,6 +546,107 @@ async fn check_mapping_store(settings: &Settings) -> Check {
     }
 }
 
+/// The catalog table's store (as the mapping's: read, and writable), then notes: its rows that
+/// price nothing, and the catalogs `pricing.catalog_markups` names that the table has rows for
+/// (the table wins).
+async fn check_catalog_table(settings: &Settings) -> Vec<Check> {
+    const WHAT: &str = "catalog table readable and writable";
+    let fix = match settings.mapping.store {
+        MappingStoreKind::Csv => {
+            "fix mapping.csv.catalogs_path (or mapping.csv.path: the table is catalogs.csv \
+                                  beside it), or the file's and its folder's permissions"
+                .to_owned()
+        }
+        MappingStoreKind::Sheets => format!(
+            "add a tab {:?} to the mapping's sheet (or set mapping.sheets.catalog_tab), shared with the \
+             service account as editor",
+            settings.mapping.sheets.catalog_tab
+        ),
+    };
+    let pool = match store::pool(&settings.redis) {
+        Ok(pool) => pool,
+        Err(e) => return vec![Check::failed(WHAT, e.to_string(), "fix redis.url")],
+    };
+    let catalogs = match Catalogs::new(&settings.mapping, pool, Keys::new(&settings.namespace)) {
+        Ok(catalogs) => catalogs,
+        Err(e) => return vec![Check::failed(WHAT, e.to_string(), fix)],
+    };
+    let mut checks = match limited(catalogs.check_store()).await {
+        Ok(detail) => vec![Check::ok(WHAT, detail)],
+        Err(e) => return vec![Check::failed(WHAT, format!("{}: {e}", catalogs.describe()), fix)],
+    };
+    // The rows themselves (a CSV file not created yet has none; reading it would create it).
+    let missing_file =
+        settings.mapping.store == MappingStoreKind::Csv && !settings.mapping.csv.catalogs().exists();
+    let table = if missing_file {
+        CatalogTable::default()
+    } else {
+        match limited(catalogs.read_store()).await {
+            Ok(table) => table,
+            Err(e) => {
+                checks.push(Check::note("catalog table rows", format!("not read: {e}"), None));
+                return checks;
+            }
+        }
+    };
+    if !table.problems.is_empty() {
+        checks.push(Check::note(
+            "catalog table rows",
+            format!("{} price nothing: {}", table.problems.len(), table.problems.join("; ")),
+            Some(format!(
+                "correct them in {} (documents of their catalogs are parked, or priced by \
+                 pricing.catalog_markups or the default markup, until then), then sjctl catalogs refresh",
+                catalogs.describe()
+            )),
+        ));
+    }
+    if let Some(note) = markups_the_table_overrides(settings, &table) {
+        checks.push(note);
+    }
+    checks
+}
+
+/// The note naming `pricing.catalog_markups` keys that the catalog table has rows for (by the
+/// same key): the table's usable row wins; while its rows of that name price nothing, the setting
+/// still prices it.
+fn markups_the_table_overrides(settings: &Settings, table: &CatalogTable) -> Option<Check> {
+    let mut wins = Vec::new();
+    let mut not_yet = Vec::new();
+    for key in settings.pricing.catalog_markups.keys() {
+        // By the same key (`catalog_key`): a row of another name may win for some catalogs only.
+        let rows: Vec<_> = table.rows_named(key).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        if rows.iter().any(|r| matches!(r.rule(), Ok(Some(_)))) {
+            wins.push(key.as_str());
+        } else {
+            not_yet.push(key.as_str());
+        }
+    }
+    if wins.is_empty() && not_yet.is_empty() {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if !wins.is_empty() {
+        parts.push(format!("{}: the table wins", wins.join(", ")));
+    }
+    if !not_yet.is_empty() {
+        parts.push(format!(
+            "{}: the table's rows price nothing yet, so the setting prices them until a row is filled in",
+            not_yet.join(", ")
+        ));
+    }
+    Some(Check::note(
+        "pricing.catalog_markups and the catalog table",
+        format!("catalogs named in both: {}", parts.join("; ")),
+        Some(
+            "keep one of them: remove the catalog from pricing.catalog_markups, or its rows from the table"
+                .to_owned(),
+        ),
+    ))
+}
+
 fn tls_name(tls: SmtpTls) -> &'static str {
     match tls {
         SmtpTls::None => "no TLS",
@@ -549,5 +664,34 @@ mod tests {
         assert_eq!(Check::ok("Redis reachable", "x").line(), "✓ Redis reachable (x)");
         assert_eq!(Check::failed("SMTP", "refused", "start it").line(), "✗ SMTP: refused — start it");
         assert_eq!(Check::skipped("SaberisConnect", "off").line(), "- SaberisConnect skipped (off)");
+        assert_eq!(Check::note("rows", "2 price nothing", None).line(), "! rows: 2 price nothing");
+        assert_eq!(Check::note("rows", "x", Some("fix it".into())).line(), "! rows: x — fix it");
+    }
+
+    #[test]
+    fn settings_the_table_overrides_are_named() {
+        let cells: Vec<(usize, Vec<String>)> = [
+            vec!["catalog", "multiplier", "margin", "markup"],
+            vec!["KWP_*", "0.42", "35%", ""],
+            vec!["shaker", "", "", ""],
+            vec!["FWA0724B", "", "", "20"],
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (i + 1, r.iter().map(|c| c.to_string()).collect()))
+        .collect();
+        let table = CatalogTable::from_cells(&cells).unwrap();
+        let mut settings = Settings::default();
+        assert!(markups_the_table_overrides(&settings, &table).is_none());
+        for (key, markup) in [("kwp_*", 30), ("Shaker", 10), ("Decorative", 5), ("FWA0724B (Galaxy)", 5)] {
+            settings.pricing.catalog_markups.insert(key.to_owned(), markup.into());
+        }
+        let note = markups_the_table_overrides(&settings, &table).unwrap();
+        assert_eq!(note.outcome, Outcome::Note);
+        assert_eq!(
+            note.detail,
+            "catalogs named in both: kwp_*: the table wins; Shaker: the table's rows price nothing yet, \
+             so the setting prices them until a row is filled in"
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! `sjctl`, run as a user runs it: arguments, stdout, stderr, exit codes.
 
+mod catalogs;
 mod dlq;
 mod jobber;
 mod parse;

@@ -99,8 +99,48 @@ async fn a_working_installation_is_all_green_and_a_dead_smtp_server_is_named() {
     // --json: the same checks, machine-readable.
     let out = verify(&bridge, &["--json"], &[]).await;
     let checks: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(checks.len(), 9, "{checks:?}");
+    assert_eq!(checks.len(), 10, "{checks:?}");
     assert!(checks.iter().all(|c| c["outcome"] == "ok" || c["outcome"] == "skipped"), "{checks:?}");
+
+    // The catalog table beside the mapping table: its rows that price nothing, and the catalogs
+    // the settings' markups name too, are notes (✓ still: exit 0).
+    let catalogs = bridge.mapping_csv().with_file_name("catalogs.csv");
+    std::fs::write(
+        &catalogs,
+        "catalog,brand,multiplier,margin,markup,updated_by,updated_at\n\
+         KWP_*,Kitchen Craft,0.42,35%,,maria,2026-12-01\n\
+         fwa0724b,Fabuwood,0.5,1.2,,maria,2026-12-01\n\
+         Shaker,,,,,auto,2026-12-08T09:12:44Z\n",
+    )
+    .unwrap();
+    let markups = r#"{"kwp_*"=30,"FWA0724B"=25,"Shaker"=10,"Decorative"=5}"#;
+    let out = verify(&bridge, &[], &[("SJ_PRICING__CATALOG_MARKUPS", markups)]).await;
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "notes are not failures:\n{text}");
+    let table = line(&text, "catalog table readable and writable");
+    assert!(table.starts_with('✓') && table.contains("3 catalog rows, 1 unusable; writable"), "{table}");
+    let rows = line(&text, "catalog table rows");
+    assert!(
+        rows.starts_with(
+            "! catalog table rows: 1 price nothing: row 3 (fwa0724b): margin: 1.2 is 100 % or more"
+        ),
+        "{rows}"
+    );
+    assert!(rows.contains("— correct them in csv ") && rows.contains("sjctl catalogs refresh"), "{rows}");
+    let both = line(&text, "pricing.catalog_markups and the catalog table");
+    assert_eq!(
+        both,
+        "! pricing.catalog_markups and the catalog table: catalogs named in both: kwp_*: the table wins; \
+         FWA0724B, Shaker: the table's rows price nothing yet, so the setting prices them until a row is \
+         filled in — keep one of them: remove the catalog from pricing.catalog_markups, or its rows from the \
+         table",
+        "Decorative has no row; keys compare ignoring case"
+    );
+    let out = verify(&bridge, &["--json"], &[("SJ_PRICING__CATALOG_MARKUPS", markups)]).await;
+    let checks: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let notes: Vec<&Value> = checks.iter().filter(|c| c["outcome"] == "note").collect();
+    assert_eq!(notes.len(), 2, "{checks:?}");
+    std::fs::remove_file(&catalogs).unwrap();
 
     // The SMTP server goes away: SMTP is ✗ with the fix, everything else still checked.
     drop(sink);
