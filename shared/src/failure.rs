@@ -512,6 +512,7 @@ mod tests {
             "mapping.unavailable",
             "routing.quote-missing",
             "routing.job-missing",
+            "pricing.unpriced-catalog",
             "jobber.unavailable",
             "jobber.throttled",
             "jobber.unauthorized",
