@@ -125,7 +125,17 @@ impl Catalogs {
                 let store = store.clone();
                 tokio::task::spawn_blocking(move || store.read_blocking()).await.map_err(join_error)??
             }
-            Store::Sheets(store) => store.read().await?,
+            Store::Sheets(store) => match store.read().await {
+                Ok(cells) => cells,
+                // A sheet without the catalog tab yet (the dealer adds it when pricing by table):
+                // an empty table, so catalogs are priced by the settings or parked as unpriced.
+                Err(MappingError::Unusable(e)) if e.contains("has no tab") => {
+                    tracing::warn!(store = %self.describe(), "the sheet has no catalog tab yet: an empty catalog table \
+                        (add the tab, or set mapping.sheets.catalog_tab)");
+                    Vec::new()
+                }
+                Err(e) => return Err(e),
+            },
         };
         CatalogTable::from_cells(&cells)
             .map_err(|e| MappingError::Unusable(format!("{}: {e}", self.describe())))
