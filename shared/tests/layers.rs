@@ -63,7 +63,10 @@ const SHARED_LAYERS: &[(&str, &[&str])] = &[
     ("observe", &["config", "store"]),
     ("amqp", &["config", "message", "telemetry", "observe"]),
     ("jobber", &["config", "store", "telemetry", "failure", "address", "observe", "ids"]),
-    ("mapping", &["config", "store", "failure", "address", "message", "observe", "ids", "pricing", "catalog_name"]),
+    (
+        "mapping",
+        &["config", "store", "failure", "address", "message", "observe", "ids", "pricing", "catalog_name"],
+    ),
 ];
 
 /// Cycles known and not yet removed, each the exact set of modules of its component: the test
