@@ -65,6 +65,9 @@ struct JobberStatus {
     budget_error: Option<String>,
     /// The version warning a process saw from Jobber in the last day (`extensions.versioning`).
     version_warning: Option<VersionNotice>,
+    /// The workers' shared circuit breaker: `closed`, `open since …` (Jobber failing for every
+    /// document: documents held in sj.quotes, Jobber probed), or why it cannot be read.
+    breaker: String,
 }
 
 pub fn run(settings: &Settings, args: &Args) -> ExitCode {
@@ -259,6 +262,29 @@ async fn jobber(settings: &Settings) -> JobberStatus {
     if let Ok(Ok(notice)) = tokio::time::timeout(CHECK_TIMEOUT, recorded_notice(&pool, &keys)).await {
         status.version_warning = notice;
     }
+    let breaker = sj_shared::jobber::Breaker::new(
+        pool.clone(),
+        &keys,
+        sj_shared::jobber::BreakerRules {
+            threshold: settings.worker.breaker_failures,
+            window: settings.worker.breaker_window.0,
+            probe_interval: settings.worker.breaker_probe_interval.0,
+        },
+    );
+    status.breaker = match tokio::time::timeout(CHECK_TIMEOUT, breaker.open_since()).await {
+        Ok(Ok(None)) => "closed".to_owned(),
+        Ok(Ok(Some(since))) => {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            let open_for = now.saturating_sub(std::time::Duration::from_millis(since));
+            format!(
+                "OPEN for {} (Jobber failing for every document: documents held in sj.quotes, Jobber probed every {})",
+                humantime::format_duration(std::time::Duration::from_secs(open_for.as_secs())),
+                humantime::format_duration(settings.worker.breaker_probe_interval.0)
+            )
+        }
+        Ok(Err(e)) => format!("unknown: {e}"),
+        Err(_) => "unknown: Redis did not answer".to_owned(),
+    };
     let http = reqwest::Client::new();
     let tokens = sj_shared::jobber::TokenStore::from_settings(settings, pool, http);
     status.token = match tokio::time::timeout(CHECK_TIMEOUT, tokens.state()).await {
@@ -308,6 +334,7 @@ fn print_text(status: &Status) {
         (None, None) => println!("Jobber cost budget: not reported (no request in the last hour)"),
     }
     println!("Jobber access token {}", status.jobber.token);
+    println!("Jobber circuit breaker {}", status.jobber.breaker);
     if let Some(notice) = &status.jobber.version_warning {
         println!("WARNING {notice}: move jobber.graphql_version to a supported version (docs/operations.md: Jobber API version)");
     }

@@ -16,8 +16,12 @@ use tracing::Instrument as _;
 
 use crate::failure::Failure;
 use crate::lookup::Delivered;
+use crate::outage::{Hold, Outage};
 use crate::write::{Writer, Written};
 
+/// How long a document is held in hand while Jobber is down, at most: well inside RabbitMQ's
+/// delivery timeout (30 min), after which the broker would take the delivery back itself.
+const HOLD_LONGEST: std::time::Duration = std::time::Duration::from_secs(20 * 60);
 /// How many times a document held back by the shared budget comes back without counting an
 /// attempt; past that, deferrals count like any transient failure.
 const MAX_DEFERRALS: i64 = 100;
@@ -79,7 +83,15 @@ impl Handler<'_> {
                     write_attempts: headers::integer(h, header::WRITE_ATTEMPTS),
                     replays: headers::integer(h, header::REPLAY_COUNT).unwrap_or(0),
                 };
-                self.writer.write(&request, delivered).await.map(|written| (request, written))
+                match self.write_through_outages(&request, delivered).await {
+                    Some(result) => result.map(|written| (request, written)),
+                    None => {
+                        tracing::info!(
+                            "stopping: the document held while Jobber was down returns to the queue"
+                        );
+                        return;
+                    }
+                }
             }
             Err(e) => Err(Failure::new(FailureKind::MessageUnreadable, e.to_string())),
         };
@@ -88,7 +100,7 @@ impl Handler<'_> {
             // with this worker until it stops, then returns to the queue.
             match &outcome {
                 Ok((request, Written::AlreadyThere(r))) => tracing::info!(source = %request.source.id,
-                    quote = %r.quote_number, "dry run: already in Jobber"),
+                    to = %r.target(), "dry run: already in Jobber"),
                 Ok((request, _)) => tracing::info!(source = %request.source.id,
                     "dry run: shown, not written; the message returns to the queue when this worker stops"),
                 Err(failure) => tracing::warn!(%source, kind = %failure.kind, reason = %failure.reason,
@@ -104,31 +116,28 @@ impl Handler<'_> {
                         observe::metrics().quote_created(first_seen);
                         tracing::info!(source = %request.source.id, quote = %r.quote_number,
                         client = %r.client_id, total = %r.total, "quote created");
-                        self.history
-                            .record(Outcome::Created, &request.source.id, Some(&r.quote_number), None)
-                            .await;
+                        self.history.record(Outcome::Created, &request.source.id, Some(r), None).await;
                     }
                     Written::LinesAdded(r) => {
                         observe::metrics().lines_added(r.line_item_ids.len(), first_seen);
                         tracing::info!(source = %request.source.id, quote = %r.quote_number,
                         client = %r.client_id, lines = r.line_item_ids.len(), "lines added to an existing quote");
-                        self.history
-                            .record(Outcome::Updated, &request.source.id, Some(&r.quote_number), None)
-                            .await;
+                        self.history.record(Outcome::Updated, &request.source.id, Some(r), None).await;
                     }
                     Written::JobLinesAdded(r) => {
                         observe::metrics().lines_added(r.line_item_ids.len(), first_seen);
-                        tracing::info!(source = %request.source.id, target = %r.target(),
+                        // `to`, not `target`: the JSON log's `target` is the module's.
+                        tracing::info!(source = %request.source.id, to = %r.target(),
                         client = %r.client_id, lines = r.line_item_ids.len(), "lines added to an existing job");
-                        self.history.record(Outcome::Updated, &request.source.id, None, None).await;
+                        self.history.record(Outcome::Updated, &request.source.id, Some(r), None).await;
                     }
                     Written::AlreadyThere(r) => {
                         observe::metrics().documents_already_written.inc();
-                        tracing::info!(source = %request.source.id, quote = %r.quote_number,
+                        // `quote` for a quote (as before jobs), `to` for either: `quote #12`, `job #7`.
+                        tracing::info!(source = %request.source.id,
+                        quote = r.job.is_none().then_some(r.quote_number.as_str()), to = %r.target(),
                         by_marker = r.found_by_marker, "already in Jobber: nothing written");
-                        self.history
-                            .record(Outcome::Unchanged, &request.source.id, Some(&r.quote_number), None)
-                            .await;
+                        self.history.record(Outcome::Unchanged, &request.source.id, Some(r), None).await;
                     }
                 }
                 ack(&delivery).await;
@@ -238,6 +247,69 @@ impl Handler<'_> {
 }
 
 impl Handler<'_> {
+    fn outage(&self) -> Outage<'_> {
+        Outage {
+            breaker: &self.writer.breaker,
+            jobber: &self.writer.jobber,
+            publisher: self.publisher,
+            topology: self.topology,
+        }
+    }
+
+    /// The write, held while Jobber fails for everyone (the shared circuit breaker is open) and
+    /// tried again in hand once it answers, spending no retry tier and no attempt: an outage is
+    /// not this document's failure. A failure of this document alone goes on to the tiers as
+    /// before. `None`: shutdown while held (the delivery returns to the queue).
+    async fn write_through_outages(
+        &self,
+        request: &QuoteRequest,
+        mut delivered: Delivered,
+    ) -> Option<Result<Written, Failure>> {
+        let outage = self.outage();
+        let held_back = || {
+            let mut failure = Failure::new(
+                FailureKind::JobberUnavailable,
+                format!("Jobber has been failing for every document for over {} minutes: given back, no attempt counted", HOLD_LONGEST.as_secs() / 60),
+            );
+            failure.deferred = true;
+            failure
+        };
+        match outage.hold_while_open(&self.shutdown, HOLD_LONGEST).await {
+            Hold::Closed => {}
+            Hold::Shutdown => return None,
+            Hold::TooLong => return Some(Err(held_back())),
+        }
+        loop {
+            let result = self.writer.write(request, delivered).await;
+            match &result {
+                Ok(_) => {
+                    let _ = self.writer.breaker.answered().await;
+                }
+                Err(failure)
+                    if failure.kind == FailureKind::JobberUnavailable
+                        && !self.writer.effects.is_dry_run() =>
+                {
+                    if let Ok(Some(_)) = self.writer.breaker.failed(request.content_hash.as_str()).await {
+                        match outage.hold_while_open(&self.shutdown, HOLD_LONGEST).await {
+                            Hold::Closed => {
+                                // Tried again in hand; the look-up knows an earlier attempt was made.
+                                delivered.attempts += 1;
+                                delivered.write_attempts = Some(
+                                    delivered.write_attempts.unwrap_or(0) + i64::from(failure.after_write),
+                                );
+                                continue;
+                            }
+                            Hold::Shutdown => return None,
+                            Hold::TooLong => return Some(Err(held_back())),
+                        }
+                    }
+                }
+                Err(_) => {}
+            }
+            return Some(result);
+        }
+    }
+
     /// Before a copy of a document goes to the dead letters: `None` when it needs no dead letter
     /// of its own (parked already: acked here), else how to record it. While another worker
     /// holds the claim (its publish under way, or it died holding it) this copy waits in hand,

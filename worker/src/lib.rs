@@ -4,6 +4,8 @@
 //!
 //! - [`startup`]: from the settings to a consuming worker, reconnecting until shutdown;
 //! - [`consume`]: one delivery, start to finish (ack, retry tier or dead letter);
+//! - [`outage`]: Jobber failing for everyone: documents held, Jobber probed, the tiers emptied
+//!   of the outage's documents when it answers (the shared circuit breaker);
 //! - [`pacing`]: waiting, holding no lock, for room in Jobber's budget;
 //! - [`write`]: the exactly-once write of one document, with [`lookup`] deciding when Jobber must
 //!   be asked whether an earlier attempt got there;
@@ -19,6 +21,7 @@ pub mod consume;
 pub mod effects;
 pub mod failure;
 pub mod lookup;
+pub mod outage;
 pub mod pacing;
 pub mod quote;
 pub mod resolve;

@@ -107,6 +107,16 @@ pub async fn run(settings: &Settings, options: Options, shutdown: Shutdown) -> a
         catalogs,
         routing,
         effects,
+        shutdown: shutdown.clone(),
+        breaker: sj_shared::jobber::Breaker::new(
+            pool.clone(),
+            &keys,
+            sj_shared::jobber::BreakerRules {
+                threshold: settings.worker.breaker_failures,
+                window: settings.worker.breaker_window.0,
+                probe_interval: settings.worker.breaker_probe_interval.0,
+            },
+        ),
     };
     loop {
         reconnect.round_starts();

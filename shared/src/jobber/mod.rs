@@ -5,6 +5,7 @@
 //! 429, THROTTLED, an expired or revoked connection) or permanent (Jobber refused the request:
 //! userErrors, GraphQL errors). The worker only reads the class.
 
+mod breaker;
 mod budget;
 mod client;
 pub mod jobs;
@@ -15,6 +16,7 @@ mod version;
 
 use crate::failure::FailureKind;
 
+pub use breaker::{Breaker, BreakerRules};
 pub use budget::{CostBudget, REQUEST_LIMIT, REQUEST_WINDOW};
 pub use client::JobberClient;
 pub use tokens::{TokenSet, TokenState, TokenStore};

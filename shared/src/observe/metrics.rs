@@ -124,6 +124,9 @@ pub struct Metrics {
     pub retries: Family<TierLabels, Counter>,
     pub document_latency: Histogram,
     pub documents_waiting_for_budget: Gauge,
+    pub lease_waits: Counter,
+    pub documents_waiting_for_jobber: Gauge,
+    pub jobber_breaker_open: Gauge,
     // sj-poller (rejected documents) and sj-worker
     pub dead_letters: Family<KindLabels, Counter>,
     // Jobber (every process with a Jobber client)
@@ -232,6 +235,21 @@ impl Metrics {
             documents_waiting_for_budget: register!(
                 "sj_documents_waiting_for_budget",
                 "Documents this worker holds (no lock taken) until Jobber's budget (request window, cost bucket) has room again",
+                Gauge::default()
+            ),
+            lease_waits: register!(
+                "sj_lease_waits",
+                "Looks (about one a second) a worker took at another attempt's lease on a document it holds, waiting for it instead of spending a retry tier",
+                Counter::default()
+            ),
+            documents_waiting_for_jobber: register!(
+                "sj_documents_waiting_for_jobber",
+                "Documents this worker holds while Jobber is failing for everyone (the shared circuit breaker is open)",
+                Gauge::default()
+            ),
+            jobber_breaker_open: register!(
+                "sj_jobber_breaker_open",
+                "1 while this worker sees the shared Jobber circuit breaker open (Jobber failing for every document), else 0",
                 Gauge::default()
             ),
             dead_letters: register!(

@@ -1,6 +1,7 @@
 //! The one reconnect policy of the loops that hold a broker connection (the poller's rounds, the
 //! worker's and the alerter's consumers): after a failed round, log why and wait, 1 s doubling
-//! up to 30 s, the wait back to 1 s once a round lasted longer than that; a shutdown request
+//! up to 5 s (a broker back after an outage is consumed from within seconds: issue 20), the wait
+//! back to 1 s once a round lasted longer than that; a shutdown request
 //! ends the wait at once.
 
 use std::time::Duration;
@@ -10,7 +11,7 @@ use tokio::time::Instant;
 use super::Shutdown;
 
 const FIRST: Duration = Duration::from_secs(1);
-const LONGEST: Duration = Duration::from_secs(30);
+const LONGEST: Duration = Duration::from_secs(5);
 
 pub struct Reconnect {
     program: &'static str,

@@ -69,6 +69,18 @@ impl RedisLock {
         Ok(extended == 1)
     }
 
+    /// How long the lock at `key` is held for still, whoever holds it: `None` when nobody does.
+    pub async fn remaining(pool: &Pool, key: &str) -> Result<Option<Duration>, StoreError> {
+        let mut conn = pool.get().await?;
+        let ms: i64 = redis::cmd("PTTL").arg(key).query_async(&mut conn).await?;
+        Ok(match ms {
+            -2 => None,
+            // No expiry (never set by this type): treat as held for a moment.
+            -1 => Some(Duration::from_millis(500)),
+            ms => Some(Duration::from_millis(ms.max(0) as u64)),
+        })
+    }
+
     /// Whether the lock is still ours (the fence before a write only its holder may make).
     pub async fn held(&self, pool: &Pool) -> Result<bool, StoreError> {
         let mut conn = pool.get().await?;

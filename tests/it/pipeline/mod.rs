@@ -10,6 +10,7 @@ mod leases;
 mod matching;
 mod poller;
 mod pricing;
+mod recovery;
 mod requests;
 mod restarts;
 pub(crate) mod routing;

@@ -24,6 +24,8 @@
 
 pub mod job;
 
+use std::time::Duration;
+
 use regex::Regex;
 use sj_shared::config::{JobsSettings, PoQuoteMissing, Presentation, QuoteSettings, WorkerSettings};
 use sj_shared::failure::FailureKind;
@@ -33,6 +35,7 @@ use sj_shared::jobber::JobberErrorKind;
 use sj_shared::jobber::{JobberClient, JobberError};
 use sj_shared::mapping::Catalogs;
 use sj_shared::message::QuoteRequest;
+use sj_shared::observe;
 use sj_shared::pricing::{self, PricedDocument};
 use sj_shared::store::{Crosswalk, FilledLine, QuoteRecord, RedisEpoch, RedisLock};
 
@@ -42,6 +45,17 @@ use crate::lookup::{Delivered, LookUp};
 use crate::quote;
 use crate::resolve::{How, Resolved, Resolver};
 use crate::scan_cache::ScanCache;
+
+/// A lease holder is looked at again at least this often (it may end early: released).
+const LEASE_LOOK_AGAIN: Duration = Duration::from_secs(1);
+/// A document waits at most this long in hand for another attempt's lease.
+const LEASE_WAIT_MAX: Duration = Duration::from_secs(600);
+
+/// The intent lease, or the news that another attempt wrote the document meanwhile.
+enum Intent {
+    Ours(RedisLock),
+    Written(QuoteRecord),
+}
 
 /// How a document ended.
 #[derive(Debug)]
@@ -101,6 +115,10 @@ pub struct Writer {
     pub routing: Routing,
     /// What a document changes besides Jobber (logged instead in a dry run).
     pub effects: Effects,
+    /// Ends a wait for another attempt's lease (the document is given back).
+    pub shutdown: sj_shared::runtime::Shutdown,
+    /// Jobber failing for everyone (shared through Redis): see [`crate::outage`].
+    pub breaker: sj_shared::jobber::Breaker,
 }
 
 impl Writer {
@@ -110,13 +128,9 @@ impl Writer {
             return Ok(Written::AlreadyThere(record));
         }
         let pool = self.crosswalk.pool();
-        let intent_key = self.crosswalk.keys().key("intent", hash.as_str());
-        let Some(intent) = RedisLock::try_acquire(pool, &intent_key, self.settings.intent_lease.0).await?
-        else {
-            return Err(Failure::new(
-                FailureKind::WorkerInProgress,
-                "another worker is writing this document (or crashed while writing it; its lease expires soon)",
-            ));
+        let intent = match self.take_intent(hash).await? {
+            Intent::Ours(intent) => intent,
+            Intent::Written(record) => return Ok(Written::AlreadyThere(record)),
         };
         // Kept alive while this attempt works (it may wait for a customer lock, Jobber's budget,
         // slow answers); the write itself checks it still holds it.
@@ -131,6 +145,58 @@ impl Writer {
         // Released on failure too: the next attempt looks the marker up in Jobber before writing.
         intent.release(pool).await;
         result
+    }
+
+    /// The document's intent lease. Held by another attempt (a second copy being written, or a
+    /// crashed worker's lease running out), this one waits for exactly the lease's remaining
+    /// time, looking again each second, with no retry tier and no attempt spent: when the other
+    /// attempt wrote the document, the crosswalk says so and this copy is done. A wait longer than
+    /// [`LEASE_WAIT_MAX`] (a live holder that keeps renewing, slow in Jobber) or a shutdown gives
+    /// the document back as held back (the shortest tier, no attempt counted).
+    async fn take_intent(&self, hash: &ContentHash) -> Result<Intent, Failure> {
+        let pool = self.crosswalk.pool();
+        let key = self.crosswalk.keys().key("intent", hash.as_str());
+        let lease = self.settings.intent_lease.0;
+        let started = tokio::time::Instant::now();
+        let mut told = false;
+        loop {
+            if let Some(intent) = RedisLock::try_acquire(pool, &key, lease).await? {
+                if told {
+                    tracing::info!(
+                        waited_ms = started.elapsed().as_millis() as u64,
+                        "the other attempt's lease on the document ended: writing it"
+                    );
+                }
+                return Ok(Intent::Ours(intent));
+            }
+            let remaining = RedisLock::remaining(pool, &key).await?.unwrap_or_default();
+            if started.elapsed() + remaining.min(LEASE_LOOK_AGAIN) > LEASE_WAIT_MAX
+                || self.shutdown.requested()
+            {
+                let mut failure = Failure::new(
+                    FailureKind::WorkerInProgress,
+                    "another worker has been writing this document for long (its lease is renewed while it \
+                     works): given back, no attempt counted",
+                );
+                failure.deferred = true;
+                return Err(failure);
+            }
+            if !told {
+                tracing::info!(remaining_ms = remaining.as_millis() as u64,
+                    "another attempt holds the document's lease (a copy being written, or a crashed worker's): \
+                     waiting for it, no attempt counted");
+                told = true;
+            }
+            observe::metrics().lease_waits.inc();
+            tokio::time::sleep(
+                remaining.min(LEASE_LOOK_AGAIN) + Duration::from_millis(fastrand::u64(10..60)),
+            )
+            .await;
+            // The other attempt may have written it meanwhile.
+            if let Some(record) = self.crosswalk.get(hash).await? {
+                return Ok(Intent::Written(record));
+            }
+        }
     }
 
     /// How far to look for the document's marker before writing it ([`LookUp`]), and whether an
@@ -378,13 +444,7 @@ impl Writer {
         let mine: Vec<LineItemId> = if look == LookUp::Skip {
             Vec::new()
         } else {
-            self.jobber
-                .quote_line_items(&quote.id)
-                .await?
-                .into_iter()
-                .filter(|item| item.description.ends_with(&tag))
-                .map(|item| item.id)
-                .collect()
+            quote::marked_lines(self.jobber.quote_line_items(&quote.id).await?, &tag)
         };
         if !mine.is_empty() {
             let record = record(mine, true);
@@ -393,11 +453,7 @@ impl Writer {
         }
         let mut items = quote::line_items(&self.quote_rules, priced);
         for item in &mut items {
-            item.description = if item.description.is_empty() {
-                tag.clone()
-            } else {
-                format!("{}\n{tag}", item.description)
-            };
+            item.description = quote::with_marker(&item.description, &tag);
         }
         let write = async { self.jobber.add_line_items(&quote.id, &items).await.map_err(Failure::of_write) };
         let ids = self.writing(request, intent, recorded_before, write).await?;
@@ -436,12 +492,7 @@ impl Writer {
                 done.push(existing[i].id.clone());
                 continue;
             }
-            item.description = [item.description.as_str(), tag.as_str()]
-                .iter()
-                .filter(|p| !p.is_empty())
-                .copied()
-                .collect::<Vec<_>>()
-                .join("\n");
+            item.description = quote::with_marker(&item.description, &tag);
             match (0..existing.len()).find(|&i| named(i) && !quote::has_marker(&existing[i].description)) {
                 Some(i) => {
                     used[i] = true;
