@@ -1,5 +1,7 @@
 //! The CSV store: a local file, RFC 4180 (quoted fields may hold commas, quotes and line
-//! breaks), UTF-8, created with its header row when missing.
+//! breaks), UTF-8, created with its header row when missing. It is read and written through the
+//! `csv` crate, read as leniently as a spreadsheet program reads (see [`parse_records`]), with
+//! rows numbered as such a program shows them, blank lines included.
 //!
 //! Several processes on one host may append at once: each append is one `write` of whole lines
 //! to the file opened with `O_APPEND`, so lines never interleave. The file is never rewritten.
@@ -13,80 +15,87 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::table::{header_of, Header, Table};
 use super::{MappingError, MappingRow};
 
-/// Records of a CSV text, each with its record number (1-based: the row a spreadsheet program
-/// shows). Lenient as spreadsheet programs are: a quote inside an unquoted field is text, text
-/// after a closing quote joins the field, an unclosed quote runs to the end. A leading UTF-8
-/// byte-order mark is dropped; a last line without line break is a record.
+/// Records of a CSV text, each with its row number (1-based: the row a spreadsheet program
+/// shows, so a blank line is a record of one empty cell, as it is a row there). Read by the
+/// `csv` crate, as leniently as spreadsheet programs read: a quote inside an unquoted field is
+/// text, text after a closing quote joins the field, an unclosed quote runs to the end; CRLF, LF
+/// and a lone CR each end a line. A leading UTF-8 byte-order mark is dropped; a last line without
+/// line break is a record.
 pub fn parse_records(text: &str) -> Vec<(usize, Vec<String>)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let bytes = text.as_bytes();
+    let mut reader = ::csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .terminator(::csv::Terminator::CRLF)
+        .quoting(true)
+        .double_quote(true)
+        .escape(None)
+        .comment(None)
+        .trim(::csv::Trim::None)
+        .from_reader(bytes);
     let mut records = Vec::new();
-    let mut record: Vec<String> = Vec::new();
-    let mut field = String::new();
-    let mut chars = text.chars().peekable();
-    let mut in_quotes = false;
-    let mut at_field_start = true;
-    let mut any = false;
-    while let Some(c) = chars.next() {
-        any = true;
-        if in_quotes {
-            if c == '"' {
-                if chars.peek() == Some(&'"') {
-                    chars.next();
-                    field.push('"');
-                } else {
-                    in_quotes = false;
-                }
-            } else {
-                field.push(c);
+    let mut record = ::csv::StringRecord::new();
+    // The csv crate skips blank lines; they are rows all the same. Each read consumes the blank
+    // lines before its record, the record (line breaks inside quotes included) and its line break
+    // (of a CRLF only the CR: the LF comes with the next read), so the blank lines before a
+    // record are the line breaks at the start of what its read consumed.
+    let mut consumed = 0;
+    loop {
+        let more = match reader.read_record(&mut record) {
+            Ok(more) => more,
+            // Not seen: the text is in memory and valid UTF-8, and records may differ in length.
+            Err(e) => {
+                tracing::warn!(error = %e, "CSV text read only in part");
+                false
             }
-            continue;
+        };
+        if !more {
+            break;
         }
-        match c {
-            '"' if at_field_start => {
-                in_quotes = true;
-                at_field_start = false;
-            }
-            ',' => {
-                record.push(std::mem::take(&mut field));
-                at_field_start = true;
-            }
-            '\r' | '\n' => {
-                if c == '\r' && chars.peek() == Some(&'\n') {
-                    chars.next();
-                }
-                record.push(std::mem::take(&mut field));
-                records.push(std::mem::take(&mut record));
-                at_field_start = true;
-                any = false;
-            }
-            c => {
-                field.push(c);
-                at_field_start = false;
-            }
-        }
+        push_blank_lines(bytes, consumed, &mut records);
+        records.push(record.iter().map(str::to_owned).collect());
+        consumed = usize::try_from(reader.position().byte()).unwrap_or(bytes.len()).min(bytes.len());
     }
-    if any {
-        record.push(field);
-        records.push(record);
-    }
+    push_blank_lines(bytes, consumed, &mut records);
     records.into_iter().enumerate().map(|(i, r)| (i + 1, r)).collect()
 }
 
-/// One record as a line, fields quoted where RFC 4180 needs it, ending with `eol`.
-pub fn format_record(cells: &[String], eol: &str) -> String {
-    let mut line = String::new();
-    for (i, cell) in cells.iter().enumerate() {
-        if i > 0 {
-            line.push(',');
-        }
-        if cell.contains([',', '"', '\r', '\n']) || cell.starts_with(' ') || cell.ends_with(' ') {
-            line.push('"');
-            line.push_str(&cell.replace('"', "\"\""));
-            line.push('"');
-        } else {
-            line.push_str(cell);
-        }
+/// Pushes a record of one empty cell for each line break at `bytes[from..]` (CRLF, LF or CR),
+/// after the LF of a CRLF whose CR ends `bytes[..from]`.
+fn push_blank_lines(bytes: &[u8], from: usize, records: &mut Vec<Vec<String>>) {
+    let mut at = from;
+    if at > 0 && bytes[at - 1] == b'\r' && bytes.get(at) == Some(&b'\n') {
+        at += 1;
     }
+    while let Some(&b) = bytes.get(at) {
+        match b {
+            b'\r' if bytes.get(at + 1) == Some(&b'\n') => at += 2,
+            b'\r' | b'\n' => at += 1,
+            _ => break,
+        }
+        records.push(vec![String::new()]);
+    }
+}
+
+/// One record as a line ending with `eol`, written by the `csv` crate: a field is quoted when
+/// RFC 4180 needs it (a comma, a quote, a line break; quotes inside doubled), and every field of a
+/// record that has one with a leading or trailing space, which a program that trims unquoted
+/// fields would lose.
+pub fn format_record(cells: &[String], eol: &str) -> String {
+    let padded = cells.iter().any(|c| c.starts_with(' ') || c.ends_with(' '));
+    let mut writer = ::csv::WriterBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .quote_style(if padded { ::csv::QuoteStyle::Always } else { ::csv::QuoteStyle::Necessary })
+        .double_quote(true)
+        .terminator(::csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::with_capacity(64));
+    // In memory, records of any length: nothing can fail.
+    writer.write_record(cells).expect("a record written to memory");
+    let bytes = writer.into_inner().expect("a record written to memory");
+    let mut line = String::from_utf8(bytes).expect("UTF-8 fields and ASCII punctuation");
+    line.pop(); // the '\n' terminator, for `eol`
     line.push_str(eol);
     line
 }
@@ -311,5 +320,125 @@ mod tests {
         let text = format_record(&nasty, "\r\n") + &format_record(&strings(&["x"]), "\r\n");
         assert_eq!(parse_records(&text), vec![(1, nasty.clone()), (2, strings(&["x"]))]);
         assert_eq!(format_record(&strings(&["a", "b c"]), "\n"), "a,b c\n");
+        // Padded: the record's fields are quoted, so no trimming program loses the spaces.
+        assert_eq!(format_record(&strings(&["a", " b"]), "\r\n"), "\"a\",\" b\"\r\n");
+    }
+
+    #[test]
+    fn rows_are_numbered_as_a_spreadsheet_program_shows_them() {
+        // A quoted field over three lines is one row; the blank lines after it are rows, and so
+        // is the one after the last row (its own line break ends the row before it).
+        for eol in ["\n", "\r\n", "\r"] {
+            let text =
+                ["h1,h2", "\"one", "two", "three\",x", "", "", "after,y", "", "last", "", ""].join(eol);
+            let records = parse_records(&text);
+            let multi = ["one", "two", "three"].join(eol);
+            assert_eq!(
+                records,
+                vec![
+                    (1, strings(&["h1", "h2"])),
+                    (2, strings(&[&multi, "x"])),
+                    (3, strings(&[""])),
+                    (4, strings(&[""])),
+                    (5, strings(&["after", "y"])),
+                    (6, strings(&[""])),
+                    (7, strings(&["last"])),
+                    (8, strings(&[""])),
+                ],
+                "{eol:?}"
+            );
+        }
+        // Blank lines first; a file of line breaks only; a line break after the last row is none.
+        assert_eq!(
+            parse_records("\n\r\na\n"),
+            vec![(1, strings(&[""])), (2, strings(&[""])), (3, strings(&["a"]))]
+        );
+        assert_eq!(
+            parse_records("\r\n\n\r"),
+            vec![(1, strings(&[""])), (2, strings(&[""])), (3, strings(&[""]))]
+        );
+        assert_eq!(parse_records("\u{feff}\na"), vec![(1, strings(&[""])), (2, strings(&["a"]))]);
+        // CR then CRLF: two line breaks; an empty quoted field is a row with one empty cell.
+        assert_eq!(
+            parse_records("a\r\r\nb"),
+            vec![(1, strings(&["a"])), (2, strings(&[""])), (3, strings(&["b"]))]
+        );
+        assert_eq!(parse_records("\"\"\n\"\""), vec![(1, strings(&[""])), (2, strings(&[""]))]);
+        // An unclosed quote runs to the end, line breaks and all.
+        assert_eq!(parse_records("a\n\"b\n\nc"), vec![(1, strings(&["a"])), (2, strings(&["b\n\nc"]))]);
+    }
+
+    /// The parser this store had before it read through the `csv` crate, kept as the reference
+    /// of what a spreadsheet program's file means (cells and row numbers).
+    fn former_parse_records(text: &str) -> Vec<(usize, Vec<String>)> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let mut records = Vec::new();
+        let mut record: Vec<String> = Vec::new();
+        let mut field = String::new();
+        let mut chars = text.chars().peekable();
+        let (mut in_quotes, mut at_field_start, mut any) = (false, true, false);
+        while let Some(c) = chars.next() {
+            any = true;
+            if in_quotes {
+                if c == '"' {
+                    if chars.peek() == Some(&'"') {
+                        chars.next();
+                        field.push('"');
+                    } else {
+                        in_quotes = false;
+                    }
+                } else {
+                    field.push(c);
+                }
+                continue;
+            }
+            match c {
+                '"' if at_field_start => (in_quotes, at_field_start) = (true, false),
+                ',' => {
+                    record.push(std::mem::take(&mut field));
+                    at_field_start = true;
+                }
+                '\r' | '\n' => {
+                    if c == '\r' && chars.peek() == Some(&'\n') {
+                        chars.next();
+                    }
+                    record.push(std::mem::take(&mut field));
+                    records.push(std::mem::take(&mut record));
+                    (at_field_start, any) = (true, false);
+                }
+                c => {
+                    field.push(c);
+                    at_field_start = false;
+                }
+            }
+        }
+        if any {
+            record.push(field);
+            records.push(record);
+        }
+        records.into_iter().enumerate().map(|(i, r)| (i + 1, r)).collect()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Any text, however broken, reads as the former parser read it: same cells, same rows.
+        #[test]
+        fn reads_as_the_former_parser(text in "\u{feff}?[a\",\r\n é]{0,40}") {
+            proptest::prop_assert_eq!(parse_records(&text), former_parse_records(&text));
+        }
+
+        /// Whatever is written reads back unchanged, in a file of several lines.
+        #[test]
+        fn written_rows_read_back(
+            rows in proptest::collection::vec(proptest::collection::vec("[a\",\r\n é]{0,6}", 1..4), 1..5),
+            crlf: bool,
+        ) {
+            let eol = if crlf { "\r\n" } else { "\n" };
+            let text: String = rows.iter().map(|row| format_record(row, eol)).collect();
+            let expected: Vec<(usize, Vec<String>)> =
+                rows.iter().cloned().enumerate().map(|(i, r)| (i + 1, r)).collect();
+            proptest::prop_assert_eq!(parse_records(&text), expected);
+        }
     }
 }
