@@ -419,6 +419,26 @@ mod tests {
         records.into_iter().enumerate().map(|(i, r)| (i + 1, r)).collect()
     }
 
+    #[test]
+    fn a_long_file_reads_as_the_former_parser_across_the_readers_buffer() {
+        // Line breaks, blank lines and quoted line breaks at every offset of the csv crate's
+        // 8 KiB buffer.
+        let eols = ["\r\n", "\n", "\r"];
+        let mut text = String::from("\u{feff}saberis_key,jobber_client_id,note");
+        for i in 0..3000 {
+            let eol = eols[i % 3];
+            text.push_str(eol);
+            match i % 7 {
+                0 => {}
+                1 => text.push_str(&format!("\"name:{i}{eol}x\",Z2lk{i},\"say \"\"hi\"\"\"")),
+                _ => text.push_str(&format!("name:customer {i},Z2lk{i},{}", "n".repeat(i % 13))),
+            }
+        }
+        let records = parse_records(&text);
+        assert_eq!(records.len(), 3001);
+        assert_eq!(records, former_parse_records(&text));
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
 
