@@ -53,8 +53,8 @@ fn print(entries: &[HistoryEntry], args: &Args) -> std::io::Result<()> {
     }
     for e in entries {
         let at = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(e.at_ms));
-        let detail = match (&e.quote, &e.kind, &e.reason) {
-            (Some(quote), _, _) => format!("quote #{quote}"),
+        let detail = match (e.target(), &e.kind, &e.reason) {
+            (Some(target), _, _) => target,
             (None, Some(kind), Some(reason)) => format!("{kind}: {reason}"),
             _ => String::new(),
         };

@@ -138,8 +138,7 @@ async fn undo(settings: &Settings, args: &Args) -> Result<Undone, Failure> {
     }
     crosswalk.forget(&hash, &record.source).await.map_err(redis)?;
     PublishedDocuments::new(pool.clone(), keys.clone()).forget(&hash).await.map_err(redis)?;
-    let quote = record.job.is_none().then_some(record.quote_number.as_str());
-    History::new(pool, &keys).record(Outcome::Undone, &record.source, quote, None).await;
+    History::new(pool, &keys).record(Outcome::Undone, &record.source, Some(&record), None).await;
     println!(
         "The bridge forgot {hash}: put {} back into the incoming folder (the poller archived it under \
          archive/), or replay its message, to write it again.",

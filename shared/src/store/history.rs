@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use deadpool_redis::Pool;
 use serde::{Deserialize, Serialize};
 
-use super::{Keys, StoreError};
+use super::{Keys, QuoteRecord, StoreError};
 
 /// The stream keeps about this many entries (older ones are trimmed).
 const MAX_ENTRIES: usize = 100_000;
@@ -73,8 +73,12 @@ pub struct HistoryEntry {
     pub outcome: Outcome,
     /// The file name or GUID.
     pub source: String,
-    /// The quote number, when one is known.
+    /// The quote number, when the document went to a quote.
     pub quote: Option<String>,
+    /// The job number, when its lines went to a job (PO routing to a job). Entries written
+    /// before jobs have none (and a job's entries then had no quote, or an empty one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
     /// The error kind and reason, for failures.
     pub kind: Option<String>,
     pub reason: Option<String>,
@@ -91,12 +95,13 @@ impl History {
         Self { pool, key: keys.key("history", "documents") }
     }
 
-    /// Appends one step. History is for people: a failure to record is logged, never fatal.
+    /// Appends one step, with what the document went to (`written`: its quote or job) when
+    /// known. History is for people: a failure to record is logged, never fatal.
     pub async fn record(
         &self,
         outcome: Outcome,
         source: &str,
-        quote: Option<&str>,
+        written: Option<&QuoteRecord>,
         failure: Option<(&str, &str)>,
     ) {
         let result: Result<(), StoreError> = async {
@@ -104,8 +109,8 @@ impl History {
             let mut cmd = redis::cmd("XADD");
             cmd.arg(&self.key).arg("MAXLEN").arg("~").arg(MAX_ENTRIES).arg("*");
             cmd.arg("outcome").arg(outcome.as_str()).arg("source").arg(source);
-            if let Some(quote) = quote {
-                cmd.arg("quote").arg(quote);
+            if let Some((field, number)) = written.and_then(target_field) {
+                cmd.arg(field).arg(number);
             }
             if let Some((kind, reason)) = failure {
                 cmd.arg("kind").arg(kind).arg("reason").arg(reason);
@@ -135,12 +140,34 @@ impl History {
                     at_ms,
                     outcome: Outcome::parse(&field("outcome")?)?,
                     source: field("source").unwrap_or_default(),
-                    quote: field("quote"),
+                    quote: field("quote").filter(|q| !q.is_empty()),
+                    job: field("job").filter(|j| !j.is_empty()),
                     kind: field("kind"),
                     reason: field("reason"),
                 })
             })
             .collect())
+    }
+}
+
+/// The stream field naming what a record went to: `("job", "7")` or `("quote", "12")`; none for
+/// a record of neither (an empty quote number).
+fn target_field(record: &QuoteRecord) -> Option<(&'static str, String)> {
+    match &record.job {
+        Some(job) => Some(("job", job.job_number.clone())),
+        None if record.quote_number.is_empty() => None,
+        None => Some(("quote", record.quote_number.clone())),
+    }
+}
+
+impl HistoryEntry {
+    /// What the document went to, as an operator reads it: `quote #12`, `job #7`, or none.
+    pub fn target(&self) -> Option<String> {
+        match (&self.job, &self.quote) {
+            (Some(job), _) => Some(format!("job #{job}")),
+            (None, Some(quote)) => Some(format!("quote #{quote}")),
+            (None, None) => None,
+        }
     }
 }
 
@@ -173,5 +200,51 @@ impl Totals {
             }
         }
         totals
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::RecordedJob;
+
+    fn entry(quote: Option<&str>, job: Option<&str>) -> HistoryEntry {
+        HistoryEntry {
+            at_ms: 0,
+            outcome: Outcome::Updated,
+            source: "kitchen.xml".to_owned(),
+            quote: quote.map(str::to_owned),
+            job: job.map(str::to_owned),
+            kind: None,
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn a_record_is_stored_as_its_quote_or_its_job() {
+        let quote = QuoteRecord { quote_number: "12".to_owned(), ..QuoteRecord::default() };
+        assert_eq!(target_field(&quote), Some(("quote", "12".to_owned())));
+        let job = QuoteRecord {
+            job: Some(RecordedJob { job_number: "7".to_owned(), ..RecordedJob::default() }),
+            ..QuoteRecord::default()
+        };
+        assert_eq!(target_field(&job), Some(("job", "7".to_owned())));
+        assert_eq!(target_field(&QuoteRecord::default()), None);
+    }
+
+    #[test]
+    fn entries_name_what_they_went_to_and_old_ones_still_read() {
+        assert_eq!(entry(Some("12"), None).target().as_deref(), Some("quote #12"));
+        assert_eq!(entry(None, Some("7")).target().as_deref(), Some("job #7"));
+        assert_eq!(entry(None, None).target(), None);
+        // JSON of an entry written before jobs: no `job` field.
+        let old: HistoryEntry = serde_json::from_str(
+            r#"{"at_ms":1,"outcome":"created","source":"a.xml","quote":"3","kind":null,"reason":null}"#,
+        )
+        .unwrap();
+        assert_eq!((old.job.as_deref(), old.target().as_deref()), (None, Some("quote #3")));
+        // A quote's entry serializes as before.
+        let json = serde_json::to_value(entry(Some("12"), None)).unwrap();
+        assert!(json.get("job").is_none(), "{json}");
     }
 }
