@@ -16,7 +16,7 @@
 //! | `POST /_admin/oauth/expire` | every outstanding access token stops working (refresh tokens stay) |
 //! | `GET, POST, DELETE /_admin/saberis/documents` | list / add (body = the document; `?guid=`; JSON or XML by content type) / remove all |
 //! | `GET, DELETE /_admin/saberis/sessions` | session tokens / end all |
-//! | `GET /_admin/sheets` , `GET, PUT, DELETE /_admin/sheets/{id}/{tab}` | rows of a tab (PUT creates the spreadsheet and tab) |
+//! | `GET /_admin/sheets` , `GET, PUT, DELETE /_admin/sheets/{id}/{tab}` | rows of a tab (PUT creates the spreadsheet, and the tab after the others, as staff adding a tab in the browser) |
 //! | `GET, POST, DELETE /_admin/faults` | fault specs (POST one spec; see `faults::FaultSpec`) |
 //! | `GET, DELETE /_admin/counters` | request, fault, throttle, 429 and 401 counters, GraphQL requests by operation (also at `/metrics` on the health port, `[health]`) |
 //! | `GET /_admin/webhooks` | webhook deliveries |
@@ -457,7 +457,7 @@ async fn set_sheet_rows(
     Path((id, tab)): Path<(String, String)>,
     Json(rows): Json<Vec<Vec<String>>>,
 ) -> StatusCode {
-    shared.write(|s| s.sheets.spreadsheets.entry(id).or_default().sheets.insert(tab, rows));
+    shared.write(|s| s.sheets.spreadsheets.entry(id).or_default().set_tab(&tab, rows));
     StatusCode::NO_CONTENT
 }
 

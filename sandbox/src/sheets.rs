@@ -7,6 +7,9 @@
 //! - `GET|PUT /sheets/v4/spreadsheets/{id}/values/{range}` and
 //!   `POST /sheets/v4/spreadsheets/{id}/values/{range}:append`, bearer-authenticated, with A1
 //!   ranges (`Sheet1!A1:C10`, `A:C`, `'My Sheet'!A2:B`, `Sheet1`). Cells are kept as strings.
+//!   A range reads or writes one tab of the spreadsheet (the first when it names none); a tab
+//!   that does not exist is refused (400 `Unable to parse range`), for a read or an append
+//!   alike, as Google does: tabs are added by people (`PUT /_admin/sheets/{id}/{tab}`).
 //!
 //! Errors use Google's shape `{"error":{"code","message","status"}}`.
 
@@ -301,7 +304,7 @@ struct WriteParams {
 fn tab_name(spreadsheet: &Spreadsheet, range: &A1Range) -> Option<String> {
     match &range.sheet {
         Some(name) => spreadsheet.sheets.contains_key(name).then(|| name.clone()),
-        None => spreadsheet.sheets.keys().next().cloned(),
+        None => spreadsheet.first_tab().cloned(),
     }
 }
 

@@ -34,8 +34,7 @@ impl Store {
         let mut store = Store::default();
         store.add_account(DEFAULT_ACCOUNT_ID, config);
         for sheet in &config.sheets.spreadsheets {
-            let tabs = sheet.sheets.iter().map(|name| (name.clone(), Vec::new())).collect();
-            store.sheets.spreadsheets.insert(sheet.id.clone(), Spreadsheet { sheets: tabs });
+            store.sheets.spreadsheets.insert(sheet.id.clone(), Spreadsheet::with_tabs(&sheet.sheets));
         }
         store
     }
@@ -409,6 +408,35 @@ pub struct SheetsStore {
 #[serde(default)]
 pub struct Spreadsheet {
     pub sheets: BTreeMap<String, Vec<Vec<String>>>,
+    /// The tabs in the spreadsheet's order: a tab added goes last (as Google's `addSheet`
+    /// without an index, or "+" in the browser). The first is the one a range naming no tab
+    /// reads. Empty in a state saved before it was kept: then the names' order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub order: Vec<String>,
+}
+
+impl Spreadsheet {
+    /// A spreadsheet of these tabs, empty, in this order.
+    pub fn with_tabs(names: &[String]) -> Self {
+        let mut spreadsheet = Spreadsheet::default();
+        for name in names {
+            spreadsheet.set_tab(name, Vec::new());
+        }
+        spreadsheet
+    }
+
+    /// The first tab: what Google reads for a range that names none.
+    pub fn first_tab(&self) -> Option<&String> {
+        self.order.iter().find(|name| self.sheets.contains_key(*name)).or_else(|| self.sheets.keys().next())
+    }
+
+    /// Sets a tab's rows, adding the tab (last) when it does not exist.
+    pub fn set_tab(&mut self, name: &str, rows: Vec<Vec<String>>) {
+        if !self.order.iter().any(|n| n == name) {
+            self.order.push(name.to_owned());
+        }
+        self.sheets.insert(name.to_owned(), rows);
+    }
 }
 
 /// A fresh opaque token (refresh tokens, codes, session tokens): 64 hex characters.

@@ -136,3 +136,73 @@ async fn values_update_get_and_append_with_a1_ranges() {
         .unwrap();
     assert_eq!(rows[2], json!(["Smith Kitchens", "Z2ll"]));
 }
+
+/// A second tab of the spreadsheet (the catalog table's `Catalogs` beside the mapping's
+/// `Sheet1`): read and appended to on its own once staff added it, refused before, as Google
+/// refuses a range of a tab that does not exist; a range naming no tab still means the first.
+#[tokio::test]
+async fn a_second_tab_is_read_and_appended_to_once_it_exists() {
+    let sandbox = start(frozen()).await;
+    let token = bearer(&sandbox).await;
+    let http = reqwest::Client::new();
+    let base = sandbox.url("/sheets/v4/spreadsheets/sandbox-mapping/values");
+    let append = |range: &str, values: Value| {
+        http.post(format!("{base}/{range}:append"))
+            .query(&[("valueInputOption", "RAW")])
+            .bearer_auth(&token)
+            .json(&json!({ "values": values }))
+            .send()
+    };
+    let get = |range: &str| http.get(format!("{base}/{range}")).bearer_auth(&token).send();
+
+    // No such tab yet: neither read nor appended to (nothing created by the attempt).
+    for r in [
+        reply(get("'Catalogs'").await.unwrap()).await,
+        reply(append("'Catalogs'!A:G", json!([["x"]])).await.unwrap()).await,
+    ] {
+        assert_eq!(
+            (r.status, r.json["error"]["status"].as_str()),
+            (400, Some("INVALID_ARGUMENT")),
+            "{}",
+            r.text
+        );
+        assert!(r.text.contains("Unable to parse range: 'Catalogs'"), "{}", r.text);
+    }
+    let tabs: Value = http.get(sandbox.url("/_admin/sheets")).send().await.unwrap().json().await.unwrap();
+    assert!(tabs["sandbox-mapping"]["sheets"].get("Catalogs").is_none(), "{tabs}");
+
+    // Staff add the tab with rows; the mapping tab is there too, with a row of its own.
+    for (tab, rows) in [
+        ("Sheet1", json!([["saberis_key", "jobber_client_id"], ["name:ann", "Z2lk-1"]])),
+        (
+            "Catalogs",
+            json!([["catalog", "brand", "multiplier", "margin"], ["KWP_*", "Kitchen Craft", "0.42", "35%"]]),
+        ),
+    ] {
+        let put = http.put(sandbox.url(&format!("/_admin/sheets/sandbox-mapping/{tab}"))).json(&rows);
+        assert!(put.send().await.unwrap().status().is_success());
+    }
+    let r = reply(get("'Catalogs'").await.unwrap()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["range"], "Catalogs!A1:D2");
+    assert_eq!(r.json["values"][1], json!(["KWP_*", "Kitchen Craft", "0.42", "35%"]));
+    let r = reply(append("'Catalogs'!A:G", json!([["Shaker", "", "", "", "", "auto"]])).await.unwrap()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        (r.json["tableRange"].as_str(), r.json["updates"]["updatedRange"].as_str()),
+        (Some("Catalogs!A1:D2"), Some("Catalogs!A3:F3"))
+    );
+    let r = reply(get("Catalogs!A3:F3").await.unwrap()).await;
+    assert_eq!(r.json["values"], json!([["Shaker", "", "", "", "", "auto"]]));
+
+    // The first tab is untouched, and still the one a range naming no tab reads ("Catalogs"
+    // sorts first, but was added after it).
+    let r = reply(get("A:B").await.unwrap()).await;
+    assert_eq!(
+        r.json["values"],
+        json!([["saberis_key", "jobber_client_id"], ["name:ann", "Z2lk-1"]]),
+        "{}",
+        r.text
+    );
+    assert!(r.json["range"].as_str().unwrap().starts_with("Sheet1!"), "{}", r.text);
+}
