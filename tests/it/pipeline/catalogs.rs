@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 use sj_shared::intake::DocumentReader;
 use sj_shared::message::{QuoteRequest, Source, SourceKind};
 
-use super::routing::kitchen_with_po;
-use super::worker::{set_fault, Bridge};
+use super::routing::{kitchen_with_po, quote_made_by_staff};
+use super::worker::{admin, set_fault, Bridge};
 use crate::support::samples;
 
 fn d(s: &str) -> Decimal {
@@ -187,30 +187,12 @@ async fn a_package_quote_is_one_line_at_the_customer_total() {
 /// A quote made by staff from the dealer's retail template (an MSRP line and a discount line at
 /// 0, and a line of their own); returns its number.
 async fn template_quote(bridge: &Bridge) -> String {
-    let token = bridge.sandbox.issue_tokens().access_token;
-    let reply = crate::sandbox::gql(
-        &bridge.sandbox,
-        &token,
-        "mutation($input: ClientCreateInput!) { clientCreate(input: $input) { client { id properties { id } } } }",
-        json!({"input": {"companyName": "Aspen Ridge Homes", "isCompany": true,
-            "properties": [{"address": {"street1": "1410 Aspen Ridge Ct", "city": "Bozeman", "postalCode": "59718"}}]}}),
-    )
-    .await;
-    let client = &reply.json["data"]["clientCreate"]["client"];
-    let reply = crate::sandbox::gql(
-        &bridge.sandbox,
-        &token,
-        "mutation($a: QuoteCreateAttributes!) { quoteCreate(attributes: $a) { quote { quoteNumber } userErrors { message } } }",
-        json!({"a": {"clientId": client["id"], "propertyId": client["properties"][0]["id"], "title": "Kitchen (retail template)",
-            "lineItems": [
-                {"name": "Design visit", "quantity": 1, "unitPrice": 150, "saveToProductsAndServices": false},
-                {"name": "Made-to-Order Cabinetry - MSRP", "description": "Cabinetry at the maker's list price",
-                 "quantity": 1, "unitPrice": 0, "saveToProductsAndServices": false},
-                {"name": "Made-to-Order Cabinetry \u{2013} Sale Discount", "quantity": 1, "unitPrice": 0,
-                 "saveToProductsAndServices": false}]}}),
-    )
-    .await;
-    reply.json["data"]["quoteCreate"]["quote"]["quoteNumber"].as_str().expect(&reply.text).to_owned()
+    let line = |name: &str, price: u32| json!({"name": name, "quantity": 1, "unitPrice": price, "saveToProductsAndServices": false});
+    let mut msrp = line("Made-to-Order Cabinetry - MSRP", 0);
+    msrp["description"] = json!("Cabinetry at the maker's list price");
+    let lines =
+        json!([line("Design visit", 150), msrp, line("Made-to-Order Cabinetry \u{2013} Sale Discount", 0)]);
+    quote_made_by_staff(bridge, "Kitchen (retail template)", lines).await
 }
 
 #[tokio::test]
@@ -297,5 +279,73 @@ async fn a_template_quotes_lines_are_filled_once_even_when_the_document_comes_tw
         .collect();
     assert_eq!(back[1], ("Cabinetry at the maker's list price".to_owned(), "0.00".to_owned()));
     assert_eq!(back[2], (String::new(), "0.00".to_owned()));
+    bridge.stop().await;
+}
+
+/// `mapping.store = "sheets"`: the catalog table is the spreadsheet's `Catalogs` tab (the
+/// default `mapping.sheets.catalog_tab`), beside the mapping's `Sheet1`.
+#[tokio::test]
+async fn with_the_sheet_store_the_catalogs_tab_prices_and_gets_a_catalogs_blank_row_once() {
+    let mut bridge = bridge("cat-sheet", "lines").await;
+    // HLX_HW26 has no row: its lines get pricing.markup_percent, so the documents are written.
+    bridge.env.push(("SJ_PRICING__UNPRICED_CATALOG".into(), "default".into()));
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = crate::mapping::write_key_file(
+        &keys,
+        &bridge.sandbox,
+        sj_sandbox::config::SANDBOX_SHEETS_PRIVATE_KEY_PEM,
+    );
+    for (key, value) in [
+        ("SJ_MAPPING__STORE", "sheets".to_owned()),
+        ("SJ_MAPPING__SHEETS__API_URL", bridge.sandbox.url("/sheets")),
+        ("SJ_MAPPING__SHEETS__SPREADSHEET_ID", "sandbox-mapping".to_owned()),
+        ("SJ_MAPPING__SHEETS__TAB", "Sheet1".to_owned()),
+        ("SJ_MAPPING__SHEETS__SERVICE_ACCOUNT_FILE", key_file.to_str().unwrap().to_owned()),
+    ] {
+        bridge.env.push((key.into(), value));
+    }
+    // Staff add the Catalogs tab (the sandbox's "+" in the browser), HLX_26A1 priced.
+    let tab = bridge.sandbox.url("/_admin/sheets/sandbox-mapping/Catalogs");
+    let rows = json!([
+        ["catalog", "brand", "multiplier", "margin", "markup", "updated_by", "updated_at"],
+        ["HLX_26A1", "Harbour Lux", "0.45", "35%", "", "maria", "2026-12-01"]
+    ]);
+    assert!(reqwest::Client::new().put(&tab).json(&rows).send().await.unwrap().status().is_success());
+
+    // Two orders of the kitchen (two POs), on two workers.
+    kitchen_with_po(&bridge, "PO-1", "kitchen-1.xml");
+    kitchen_with_po(&bridge, "PO-2", "kitchen-2.xml");
+    bridge.poll_once(&[]).await;
+    bridge.start_workers(2);
+    bridge.wait_until("both quotes", || async { bridge.quotes().await.len() == 2 }).await;
+
+    // HLX_26A1's cabinets at the tab's ×0.45, margin 35 %; HLX_HW26's by the default markup.
+    let (lines, _, _, _) = expected(&kitchen());
+    let by_table: Vec<&(String, String, String)> = lines.iter().take(3).collect();
+    assert_eq!(
+        by_table.iter().map(|(code, _, _)| code.as_str()).collect::<Vec<_>>(),
+        ["B24", "SB36", "W3030"]
+    );
+    for quote in bridge.quotes().await {
+        let got: Vec<(String, String, String)> = items(&quote)
+            .iter()
+            .map(|i| {
+                (i["name"].as_str().unwrap().to_owned(), money(&i["unit_cost"]), money(&i["unit_price"]))
+            })
+            .collect();
+        assert_eq!(got.iter().take(3).collect::<Vec<_>>(), by_table, "priced by the sheet's row");
+        assert_eq!(got.len(), 5, "{got:?}");
+    }
+
+    // The catalog without a row got one blank row, appended once to the Catalogs tab; the
+    // mapping's tab got the new client's row, and no catalog row.
+    let catalogs = admin(&bridge.sandbox, "/_admin/sheets/sandbox-mapping/Catalogs").await;
+    assert_eq!(catalogs.len(), 3, "header, maria's row, the bridge's: {catalogs:?}");
+    assert_eq!(catalogs[1], rows[1], "maria's row as she left it");
+    let appended: Vec<&str> = catalogs[2].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    assert_eq!(appended[..6], ["HLX_HW26", "", "", "", "", "auto"], "{appended:?}");
+    let mapping = admin(&bridge.sandbox, "/_admin/sheets/sandbox-mapping/Sheet1").await;
+    assert!(mapping.iter().all(|row| row[0] != json!("HLX_HW26")), "{mapping:?}");
+    assert!(mapping.iter().any(|row| row[0] == json!("name:harbour lane builders")), "{mapping:?}");
     bridge.stop().await;
 }

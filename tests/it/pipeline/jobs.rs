@@ -3,10 +3,9 @@
 //! unit price by `jobs.line_price`), once, whatever is lost on the way.
 
 use serde_json::{json, Value};
-use sj_shared::amqp::headers;
 use sj_shared::failure::KindName;
 
-use super::routing::kitchen_with_po;
+use super::routing::{aspen_ridge_client, drain_parked, kitchen_with_po};
 use super::worker::{admin, set_fault, Bridge};
 use crate::support::samples;
 
@@ -25,16 +24,7 @@ const KITCHEN: [(&str, f64, f64); 5] = [
 /// A client with a job of one line (made by staff in Jobber Online: the admin API); returns the
 /// job's number.
 pub(crate) async fn existing_job(bridge: &Bridge) -> u64 {
-    let token = bridge.sandbox.issue_tokens().access_token;
-    let reply = crate::sandbox::gql(
-        &bridge.sandbox,
-        &token,
-        "mutation($input: ClientCreateInput!) { clientCreate(input: $input) { client { id } } }",
-        json!({"input": {"companyName": "Aspen Ridge Homes", "isCompany": true,
-            "properties": [{"address": {"street1": "1410 Aspen Ridge Ct", "city": "Bozeman", "postalCode": "59718"}}]}}),
-    )
-    .await;
-    let client = reply.json["data"]["clientCreate"]["client"]["id"].clone();
+    let (client, _) = aspen_ridge_client(bridge).await;
     let job = reqwest::Client::new()
         .post(bridge.sandbox.url("/_admin/jobber/jobs"))
         .json(&json!({"client": client, "title": "Kitchen install",
@@ -75,6 +65,27 @@ fn the_kitchen_once(lines: &[Value]) -> Vec<f64> {
     lines[1..].iter().map(|l| l["unit_price"].as_f64().unwrap()).collect()
 }
 
+/// An entry as a worker wrote it for a job before entries named jobs: an empty quote number.
+async fn old_history_entry(bridge: &Bridge, source: &str) {
+    let client = redis::Client::open(sj_shared::config::RedisSettings::default().url.expose()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let key = sj_shared::store::Keys::new(&bridge.ns.name).key("history", "documents");
+    let _: String = redis::cmd("XADD")
+        .arg(key)
+        .arg("*")
+        .arg(&["outcome", "unchanged", "source", source, "quote", ""])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+}
+
+/// `sjctl history` as an operator reads it.
+async fn sjctl_history(bridge: &Bridge) -> String {
+    let out = bridge.command("sjctl", "sjctl").args(["history", "--since", "1h"]).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
 #[tokio::test]
 async fn a_po_naming_a_job_adds_the_cabinets_to_it_once_at_zero_price_even_when_sent_again() {
     let mut bridge = Bridge::start("job-route").await;
@@ -105,6 +116,21 @@ async fn a_po_naming_a_job_adds_the_cabinets_to_it_once_at_zero_price_even_when_
             bridge.worker_log_lines(&["already in Jobber", "kitchen-copy.xml"]) == 1
         })
         .await;
+    // Both say which job: the worker's log line and `sjctl history`, where an entry written before
+    // jobs (an empty quote number) still reads.
+    let found = bridge.worker_log(&["already in Jobber", "kitchen-copy.xml"]);
+    assert_eq!((&found[0]["to"], found[0].get("quote")), (&json!(format!("job #{number}")), None));
+    let added = bridge.worker_log(&["lines added to an existing job"]);
+    assert_eq!(added[0]["to"], json!(format!("job #{number}")), "{}", added[0]);
+    old_history_entry(&bridge, "old-job.xml").await;
+    let history = sjctl_history(&bridge).await;
+    let line = |source: &str| history.lines().find(|l| l.contains(source)).unwrap_or_default().to_owned();
+    for (source, outcome) in [("kitchen.xml", "updated"), ("kitchen-copy.xml", "unchanged")] {
+        let line = line(source);
+        assert!(line.contains(outcome) && line.ends_with(&format!("  job #{number}")), "{history}");
+    }
+    assert!(line("old-job.xml").trim_end().ends_with("old-job.xml"), "no number, no `quote #`: {history}");
+    assert!(!history.contains("quote #"), "{history}");
     // And once more with Redis forgetting everything: found on the job by the marker.
     bridge.ns.forget_redis().await;
     bridge.publish_again(&copy.path().join("kitchen.xml"), "kitchen-again.xml").await;
@@ -177,20 +203,7 @@ async fn customer_prices_on_request_and_a_po_naming_no_job_is_parked() {
         assert!((price - expected).abs() < 0.005, "{name}: {price} for {expected}");
     }
 
-    let mut parked: Vec<(String, String)> = bridge
-        .ns
-        .drain(&queue)
-        .await
-        .iter()
-        .map(|m| {
-            let h = m.delivery.properties.headers();
-            (
-                headers::text(h, "sj-error-kind").unwrap_or_default(),
-                headers::text(h, "sj-error").unwrap_or_default(),
-            )
-        })
-        .collect();
-    parked.sort();
+    let parked = drain_parked(&bridge).await;
     assert_eq!(parked.len(), 2, "{parked:?}");
     for (kind, reason) in &parked {
         assert_eq!(kind, "routing.job-missing", "{reason}");

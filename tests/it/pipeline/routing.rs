@@ -7,8 +7,9 @@ use sj_shared::amqp::headers;
 use super::worker::{admin, set_fault, Bridge};
 use crate::support::samples;
 
-/// A client with a quote of one line, made by a person in Jobber; returns its quote number.
-pub(crate) async fn existing_quote(bridge: &Bridge) -> String {
+/// A client of the bridge's tests at an address no sample names (Aspen Ridge Homes), made by a
+/// person in Jobber: its id and its property's.
+pub(crate) async fn aspen_ridge_client(bridge: &Bridge) -> (Value, Value) {
     let token = bridge.sandbox.issue_tokens().access_token;
     let reply = crate::sandbox::gql(
         &bridge.sandbox,
@@ -19,15 +20,46 @@ pub(crate) async fn existing_quote(bridge: &Bridge) -> String {
     )
     .await;
     let client = &reply.json["data"]["clientCreate"]["client"];
+    (client["id"].clone(), client["properties"][0]["id"].clone())
+}
+
+/// A quote for that client, made by a person in Jobber with these line items (`QuoteCreateLineItemAttributes`);
+/// returns its quote number.
+pub(crate) async fn quote_made_by_staff(bridge: &Bridge, title: &str, line_items: Value) -> String {
+    let (client, property) = aspen_ridge_client(bridge).await;
     let reply = crate::sandbox::gql(
         &bridge.sandbox,
-        &token,
+        &bridge.sandbox.issue_tokens().access_token,
         "mutation($a: QuoteCreateAttributes!) { quoteCreate(attributes: $a) { quote { quoteNumber } userErrors { message } } }",
-        json!({"a": {"clientId": client["id"], "propertyId": client["properties"][0]["id"], "title": "Kitchen remodel",
-            "lineItems": [{"name": "Design visit", "quantity": 1, "unitPrice": 150, "saveToProductsAndServices": false}]}}),
+        json!({"a": {"clientId": client, "propertyId": property, "title": title, "lineItems": line_items}}),
     )
     .await;
     reply.json["data"]["quoteCreate"]["quote"]["quoteNumber"].as_str().expect(&reply.text).to_owned()
+}
+
+/// A client with a quote of one line, made by a person in Jobber; returns its quote number.
+pub(crate) async fn existing_quote(bridge: &Bridge) -> String {
+    let design = json!([{"name": "Design visit", "quantity": 1, "unitPrice": 150, "saveToProductsAndServices": false}]);
+    quote_made_by_staff(bridge, "Kitchen remodel", design).await
+}
+
+/// The namespace's parked messages, drained: (error kind, reason), sorted.
+pub(crate) async fn drain_parked(bridge: &Bridge) -> Vec<(String, String)> {
+    let mut parked: Vec<(String, String)> = bridge
+        .ns
+        .drain(&bridge.ns.topology.parked_queue())
+        .await
+        .iter()
+        .map(|m| {
+            let h = m.delivery.properties.headers();
+            (
+                headers::text(h, "sj-error-kind").unwrap_or_default(),
+                headers::text(h, "sj-error").unwrap_or_default(),
+            )
+        })
+        .collect();
+    parked.sort();
+    parked
 }
 
 /// The kitchen sample with its PO number replaced.
@@ -106,20 +138,7 @@ async fn lines_added_by_po_count_as_updated_and_a_po_naming_no_quote_is_parked()
     let queue = bridge.ns.topology.parked_queue();
     bridge.wait_until("the parked documents", || async { bridge.ns.peek_count(&queue).await >= 2 }).await;
     bridge.wait_until("the new quote", || async { bridge.quotes().await.len() == 2 }).await;
-    let mut reasons: Vec<(String, String)> = bridge
-        .ns
-        .drain(&queue)
-        .await
-        .iter()
-        .map(|m| {
-            let h = m.delivery.properties.headers();
-            (
-                headers::text(h, "sj-error-kind").unwrap_or_default(),
-                headers::text(h, "sj-error").unwrap_or_default(),
-            )
-        })
-        .collect();
-    reasons.sort();
+    let reasons = drain_parked(&bridge).await;
     assert_eq!(reasons.len(), 2, "{reasons:?}");
     for (kind, reason) in &reasons {
         assert_eq!(kind, "routing.quote-missing", "{reason}");
