@@ -8,7 +8,6 @@
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -57,34 +56,10 @@ pub enum Command {
     },
 }
 
-/// Gives up on Redis or a store that never answers.
-const TIME_LIMIT: Duration = Duration::from_secs(120);
-
 pub fn run(settings: &Settings, command: Command) -> ExitCode {
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
-    let catalogs = match open(settings) {
-        Ok(catalogs) => catalogs,
-        Err(e) => {
-            eprintln!("sjctl catalogs: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    match runtime.block_on(async { tokio::time::timeout(TIME_LIMIT, execute(&catalogs, command)).await }) {
-        Ok(Ok(code)) => code,
-        Ok(Err(e)) => {
-            eprintln!("sjctl catalogs: {e:#}");
-            ExitCode::from(2)
-        }
-        Err(_) => {
-            eprintln!(
-                "sjctl catalogs: no answer within {} (Redis or {})",
-                humantime::format_duration(TIME_LIMIT),
-                catalogs.describe()
-            );
-            ExitCode::from(2)
-        }
-    }
+    crate::mapping::run_with("catalogs", open(settings), Catalogs::describe, async |catalogs| {
+        execute(catalogs, command).await
+    })
 }
 
 pub(crate) fn open(settings: &Settings) -> Result<Catalogs, String> {

@@ -72,28 +72,40 @@ pub enum Command {
 const TIME_LIMIT: Duration = Duration::from_secs(120);
 
 pub fn run(settings: &Settings, command: Command) -> ExitCode {
+    run_with("mapping", open(settings), Mapping::describe, async |mapping| {
+        execute(settings, mapping, command).await
+    })
+}
+
+/// Runs a command on a table of the store (`sjctl mapping …`, `sjctl catalogs …`): exits 1 when
+/// the table cannot be opened, 2 when `execute` fails or Redis or the store does not answer
+/// within [`TIME_LIMIT`]; each message starts with `sjctl <what>:`.
+pub(crate) fn run_with<T>(
+    what: &str,
+    opened: Result<T, String>,
+    describe: impl Fn(&T) -> String,
+    execute: impl AsyncFnOnce(&T) -> anyhow::Result<ExitCode>,
+) -> ExitCode {
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
-    let mapping = match open(settings) {
-        Ok(mapping) => mapping,
+    let table = match opened {
+        Ok(table) => table,
         Err(e) => {
-            eprintln!("sjctl mapping: {e}");
+            eprintln!("sjctl {what}: {e}");
             return ExitCode::from(1);
         }
     };
-    match runtime
-        .block_on(async { tokio::time::timeout(TIME_LIMIT, execute(settings, &mapping, command)).await })
-    {
+    match runtime.block_on(async { tokio::time::timeout(TIME_LIMIT, execute(&table)).await }) {
         Ok(Ok(code)) => code,
         Ok(Err(e)) => {
-            eprintln!("sjctl mapping: {e:#}");
+            eprintln!("sjctl {what}: {e:#}");
             ExitCode::from(2)
         }
         Err(_) => {
             eprintln!(
-                "sjctl mapping: no answer within {} (Redis or {})",
+                "sjctl {what}: no answer within {} (Redis or {})",
                 humantime::format_duration(TIME_LIMIT),
-                mapping.describe()
+                describe(&table)
             );
             ExitCode::from(2)
         }

@@ -7,7 +7,7 @@
 
 mod csv;
 mod sheets;
-mod sjctl;
+pub(crate) mod sjctl;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -33,11 +33,12 @@ pub async fn sjctl_env(f: &Fixture, args: &[&str], env: &[(&str, &str)]) -> Outp
     cmd.output().await.unwrap()
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn ok(out: &Output) -> String {
+/// The output of a run that succeeded (else the test fails, showing both streams).
+pub(crate) fn ok(out: &Output) -> String {
     assert_eq!(out.status.code(), Some(0), "stdout:\n{}\nstderr:\n{}", text(&out.stdout), text(&out.stderr));
     text(&out.stdout)
 }

@@ -5,33 +5,14 @@ use std::process::Output;
 
 use serde_json::Value;
 
+use crate::mapping::sjctl::{ok, sjctl_env, text};
 use crate::mapping::{csv_line, Fixture, Kind};
-use crate::support::binary;
 
 const HEADER: [&str; 7] = ["catalog", "brand", "multiplier", "margin", "markup", "updated_by", "updated_at"];
 
-/// Runs `sjctl` with the fixture's table (CSV) and namespace, without blocking the test's runtime.
+/// Runs `sjctl` with the fixture's table (CSV) and namespace, as the user `tester`.
 async fn sjctl(f: &Fixture, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = tokio::process::Command::new(binary("sjctl", "sjctl").await);
-    cmd.env_remove("SJ_CONFIG")
-        .env("SJ_NAMESPACE", &f.ns.name)
-        .env("SJ_LOG__FORMAT", "json")
-        .env("SJ_LOG__LEVEL", "warn")
-        .env("SJ_MAPPING__STORE", "csv")
-        .env("SJ_MAPPING__CSV__PATH", f.csv_path())
-        .env("USER", "tester")
-        .args(args)
-        .envs(env.iter().copied());
-    cmd.output().await.unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn ok(out: &Output) -> String {
-    assert_eq!(out.status.code(), Some(0), "stdout:\n{}\nstderr:\n{}", text(&out.stdout), text(&out.stderr));
-    text(&out.stdout)
+    sjctl_env(f, args, &[&[("USER", "tester")], env].concat()).await
 }
 
 /// The line of `list` for a row number.
