@@ -3,12 +3,14 @@
 //! arithmetic (floats appear only in the JSON sent to Jobber).
 //!
 //! - [`table`]: the catalog table's rows (multiplier and margin, or markup, per catalog);
-//! - [`priced`]: a document priced once ([`price`]), which every presentation of the quote reads.
+//! - [`priced`]: a document priced once ([`price`]), which every presentation of the quote reads;
+//! - [`examples`]: small documents to price, for the tests here and of the quote's presentation.
 //!
 //! A worked example (docs/pricing.md has it in full): a base cabinet listed at 700.00, its
 //! catalog's row `multiplier 0.42, margin 35%`: unit cost = 700.00 × 0.42 = 294.00; unit price
 //! = 294.00 ÷ (1 − 0.35) = 452.307… → 452.31 (to the cent, half up).
 
+pub mod examples;
 mod priced;
 mod table;
 
@@ -50,10 +52,11 @@ pub fn line_total(quantity: Decimal, unit_price: Decimal) -> Decimal {
 }
 
 #[cfg(test)]
-pub mod tests {
+mod tests {
+    use super::examples::{line, request_of, section};
     use super::*;
     use crate::config::{PriceField, PricingSettings, UnpricedCatalog};
-    use crate::message::{Line, QuoteRequest, Section};
+    use crate::message::Line;
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
@@ -61,28 +64,6 @@ pub mod tests {
 
     fn r(value: &str, increment: &str, rule: Rounding) -> String {
         round_to(d(value), d(increment), rule).to_string()
-    }
-
-    pub(crate) fn line(code: &str, quantity: &str, list: &str, selling: &str, cost: &str) -> Line {
-        Line {
-            line_id: None,
-            code: code.to_owned(),
-            options: Vec::new(),
-            description: code.to_owned(),
-            notes: Vec::new(),
-            quantity: d(quantity),
-            unit_list: d(list),
-            unit_selling: d(selling),
-            unit_cost: d(cost),
-            sku: None,
-            product_type: None,
-            product_code: None,
-            uom: None,
-            manufacturer_part_number: None,
-            manufacturer_sku: None,
-            volume: None,
-            weight: None,
-        }
     }
 
     #[test]
@@ -259,30 +240,5 @@ pub mod tests {
         assert_eq!(line_total(d("1.5"), d("0.25")), d("0.38"));
         assert_eq!(line_total(d("3"), d("0.125")), d("0.38"));
         assert_eq!(line_total(d("2"), d("612.4")).to_string(), "1224.80");
-    }
-
-    pub(crate) fn section(catalog: Option<&str>, lines: Vec<Line>) -> Section {
-        Section { catalog: catalog.map(str::to_owned), settings: Vec::new(), lines }
-    }
-
-    pub(crate) fn request_of(sections: Vec<Section>) -> QuoteRequest {
-        let json = serde_json::json!({
-            "schema": crate::message::SCHEMA,
-            "source": {"kind": "folder", "id": "kitchen.xml", "received_at": "2026-01-01T00:00:00Z"},
-            "content_hash": "sha256:ae87e3e6a8b257489c573e42f3d091545658a5780f05beef06309793d257eabd",
-            "document": {"version": null, "module": null, "date": null, "order_number": null, "type": null,
-                         "username": null, "store_number": null, "salesperson": null},
-            "customer": {"number": null, "po_number": null, "name": null,
-                         "address": {"street1": null, "street2": null, "city": null, "province": null,
-                                     "postal_code": null, "country": null}},
-            "shipping": {"street1": null, "street2": null, "city": null, "province": null,
-                         "postal_code": null, "country": null},
-            "sections": [],
-            "totals": {"list": "0", "selling": "0", "cost": "0", "quantity": "0", "product_lines": 0}
-        });
-        let mut request: QuoteRequest = serde_json::from_value(json).unwrap();
-        request.totals.product_lines = sections.iter().map(|s| s.lines.len() as u32).sum();
-        request.sections = sections;
-        request
     }
 }

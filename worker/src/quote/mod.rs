@@ -22,8 +22,8 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde_json::json;
 use sj_shared::config::{MsrpLines, Presentation, PricingSettings, QuoteSettings};
-use sj_shared::ids::{ClientId, ContentHash, PropertyId};
-use sj_shared::jobber::ops::{LineItemInput, QuoteInput};
+use sj_shared::ids::{ClientId, ContentHash, LineItemId, PropertyId};
+use sj_shared::jobber::ops::{LineItemInput, LineItemSummary, QuoteInput};
 use sj_shared::message::{Line, LineOption, QuoteRequest, Section};
 use sj_shared::pricing::PricedDocument;
 use sj_shared::template::Template;
@@ -101,6 +101,22 @@ pub fn has_marker(description: &str) -> bool {
 /// The marker as written at the end of a title, when the account has no marker field.
 pub fn title_marker(marker: &str) -> String {
     format!("[{marker}]")
+}
+
+/// A line's description with `tag` (the document's marker, [`title_marker`]) at its end, on a
+/// line of its own: what the bridge writes on every line it adds to or fills in an existing quote
+/// or job, so that a later attempt finds them.
+pub fn with_marker(description: &str, tag: &str) -> String {
+    if description.is_empty() {
+        tag.to_owned()
+    } else {
+        format!("{description}\n{tag}")
+    }
+}
+
+/// The ids of the lines that carry `tag` at the end of their description: an earlier attempt's.
+pub fn marked_lines(items: Vec<LineItemSummary>, tag: &str) -> Vec<LineItemId> {
+    items.into_iter().filter(|item| item.description.ends_with(tag)).map(|item| item.id).collect()
 }
 
 /// The `quoteCreate` attributes for the priced document.
@@ -299,58 +315,12 @@ fn float(value: Decimal) -> f64 {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use sj_shared::config::UnpricedCatalog;
     use sj_shared::message::Setting;
+    use sj_shared::pricing::examples::{line, request_of, section};
     use sj_shared::pricing::{price, CatalogTable};
-
-    pub(crate) fn line(code: &str, quantity: &str, list: &str, selling: &str, cost: &str) -> Line {
-        Line {
-            line_id: None,
-            code: code.to_owned(),
-            options: Vec::new(),
-            description: code.to_owned(),
-            notes: Vec::new(),
-            quantity: d(quantity),
-            unit_list: d(list),
-            unit_selling: d(selling),
-            unit_cost: d(cost),
-            sku: None,
-            product_type: None,
-            product_code: None,
-            uom: None,
-            manufacturer_part_number: None,
-            manufacturer_sku: None,
-            volume: None,
-            weight: None,
-        }
-    }
-
-    pub(crate) fn section(catalog: Option<&str>, lines: Vec<Line>) -> Section {
-        Section { catalog: catalog.map(str::to_owned), settings: Vec::new(), lines }
-    }
-
-    pub(crate) fn request_of(sections: Vec<Section>) -> QuoteRequest {
-        let json = serde_json::json!({
-            "schema": sj_shared::message::SCHEMA,
-            "source": {"kind": "folder", "id": "kitchen.xml", "received_at": "2026-01-01T00:00:00Z"},
-            "content_hash": "sha256:ae87e3e6a8b257489c573e42f3d091545658a5780f05beef06309793d257eabd",
-            "document": {"version": null, "module": null, "date": null, "order_number": null, "type": null,
-                         "username": null, "store_number": null, "salesperson": null},
-            "customer": {"number": null, "po_number": null, "name": null,
-                         "address": {"street1": null, "street2": null, "city": null, "province": null,
-                                     "postal_code": null, "country": null}},
-            "shipping": {"street1": null, "street2": null, "city": null, "province": null,
-                         "postal_code": null, "country": null},
-            "sections": [],
-            "totals": {"list": "0", "selling": "0", "cost": "0", "quantity": "0", "product_lines": 0}
-        });
-        let mut request: QuoteRequest = serde_json::from_value(json).unwrap();
-        request.totals.product_lines = sections.iter().map(|s| s.lines.len() as u32).sum();
-        request.sections = sections;
-        request
-    }
 
     /// The document priced by the rules' settings alone (no catalog table).
     fn priced<'a>(rules: &QuoteRules, request: &'a QuoteRequest) -> PricedDocument<'a> {

@@ -86,37 +86,28 @@ pub fn lines_of(items: &[LineItemInput]) -> Decimal {
 mod tests {
     use super::*;
     use sj_shared::config::{Presentation, PricingSettings, QuoteSettings};
-    use sj_shared::message::{Line, QuoteRequest, Section};
-    use sj_shared::pricing::{price, CatalogTable};
+    use sj_shared::message::{Line, QuoteRequest};
+    use sj_shared::pricing::{examples, price, CatalogTable};
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
     }
 
+    /// A line at its list price, of no cost in the document.
     fn line(code: &str, quantity: &str, list: &str) -> Line {
-        let json = serde_json::json!({"line_id": null, "code": code, "options": [], "description": code, "notes": [],
-            "quantity": quantity, "unit_list": list, "unit_selling": list, "unit_cost": "0", "sku": null,
-            "product_type": null, "product_code": null, "uom": null, "manufacturer_part_number": null,
-            "manufacturer_sku": null, "volume": null, "weight": null});
-        serde_json::from_value(json).unwrap()
+        examples::line(code, quantity, list, list, "0")
     }
 
     /// The worked example of docs/pricing.md: two catalogs, one by multiplier and margin, one
     /// by markup.
     fn example() -> (QuoteRequest, CatalogTable) {
-        let mut request = crate::quote::tests::request_of(vec![]);
-        request.sections = vec![
-            Section {
-                catalog: Some("KWP_25D1".into()),
-                settings: vec![],
-                lines: vec![line("B24", "2", "700.00"), line("W3030", "1", "389.50")],
-            },
-            Section {
-                catalog: Some("FWA0724B (Galaxy)".into()),
-                settings: vec![],
-                lines: vec![line("DB30", "1", "1300.00")],
-            },
-        ];
+        let request = examples::request_of(vec![
+            examples::section(
+                Some("KWP_25D1"),
+                vec![line("B24", "2", "700.00"), line("W3030", "1", "389.50")],
+            ),
+            examples::section(Some("FWA0724B (Galaxy)"), vec![line("DB30", "1", "1300.00")]),
+        ]);
         let cells: Vec<(usize, Vec<String>)> = [
             vec!["catalog", "brand", "multiplier", "margin", "markup"],
             vec!["KWP_*", "Kitchen Craft", "0.42", "35%", ""],

@@ -58,11 +58,7 @@ impl JobRouting {
             if self.line_price == JobLinePrice::Zero {
                 item.unit_price = 0.0;
             }
-            item.description = if item.description.is_empty() {
-                tag.to_owned()
-            } else {
-                format!("{}\n{tag}", item.description)
-            };
+            item.description = quote::with_marker(&item.description, tag);
         }
         items
     }
@@ -103,13 +99,7 @@ impl Writer {
         let mine: Vec<LineItemId> = if look == LookUp::Skip {
             Vec::new()
         } else {
-            self.jobber
-                .job_line_items(&job.id)
-                .await?
-                .into_iter()
-                .filter(|item| item.description.ends_with(&tag))
-                .map(|item| item.id)
-                .collect()
+            quote::marked_lines(self.jobber.job_line_items(&job.id).await?, &tag)
         };
         if !mine.is_empty() {
             let record = record(mine, true);
