@@ -55,6 +55,9 @@ export SJ_MAPPING__CSV__PATH=$demo/mapping.csv
 # The catalog table beside it (docs/pricing.md): the dealer's multiplier and margin (or markup) per
 # catalog, as staff keep it. A catalog it does not price parks its document until they do.
 cp samples/catalogs.csv "$demo/catalogs.csv"
+# PO routing to a job (docs/architecture.md): a PO such as `J#7` names a Jobber job, and the
+# document's cabinets are added to it as lines (shown at the end).
+export SJ_QUOTE__PO_JOB_PATTERN='(?i)^\s*J\s*#?\s*(\d+)\s*$'
 export SJ_JOBBER__API_URL=$sandbox
 export SJ_JOBBER__CLIENT_SECRET=sandbox-client-secret
 export SJ_JOBBER__REFRESH_TOKEN=$refresh_token
@@ -101,7 +104,7 @@ for e in events:
         name = client.get("company_name") or client.get("name") or "?"
         rows.append((f, f"Jobber quote #{e.get('quote')} for {name}: {len(q.get('line_items', []))} line{'s' if len(q.get('line_items', [])) != 1 else ''}, total {q.get('amounts', {}).get('total', 0):,.2f}"))
     elif msg == "already in Jobber: nothing written":
-        rows.append((f, f"already in Jobber as quote #{e.get('quote')}: nothing written"))
+        rows.append((f, f"already in Jobber as {e.get('to') or 'quote #' + str(e.get('quote'))}: nothing written"))
     elif msg and msg.startswith("same content as a document"):
         rows.append((f, f"same order as {e.get('first_source')}: archived, not sent again"))
     elif msg == "dead-lettered":
@@ -125,6 +128,16 @@ echo
 echo "== the mapping table the workers wrote ($demo/mapping.csv) =="
 "$bin/sjctl" mapping list 2>/dev/null || true
 
+# A worker's log line of a message about a file, once one of them logged it (up to 30 s).
+worker_line() {
+  local pattern="\"message\":\"$1\".*$2"
+  for _ in $(seq 300); do
+    grep -q "$pattern" "$demo"/logs/worker-*.log && break
+    sleep 0.1
+  done
+  grep -h "$pattern" "$demo"/logs/worker-*.log
+}
+
 # What an operator does with a parked document: the nameless bath at 7 Chemin du Lac is the
 # Côté family's cottage. Map its address to their client, then replay it.
 echo
@@ -145,16 +158,47 @@ if [[ -n $key && -n $cote ]]; then
   SJ_LOG__LEVEL=warn "$bin/sjctl" mapping set "$key" "$cote" --by demo-operator 2>&1 | sed 's/^/  /'
   echo "\$ sjctl dlq replay --all --kind mapping"
   SJ_LOG__LEVEL=warn "$bin/sjctl" dlq replay --all --kind mapping 2>&1 | sed 's/^/  /'
-  for _ in $(seq 300); do
-    grep -q '"message":"quote created".*bath-gatineau' "$demo"/logs/worker-*.log && break
-    sleep 0.1
-  done
-  grep -h '"message":"quote created".*bath-gatineau' "$demo"/logs/worker-*.log | python3 -c "
+  worker_line "quote created" bath-gatineau | python3 -c "
 import json, sys
 for line in sys.stdin:
     e = json.loads(line)
     print('  bath-gatineau.json → Jobber quote #%s for the Côté client, total %s' % (e['quote'], e['total']))
 " || true
+fi
+
+# A job target: staff have made a job in Jobber for Harbour Lane Builders (a client the workers
+# created); the designer's next export names it in its PO (`J#<number>`), and its cabinets are
+# added to the job as lines: unit price 0 (jobs.line_price), each line's cost kept as unit cost.
+echo
+echo "== a job target: staff make a job for Harbour Lane Builders; an export whose PO names it =="
+client=$(curl -fsS "$sandbox/_admin/jobber/clients" | python3 -c '
+import json, sys
+for c in json.load(sys.stdin):
+    if (c.get("company_name") or c.get("name")) == "Harbour Lane Builders":
+        print(c["encoded_id"]); break')
+job=""
+if [[ -n $client ]]; then
+  job=$(curl -fsS -X POST "$sandbox/_admin/jobber/jobs" -H 'content-type: application/json' \
+    -d "{\"client\": \"$client\", \"title\": \"Kitchen install\", \"line_items\": [{\"name\": \"Install labour\", \"unit_price\": 1800, \"unit_cost\": 950}]}" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["job_number"])')
+fi
+if [[ -n $job ]]; then
+  echo "  Jobber job #$job (Kitchen install) for Harbour Lane Builders; kitchen-job.xml has PO J#$job"
+  sed "s/<POnumber>PO-2231</<POnumber>J#$job</" samples/saberis/kitchen-harbour-lane.xml > "$demo/exports/incoming/kitchen-job.xml"
+  "$bin/sj-poller" --once 2>> "$demo/logs/poller.log" | sed 's/^/  /'
+  # What the job holds now: the staff's line, then the cabinets (their prices and costs checked).
+  worker_line "lines added to an existing job" kitchen-job | python3 -c "
+import json, sys, urllib.request
+jobs = json.load(urllib.request.urlopen(sys.argv[1] + '/_admin/jobber/jobs'))
+added = [l for j in jobs if str(j['job_number']) == sys.argv[2] for l in j['line_items'] if '[SJ-' in l['description']]
+for line in sys.stdin:
+    e = json.loads(line)
+    kept = all(l['unit_price'] == 0 and l['unit_cost'] > 0 for l in added)
+    how = 'unit price 0, costs kept' if kept else 'unit prices %s' % [l['unit_price'] for l in added]
+    print('  kitchen-job.xml → %s lines added to Jobber %s (%s)' % (e['lines'], e['to'], how))
+" "$sandbox" "$job" || true
+else
+  echo "  (no Harbour Lane Builders client to make a job for: see the outcomes above)"
 fi
 echo
 echo "Parked documents wait in the queue ${SJ_NAMESPACE}.sj.quotes.dead (RabbitMQ UI: http://127.0.0.1:15672, guest/guest)."
