@@ -23,6 +23,11 @@ pub struct AlertSettings {
     pub max_per_mail: usize,
     /// The RabbitMQ management UI, for links in the emails.
     pub rabbitmq_ui_url: String,
+    /// When Jobber has been failing for every document this long (the workers' shared circuit
+    /// breaker open), a worker sends the alerter one notice per outage, emailed as "Jobber has been
+    /// failing for every document for N min", and another when Jobber answers again. Read by the
+    /// workers.
+    pub outage_after: HumanDuration,
 }
 
 impl Default for AlertSettings {
@@ -34,6 +39,7 @@ impl Default for AlertSettings {
             window: secs(60),
             max_per_mail: 50,
             rabbitmq_ui_url: "http://127.0.0.1:15672".to_owned(),
+            outage_after: secs(10 * 60),
         }
     }
 }
