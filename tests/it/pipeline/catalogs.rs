@@ -290,20 +290,7 @@ async fn with_the_sheet_store_the_catalogs_tab_prices_and_gets_a_catalogs_blank_
     // HLX_HW26 has no row: its lines get pricing.markup_percent, so the documents are written.
     bridge.env.push(("SJ_PRICING__UNPRICED_CATALOG".into(), "default".into()));
     let keys = tempfile::tempdir().unwrap();
-    let key_file = crate::mapping::write_key_file(
-        &keys,
-        &bridge.sandbox,
-        sj_sandbox::config::SANDBOX_SHEETS_PRIVATE_KEY_PEM,
-    );
-    for (key, value) in [
-        ("SJ_MAPPING__STORE", "sheets".to_owned()),
-        ("SJ_MAPPING__SHEETS__API_URL", bridge.sandbox.url("/sheets")),
-        ("SJ_MAPPING__SHEETS__SPREADSHEET_ID", "sandbox-mapping".to_owned()),
-        ("SJ_MAPPING__SHEETS__TAB", "Sheet1".to_owned()),
-        ("SJ_MAPPING__SHEETS__SERVICE_ACCOUNT_FILE", key_file.to_str().unwrap().to_owned()),
-    ] {
-        bridge.env.push((key.into(), value));
-    }
+    super::matching::with_the_sheet_store(&mut bridge, &keys);
     // Staff add the Catalogs tab (the sandbox's "+" in the browser), HLX_26A1 priced.
     let tab = bridge.sandbox.url("/_admin/sheets/sandbox-mapping/Catalogs");
     let rows = json!([

@@ -348,21 +348,8 @@ async fn sjctl_json(bridge: &Bridge, args: &[&str]) -> Vec<Value> {
 async fn with_the_sheet_store_a_persons_edit_is_used_without_restart_and_new_clients_are_appended() {
     let mut bridge = Bridge::start("map-sheet").await;
     let keys = tempfile::tempdir().unwrap();
-    let key_file = crate::mapping::write_key_file(
-        &keys,
-        &bridge.sandbox,
-        sj_sandbox::config::SANDBOX_SHEETS_PRIVATE_KEY_PEM,
-    );
-    for (key, value) in [
-        ("SJ_MAPPING__STORE", "sheets".to_owned()),
-        ("SJ_MAPPING__SHEETS__API_URL", bridge.sandbox.url("/sheets")),
-        ("SJ_MAPPING__SHEETS__SPREADSHEET_ID", "sandbox-mapping".to_owned()),
-        ("SJ_MAPPING__SHEETS__TAB", "Sheet1".to_owned()),
-        ("SJ_MAPPING__SHEETS__SERVICE_ACCOUNT_FILE", key_file.to_str().unwrap().to_owned()),
-        ("SJ_MAPPING__REFRESH", "1s".to_owned()),
-    ] {
-        bridge.env.push((key.into(), value));
-    }
+    with_the_sheet_store(&mut bridge, &keys);
+    bridge.env.push(("SJ_MAPPING__REFRESH".into(), "1s".into()));
     let (first, _) = company(&bridge, "HLB Construction LLC", "88 Quarry Rd", "Bozeman", "59715").await;
     let (second, _) = company(&bridge, "Harbour Lane Holdings", "88 Quarry Rd", "Bozeman", "59715").await;
     let sheet = |client: &str| {
@@ -402,6 +389,26 @@ async fn with_the_sheet_store_a_persons_edit_is_used_without_restart_and_new_cli
     assert_eq!(rows[2][0], json!("number:C-1007"));
     assert_eq!(rows[2][5], json!("auto"));
     bridge.stop().await;
+}
+
+/// `mapping.store = "sheets"`: the sandbox's spreadsheet `sandbox-mapping`, the mapping in its
+/// tab `Sheet1` (the catalog table in `Catalogs`, the default), as the sandbox's service account
+/// (its key written in `keys`).
+pub(crate) fn with_the_sheet_store(bridge: &mut Bridge, keys: &tempfile::TempDir) {
+    let key_file = crate::mapping::write_key_file(
+        keys,
+        &bridge.sandbox,
+        sj_sandbox::config::SANDBOX_SHEETS_PRIVATE_KEY_PEM,
+    );
+    for (key, value) in [
+        ("SJ_MAPPING__STORE", "sheets".to_owned()),
+        ("SJ_MAPPING__SHEETS__API_URL", bridge.sandbox.url("/sheets")),
+        ("SJ_MAPPING__SHEETS__SPREADSHEET_ID", "sandbox-mapping".to_owned()),
+        ("SJ_MAPPING__SHEETS__TAB", "Sheet1".to_owned()),
+        ("SJ_MAPPING__SHEETS__SERVICE_ACCOUNT_FILE", key_file.to_str().unwrap().to_owned()),
+    ] {
+        bridge.env.push((key.into(), value));
+    }
 }
 
 async fn put_sheet(bridge: &Bridge, rows: Value) {
