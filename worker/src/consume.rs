@@ -50,6 +50,8 @@ pub struct Handler<'a> {
     pub publisher_failed: tokio::sync::Notify,
     /// Ends a wait for room in Jobber's budget (the delivery returns to the queue).
     pub shutdown: sj_shared::runtime::Shutdown,
+    /// `alerts.outage_after` (see [`crate::outage_notice`]).
+    pub outage_after: std::time::Duration,
 }
 
 impl Handler<'_> {
@@ -253,6 +255,7 @@ impl Handler<'_> {
             jobber: &self.writer.jobber,
             publisher: self.publisher,
             topology: self.topology,
+            outage_after: self.outage_after,
         }
     }
 
@@ -302,6 +305,28 @@ impl Handler<'_> {
                             Hold::Shutdown => return None,
                             Hold::TooLong => return Some(Err(held_back())),
                         }
+                    }
+                }
+                Err(failure)
+                    if failure.kind == FailureKind::RedisUnavailable && !self.writer.effects.is_dry_run() =>
+                {
+                    // Redis down is everyone's failure too: held until it answers, then tried
+                    // again in hand (a tier would add its whole delay after Redis is back).
+                    match crate::outage::hold_until_redis_answers(
+                        self.writer.crosswalk.pool(),
+                        &self.shutdown,
+                        HOLD_LONGEST,
+                    )
+                    .await
+                    {
+                        Hold::Closed => {
+                            delivered.attempts += 1;
+                            delivered.write_attempts =
+                                Some(delivered.write_attempts.unwrap_or(0) + i64::from(failure.after_write));
+                            continue;
+                        }
+                        Hold::Shutdown => return None,
+                        Hold::TooLong => {}
                     }
                 }
                 Err(_) => {}

@@ -32,6 +32,8 @@ pub struct Outage<'a> {
     pub jobber: &'a JobberClient,
     pub publisher: &'a Publisher,
     pub topology: &'a Topology,
+    /// `alerts.outage_after`: the operators are told of an outage that lasts this long.
+    pub outage_after: Duration,
 }
 
 impl Outage<'_> {
@@ -53,6 +55,7 @@ impl Outage<'_> {
                 }
             };
             observe::metrics().jobber_breaker_open.set(1);
+            crate::outage_notice::tell_if_long(self.breaker, self.publisher, self.outage_after, since).await;
             if held.is_none() {
                 held = Some(Held::new());
                 tracing::info!(
@@ -87,6 +90,7 @@ impl Outage<'_> {
                     tracing::warn!("probe: Jobber answers again: circuit breaker closed, documents flow");
                     observe::metrics().jobber_breaker_open.set(0);
                     self.bring_back().await;
+                    crate::outage_notice::tell_if_back(self.breaker, self.publisher).await;
                 }
                 true
             }
@@ -140,6 +144,46 @@ impl Outage<'_> {
         if back > 0 || kept > 0 {
             tracing::info!(back, kept,
                 "documents the outage had sent to the retry tiers brought back to sj.quotes (others kept in their tier)");
+        }
+    }
+}
+
+/// Holds the caller until Redis answers a PING (looked at each second): Redis unreachable is no
+/// document's own failure, and a retry tier would add its whole delay after Redis is back.
+pub async fn hold_until_redis_answers(
+    pool: &deadpool_redis::Pool,
+    shutdown: &Shutdown,
+    longest: Duration,
+) -> Hold {
+    let started = tokio::time::Instant::now();
+    let mut shutdown = shutdown.clone();
+    let mut told = false;
+    loop {
+        let answered = match pool.get().await {
+            Ok(mut conn) => deadpool_redis::redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok(),
+            Err(_) => false,
+        };
+        if answered {
+            if told {
+                tracing::info!(
+                    waited_ms = started.elapsed().as_millis() as u64,
+                    "Redis answers again: trying the document again"
+                );
+            }
+            return Hold::Closed;
+        }
+        if !told {
+            tracing::warn!(
+                "Redis does not answer: holding the document in hand, not in the retry tiers, until it does"
+            );
+            told = true;
+        }
+        if started.elapsed() >= longest {
+            return Hold::TooLong;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(LOOK_AGAIN) => {}
+            _ = shutdown.wait() => return Hold::Shutdown,
         }
     }
 }

@@ -2,11 +2,13 @@
 //! on a schedule drawn from a seed, workers are SIGKILLed and restarted, RabbitMQ is restarted
 //! (cleanly and by a crash), Redis is restarted (once with its data wiped), Jobber (the sandbox)
 //! serves 10 % 5xx and 5 % timeouts throughout, loses the answers of some writes, answers bursts
-//! THROTTLED, and revokes the bridge's token once, after which the operator runs
-//! `sjctl jobber connect`. At the end: every valid document is exactly one quote (or one set of
+//! THROTTLED, revokes the bridge's token once, after which the operator runs
+//! `sjctl jobber connect`, and answers 503 to everything for a sixth of the fault phase (an
+//! outage: the workers' shared circuit breaker holds the documents). At the end: every valid document is exactly one quote (or one set of
 //! lines on the quote its PO names) on the right client, every customer one client, every invalid
 //! or unresolvable document parked once and named in exactly one alert email, nothing left in the
-//! quotes queue, a retry tier or the alerts queue; and a table of what was done and what came of it.
+//! quotes queue, a retry tier or the alerts queue; every document written within 60 s of the last
+//! fault's end (the recovery time, issue 20); and a table of what was done and what came of it.
 //!
 //! RabbitMQ and Redis are the run's own (`services`): it restarts them, and the machine's serve
 //! other test runs meanwhile.
@@ -40,6 +42,8 @@ use crate::alerter::Sink;
 use crate::support::{binary, built};
 
 const NAMESPACE: &str = "faultrun";
+/// Every document written within this long of the last fault's end (issue 20).
+const RECOVERY_BOUND: Duration = Duration::from_secs(60);
 const WORKERS: usize = 3;
 /// Short retry tiers, so retries happen within the run, and many of them: a document meets a
 /// fault on about one attempt in three here, far more often than in production, and must not
@@ -261,11 +265,23 @@ fn message(line: &Value) -> &str {
 #[derive(Clone, Debug)]
 enum Fault {
     KillWorker(usize),
-    RestartRabbit { how: Stop, down: Duration },
-    RestartRedis { how: Stop, wipe: bool, down: Duration },
+    RestartRabbit {
+        how: Stop,
+        down: Duration,
+    },
+    RestartRedis {
+        how: Stop,
+        wipe: bool,
+        down: Duration,
+    },
     ThrottleBurst(u32),
     LoseResponse,
-    RevokeToken { reconnect_after: Duration },
+    RevokeToken {
+        reconnect_after: Duration,
+    },
+    /// Jobber answers 503 to everything for this long (issue 20's outage, scaled: a sixth of the
+    /// fault phase), then recovers.
+    JobberOutage(Duration),
 }
 
 impl std::fmt::Display for Fault {
@@ -284,6 +300,7 @@ impl std::fmt::Display for Fault {
             Fault::RevokeToken { reconnect_after } => {
                 write!(f, "Jobber: every token revoked; sjctl jobber connect {reconnect_after:?} later")
             }
+            Fault::JobberOutage(down) => write!(f, "Jobber: 503 to every request for {down:?}, then back"),
         }
     }
 }
@@ -318,6 +335,7 @@ fn schedule(rng: &mut fastrand::Rng, n: usize, span: Duration) -> Vec<(Duration,
         faults.push(Fault::LoseResponse);
     }
     faults.push(Fault::RevokeToken { reconnect_after: Duration::from_millis(rng.u64(1000..4000)) });
+    faults.push(Fault::JobberOutage(span / 6));
     let first = Duration::from_secs(3);
     let window = span.saturating_sub(first).as_millis() as u64;
     let mut timed: Vec<(Duration, Fault)> =
@@ -437,6 +455,14 @@ impl Run {
                 tokio::time::sleep(*reconnect_after).await;
                 self.connect().await;
                 "Jobber token revoked, then sjctl jobber connect"
+            }
+            Fault::JobberOutage(down) => {
+                set_fault(&self.sandbox, &json!({"route": "/api/graphql", "error_rate": 1.0, "status": 503}))
+                    .await;
+                tokio::time::sleep(*down).await;
+                set_fault(&self.sandbox, &base_spec(&mut self.rng)).await;
+                println!("{}   Jobber answers again", stamp(self.t0));
+                "Jobber outage (503 to everything), then back"
             }
         };
         *self.done.entry(what).or_default() += 1;
@@ -876,6 +902,7 @@ async fn n_documents_under_faults_lose_nothing_and_double_nothing() {
         ("SJ_AMQP__RETRY_DELAYS", format!("[{}]", delays.join(","))),
         ("SJ_REDIS__URL", redis.url()),
         ("SJ_WORKER__INTENT_LEASE", "2s".to_owned()),
+        ("SJ_WORKER__BREAKER_PROBE_INTERVAL", "2s".to_owned()),
         // No catalog table here: every catalog at the default markup.
         ("SJ_PRICING__UNPRICED_CATALOG", "default".to_owned()),
         ("SJ_JOBBER__API_URL", sandbox.base_url()),
@@ -957,6 +984,8 @@ async fn n_documents_under_faults_lose_nothing_and_double_nothing() {
     tokio::join!(feed(&docs, &incoming, span.mul_f64(0.85)), faults);
     let cleared = reqwest::Client::new().delete(run.sandbox.url("/_admin/faults")).send().await.unwrap();
     assert!(cleared.status().is_success());
+    // The end of the last fault: every scheduled fault applied (restarted services answer again).
+    let faults_over = std::time::SystemTime::now();
     println!("{} faults over; waiting for the bridge to settle", stamp(t0));
 
     // Settle: every document where it belongs, nothing in the quotes queue or a retry tier.
@@ -1057,6 +1086,16 @@ async fn n_documents_under_faults_lose_nothing_and_double_nothing() {
     for line in workers_log.iter().filter(|l| message(l) == "transient failure: retrying later") {
         *retries.entry(line["kind"].as_str().unwrap_or("?").to_owned()).or_default() += 1;
     }
+    // Recovery: from the end of the last fault to the last document written (issue 20).
+    let written_at = workers_log
+        .iter()
+        .filter(|l| {
+            matches!(message(l), "quote created" | "lines added to an existing quote")
+                || message(l).starts_with("lines added to")
+        })
+        .filter_map(|l| humantime::parse_rfc3339_weak(l["timestamp"].as_str()?).ok())
+        .max();
+    let recovery = written_at.and_then(|at| at.duration_since(faults_over).ok()).unwrap_or_default();
     let found_by_marker = workers_log
         .iter()
         .filter(|l| message(l).starts_with("already in Jobber") && l["by_marker"] == json!(true))
@@ -1099,6 +1138,18 @@ async fn n_documents_under_faults_lose_nothing_and_double_nothing() {
         format!("{retry_total} ({})", retry_kinds.join(", ")),
     ));
     rows.push(("found by marker (an earlier attempt had written)".into(), found_by_marker.to_string()));
+    let breaker_opened =
+        workers_log.iter().filter(|l| message(l).starts_with("Jobber is failing for every document")).count();
+    let breaker_closed =
+        workers_log.iter().filter(|l| message(l).starts_with("probe: Jobber answers again")).count();
+    rows.push((
+        "circuit breaker: documents held while open / times closed by a probe".into(),
+        format!("{breaker_opened} / {breaker_closed}"),
+    ));
+    rows.push((
+        "**recovery time**: last fault's end → last document written (bound 60 s)".into(),
+        format!("{:.1} s", recovery.as_secs_f64()),
+    ));
     rows.push(("parked".into(), format!("{} (expected {expected_parked})", outcome.parked.len())));
     rows.push(("alert emails".into(), outcome.mails.to_string()));
     rows.push(("valid documents parked".into(), verdict.valid_parked.to_string()));
@@ -1122,6 +1173,13 @@ async fn n_documents_under_faults_lose_nothing_and_double_nothing() {
     let mut problems = verdict.problems;
     if !settled {
         problems.push("the bridge did not settle within the bound after the faults ended".to_owned());
+    }
+    if recovery > RECOVERY_BOUND {
+        problems.push(format!(
+            "recovery took {:.1} s after the last fault ended (bound {} s)",
+            recovery.as_secs_f64(),
+            RECOVERY_BOUND.as_secs()
+        ));
     }
     problems.extend(panics.into_iter().map(|p| format!("PANIC: {p}")));
     if !problems.is_empty() || cfg.keep {

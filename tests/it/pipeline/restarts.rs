@@ -132,8 +132,8 @@ async fn a_redis_restart_that_loses_its_data_loses_nothing_and_doubles_nothing()
     bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
     bridge.poll_once(&[]).await;
     bridge.wait_until("the first quote", || async { bridge.quotes().await.len() == 1 }).await;
-    // Redis goes away while a document is waiting: the workers cannot coordinate, so they send it
-    // through the retry tiers instead of writing blind.
+    // Redis goes away while a document is waiting: the workers cannot coordinate, so they hold it
+    // (not writing blind) and try it again as soon as Redis answers (issue 20: not in the tiers).
     let stopped = Stopped::redis().await;
     bridge.add(&samples().join("saberis/laundry-cote-windows1252.xml"), "laundry.xml");
     bridge.poll_once(&[]).await;
@@ -149,6 +149,9 @@ async fn a_redis_restart_that_loses_its_data_loses_nothing_and_doubles_nothing()
         })
         .await;
     assert_eq!(bridge.quotes().await.len(), 2, "exactly one quote per document");
-    assert!(bridge.worker_log_lines(&["redis.unavailable"]) >= 1, "the outage was seen and retried");
+    assert!(
+        bridge.worker_log_lines(&["Redis does not answer: holding the document"]) >= 1,
+        "the outage was seen and the document held"
+    );
     bridge.stop().await;
 }
