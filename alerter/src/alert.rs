@@ -1,14 +1,16 @@
 //! One dead letter, read into what an operator needs to know about it: which document, what went
 //! wrong, how often, and whether it was rejected by the poller or parked by a worker (or by the
 //! broker). Whatever the message looks like, reading it never fails: an alert about a message we
-//! cannot read is still an alert.
+//! cannot read is still an alert. A worker's notice that Jobber has been failing for every
+//! document for long (header `sj-alert: jobber-outage`) is read as what it is: a notice, no
+//! document, nothing parked.
 
 use lapin::types::FieldTable;
 use lapin::BasicProperties;
 use sj_shared::amqp::{self, header, headers};
 use sj_shared::failure::{FailureKind, KindName};
 use sj_shared::ids::ContentHash;
-use sj_shared::message::{DeadLetter, QuoteRequest};
+use sj_shared::message::{DeadLetter, JobberOutage, OutageEvent, QuoteRequest};
 
 /// What became of the document, which decides what the operator can do about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -18,6 +20,9 @@ pub enum Disposition {
     Rejected,
     /// A quote message that could not be written: parked in `sj.quotes.dead`, replayable.
     Parked,
+    /// No document: a notice that Jobber has been failing for every document for long (or
+    /// answers again). Nothing to replay or purge; documents wait in `sj.quotes`.
+    Notice,
 }
 
 impl Disposition {
@@ -25,6 +30,7 @@ impl Disposition {
         match self {
             Self::Rejected => "rejected",
             Self::Parked => "parked",
+            Self::Notice => "notice",
         }
     }
 }
@@ -62,6 +68,8 @@ pub struct Alert {
     pub first_failure: Option<String>,
     /// Where a rejected file was kept (`rejected/kitchen.xml`).
     pub kept_at: Option<String>,
+    /// A [`Disposition::Notice`]'s outage (`None` when its body could not be read).
+    pub outage: Option<JobberOutage>,
 }
 
 impl Alert {
@@ -82,6 +90,9 @@ impl Alert {
         let parked_id = amqp::parked_id(properties, body);
         let is_rejected = properties.kind().as_ref().is_some_and(|t| t.as_str() == DeadLetter::SCHEMA);
 
+        if headers::text(table, header::ALERT).as_deref() == Some(JobberOutage::ALERT) {
+            return Self::outage_notice(body, parked_id);
+        }
         if is_rejected {
             if let Ok(letter) = serde_json::from_slice::<DeadLetter>(body) {
                 let mut problems = letter.problems.into_iter();
@@ -97,6 +108,7 @@ impl Alert {
                     attempts: attempts.unwrap_or(1),
                     first_failure: first_failure.or(Some(letter.failed_at)),
                     kept_at: Some(letter.kept_at),
+                    outage: None,
                 };
             }
         }
@@ -135,6 +147,48 @@ impl Alert {
             attempts,
             first_failure,
             kept_at: None,
+            outage: None,
+        }
+    }
+
+    /// A worker's notice of a Jobber outage (`sj-alert: jobber-outage`). Its key is the opening
+    /// and the event, so a second copy of it is counted, not emailed again.
+    fn outage_notice(body: &[u8], parked_id: String) -> Self {
+        let outage = serde_json::from_slice::<JobberOutage>(body).ok();
+        let (source, reason, first_failure) = match &outage {
+            Some(o) => {
+                let event = match o.event {
+                    OutageEvent::Open => "failing",
+                    OutageEvent::Closed => "answers again",
+                };
+                let since = humantime::format_rfc3339_seconds(
+                    std::time::UNIX_EPOCH + std::time::Duration::from_millis(o.since_ms),
+                )
+                .to_string();
+                (format!("Jobber outage since {since}"), format!("Jobber {event}"), Some(since))
+            }
+            None => (
+                "Jobber outage".to_owned(),
+                format!("a notice of a Jobber outage this alerter cannot read ({} bytes)", body.len()),
+                None,
+            ),
+        };
+        let source = match outage.as_ref().map(|o| o.event) {
+            Some(OutageEvent::Closed) => format!("{source} (over)"),
+            _ => source,
+        };
+        Self {
+            key: AlertKey { source, content_hash: None },
+            disposition: Disposition::Notice,
+            parked_id,
+            customer: None,
+            kind: FailureKind::JobberUnavailable.into(),
+            reason,
+            more_problems: Vec::new(),
+            attempts: 0,
+            first_failure,
+            kept_at: None,
+            outage,
         }
     }
 }
@@ -216,5 +270,27 @@ mod tests {
         assert!(alert.reason.contains("sj.quotes"), "{}", alert.reason);
         assert_eq!(alert.attempts, 6);
         assert_eq!(alert.key.source, "(unknown source)");
+    }
+
+    #[test]
+    fn a_jobber_outage_notice_is_a_notice_not_a_document() {
+        let notice = JobberOutage::new(OutageEvent::Open, 1_773_484_920_000, 1_773_485_640_000);
+        let mut table = FieldTable::default();
+        table.insert(header::ALERT.into(), text(JobberOutage::ALERT));
+        let properties = props(JobberOutage::SCHEMA, table).with_message_id("jobber-outage:1:open".into());
+        let alert = Alert::from_delivery(&serde_json::to_vec(&notice).unwrap(), &properties);
+        assert_eq!(alert.disposition, Disposition::Notice);
+        assert_eq!(alert.outage.as_ref(), Some(&notice));
+        assert_eq!(alert.key.source, "Jobber outage since 2026-03-14T10:42:00Z");
+        assert_eq!(alert.key.content_hash, None);
+        assert_eq!(alert.kind, KindName::Known(FailureKind::JobberUnavailable));
+        // Jobber answering again is another alert (another key), not a repeat of the first.
+        let back = JobberOutage::new(OutageEvent::Closed, notice.since_ms, notice.at_ms + 60_000);
+        let other = Alert::from_delivery(&serde_json::to_vec(&back).unwrap(), &properties);
+        assert_ne!(other.key, alert.key);
+        // Without the header, the same body is no notice (and no quote message): a dead letter.
+        let plain =
+            Alert::from_delivery(&serde_json::to_vec(&notice).unwrap(), &props("x", FieldTable::default()));
+        assert_eq!(plain.disposition, Disposition::Parked);
     }
 }

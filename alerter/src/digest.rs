@@ -3,13 +3,15 @@
 //! A window opens with the first alert and closes `window` later (or earlier, when a new document
 //! would make it hold more than `max_per_mail`): everything that arrived meanwhile is one digest,
 //! one email. The same document failing again while its digest waits is counted, not repeated.
+//! A notice (a Jobber outage: [`Disposition::Notice`]) is no document: it is an email of its own,
+//! sent at once, never mixed with documents.
 //! Each digest keeps the delivery tokens (`T`: the AMQP acker in the process, anything in tests)
 //! of every message it stands for, so they are acked together once the email was accepted.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::alert::{Alert, AlertKey};
+use crate::alert::{Alert, AlertKey, Disposition};
 
 /// One document in a digest.
 #[derive(Debug)]
@@ -77,6 +79,11 @@ impl<T> Digests<T> {
             return;
         }
         self.close_due(now);
+        if alert.disposition == Disposition::Notice {
+            let entry = Entry { alert, failures: 1, tokens: vec![token] };
+            self.ready.push_back(Digest { closes_at: now, entries: vec![entry] });
+            return;
+        }
         if self.open.as_ref().is_some_and(|d| d.entries.len() >= self.max_per_mail) {
             self.ready.extend(self.open.take());
         }
@@ -118,7 +125,6 @@ impl<T> Digests<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alert::Disposition;
 
     fn alert(source: &str, attempts: i64) -> Alert {
         Alert {
@@ -135,6 +141,7 @@ mod tests {
             attempts,
             first_failure: Some(format!("first-{attempts}")),
             kept_at: None,
+            outage: None,
         }
     }
 
@@ -239,5 +246,32 @@ mod tests {
         let parts = digests.take_ready().unwrap().split();
         let tokens: Vec<Vec<i32>> = parts.into_iter().map(|d| d.into_tokens().collect()).collect();
         assert_eq!(tokens, [vec![1, 3], vec![2]]);
+    }
+
+    fn notice(since: u64) -> Alert {
+        let mut a = alert(&format!("Jobber outage since {since}"), 0);
+        a.disposition = Disposition::Notice;
+        a.key.content_hash = None;
+        a
+    }
+
+    #[test]
+    fn a_notice_is_an_email_of_its_own_at_once() {
+        let t0 = Instant::now();
+        let mut digests = Digests::new(WINDOW, 50);
+        digests.add(alert("a.xml", 1), 1, t0);
+        digests.add(notice(1), 2, t0 + Duration::from_secs(1));
+        digests.add(alert("b.xml", 1), 3, t0 + Duration::from_secs(2));
+        let first = digests.take_ready().expect("the notice, before the window closes");
+        assert_eq!(sources(&first), ["Jobber outage since 1"]);
+        assert_eq!(first.into_tokens().collect::<Vec<_>>(), [2]);
+        digests.close_due(t0 + WINDOW);
+        assert_eq!(sources(&digests.take_ready().unwrap()), ["a.xml", "b.xml"], "documents unmixed");
+        // A second copy of the same notice while the first waits is counted, not a second email.
+        digests.add(notice(7), 4, t0 + WINDOW);
+        digests.add(notice(7), 5, t0 + WINDOW);
+        let only = digests.take_ready().unwrap();
+        assert_eq!(only.entries()[0].failures, 2);
+        assert!(digests.take_ready().is_none());
     }
 }

@@ -1,12 +1,15 @@
 //! The digest email: what it says (subject, plain text and HTML alternatives, per document the fix
-//! hint and the ways back) and sending it through SMTP with lettre.
+//! hint and the ways back) and sending it through SMTP with lettre. A notice of a Jobber outage
+//! is an email of its own, in its own words: no document, nothing to replay.
 
 use std::fmt::Write as _;
+use std::time::{Duration, UNIX_EPOCH};
 
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 use sj_shared::config::{AlertSettings, SmtpTls};
+use sj_shared::message::OutageEvent;
 
 use crate::alert::{Alert, Disposition};
 use crate::digest::{Digest, Entry};
@@ -41,8 +44,12 @@ pub struct Rendered {
     pub html: String,
 }
 
-/// `[sj-bridge] 3 documents need attention: 2 rejected (parse), 1 parked (mapping)`.
+/// `[sj-bridge] 3 documents need attention: 2 rejected (parse), 1 parked (mapping)`; for a
+/// notice, what it says (`[sj-bridge] Jobber has been failing for every document for 12 min…`).
 pub fn subject<T>(digest: &Digest<T>, context: &Context) -> String {
+    if let Some(alert) = notice(digest) {
+        return format!("{} {}", tag(context), notice_words(alert).subject);
+    }
     let entries = digest.entries();
     let mut parts = Vec::new();
     for disposition in [Disposition::Rejected, Disposition::Parked] {
@@ -56,16 +63,120 @@ pub fn subject<T>(digest: &Digest<T>, context: &Context) -> String {
         families.dedup();
         parts.push(format!("{} {} ({})", of_kind.len(), disposition.as_str(), families.join(", ")));
     }
-    let tag = if context.namespace.is_empty() {
-        "[sj-bridge]".to_owned()
-    } else {
-        format!("[sj-bridge {}]", context.namespace)
-    };
+    let tag = tag(context);
     let (n, verb) = match entries.len() {
         1 => ("1 document".to_owned(), "needs"),
         n => (format!("{n} documents"), "need"),
     };
     format!("{tag} {n} {verb} attention: {}", parts.join(", "))
+}
+
+/// `[sj-bridge]`, with the namespace when there is one: `[sj-bridge acme]`.
+fn tag(context: &Context) -> String {
+    if context.namespace.is_empty() {
+        "[sj-bridge]".to_owned()
+    } else {
+        format!("[sj-bridge {}]", context.namespace)
+    }
+}
+
+/// The notice a digest is, if it is one (a notice is always a digest of its own).
+fn notice<T>(digest: &Digest<T>) -> Option<&Alert> {
+    digest.entries().first().map(|e| &e.alert).filter(|a| a.disposition == Disposition::Notice)
+}
+
+/// A notice in the operators' words: the subject (without the tag) and the paragraphs, where
+/// `code` is between backticks.
+struct NoticeWords {
+    subject: String,
+    paragraphs: Vec<String>,
+}
+
+const NOTHING_LOST: &str = "Nothing is lost: documents wait in sj.quotes and are written when Jobber \
+    answers; `sjctl status` shows the circuit breaker.";
+
+fn notice_words(alert: &Alert) -> NoticeWords {
+    let Some(outage) = &alert.outage else {
+        return NoticeWords {
+            subject: "Jobber is failing for every document".to_owned(),
+            paragraphs: vec![
+                format!("A worker says Jobber has been failing for every document ({}).", alert.reason),
+                NOTHING_LOST.to_owned(),
+            ],
+        };
+    };
+    let lasted = how_long(outage.lasted());
+    let since = clock(outage.since_ms, outage.at_ms);
+    match outage.event {
+        OutageEvent::Open => NoticeWords {
+            subject: format!("Jobber has been failing for every document for {lasted}"),
+            paragraphs: vec![
+                format!(
+                    "Jobber has been failing for every document for {lasted} (since {since}). {NOTHING_LOST}"
+                ),
+                "What to do: check Jobber (its status page, this installation's network or proxy, \
+                 `sjctl jobber status`). No document was parked for this: none needs a person. \
+                 Another email says when Jobber answers again."
+                    .to_owned(),
+            ],
+        },
+        OutageEvent::Closed => NoticeWords {
+            subject: format!("Jobber answers again after {lasted}"),
+            paragraphs: vec![format!(
+                "Jobber answers again after {lasted} of failing for every document (since {since}, \
+                 back at {}). The documents that waited in sj.quotes are being written now: nothing \
+                 to do.",
+                clock(outage.at_ms, outage.at_ms)
+            )],
+        },
+    }
+}
+
+/// `45 s`, `12 min`, `3 h 5 min`: how long an outage lasted.
+fn how_long(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=7199 => format!("{} min", s / 60),
+        _ if s % 3600 / 60 == 0 => format!("{} h", s / 3600),
+        _ => format!("{} h {} min", s / 3600, s % 3600 / 60),
+    }
+}
+
+/// `10:42 UTC` (the day of `today_ms`), else `2026-03-13 10:42 UTC`.
+fn clock(ms: u64, today_ms: u64) -> String {
+    let rfc = |ms: u64| humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string();
+    let (at, today) = (rfc(ms), rfc(today_ms));
+    if at[..10] == today[..10] {
+        format!("{} UTC", &at[11..16])
+    } else {
+        format!("{} {} UTC", &at[..10], &at[11..16])
+    }
+}
+
+/// A notice as an email: its words, no document, no replay or purge.
+fn render_notice(alert: &Alert, context: &Context) -> Rendered {
+    let words = notice_words(alert);
+    let subject = format!("{} {}", tag(context), words.subject);
+    let mut text = String::new();
+    for paragraph in &words.paragraphs {
+        let _ = writeln!(text, "{paragraph}\n");
+    }
+    text.push_str("-- \nsj-alerter: a notice from the workers' circuit breaker (alerts.outage_after).\n");
+    let mut html = String::from("<!DOCTYPE html>\n<html><body style=\"font-family: sans-serif\">\n");
+    for paragraph in &words.paragraphs {
+        let mut p = String::new();
+        for (i, part) in paragraph.split('`').enumerate() {
+            if i % 2 == 1 {
+                let _ = write!(p, "<code>{}</code>", escape(part));
+            } else {
+                p.push_str(&escape(part));
+            }
+        }
+        let _ = writeln!(html, "<p>{p}</p>");
+    }
+    html.push_str("</body></html>\n");
+    Rendered { subject, text, html }
 }
 
 /// One document's lines, shared by the text and HTML forms: (label, value).
@@ -91,6 +202,8 @@ fn facts<T>(entry: &Entry<T>, context: &Context) -> Vec<(&'static str, String)> 
         Disposition::Parked => {
             facts.push(("Replay", format!("sjctl dlq replay --id {}", alert.parked_id)));
         }
+        // Not a document (a notice is rendered on its own): nothing to replay or purge.
+        Disposition::Notice => {}
         Disposition::Rejected => {
             // Never a quote message: nothing to replay. The record beside the parked messages
             // only informs; it can go once the file is fixed.
@@ -109,12 +222,16 @@ fn heading<T>(entry: &Entry<T>) -> String {
     let what = match alert.disposition {
         Disposition::Rejected => "REJECTED by the poller",
         Disposition::Parked => "PARKED",
+        Disposition::Notice => "NOTICE",
     };
     format!("{}: {what}", alert.key.source)
 }
 
 /// Renders a digest as an email.
 pub fn render<T>(digest: &Digest<T>, context: &Context) -> Rendered {
+    if let Some(alert) = notice(digest) {
+        return render_notice(alert, context);
+    }
     let subject = subject(digest, context);
     let intro = "These Saberis documents did not become Jobber quotes and need a person.";
 
@@ -265,6 +382,7 @@ mod tests {
     use super::*;
     use crate::alert::AlertKey;
     use crate::digest::Digests;
+    use sj_shared::message::JobberOutage;
     use std::time::{Duration, Instant};
 
     fn alert(source: &str, disposition: Disposition, kind: &str) -> Alert {
@@ -279,6 +397,7 @@ mod tests {
             attempts: 1,
             first_failure: Some("2026-01-02T03:04:05Z".to_owned()),
             kept_at: (disposition == Disposition::Rejected).then(|| format!("rejected/{source}")),
+            outage: None,
         }
     }
 
@@ -385,5 +504,80 @@ mod tests {
         half.smtp.username = Some("me".to_owned());
         assert!(matches!(Mailer::new(&half), Err(MailConfigError::HalfCredentials)));
         assert!(Mailer::new(&AlertSettings::default()).is_ok(), "the defaults work");
+    }
+
+    /// A notice as the alerter reads it from `sj.alerts`.
+    fn outage(event: OutageEvent, since_ms: u64, at_ms: u64) -> Alert {
+        let mut table = lapin::types::FieldTable::default();
+        table.insert(sj_shared::amqp::header::ALERT.into(), sj_shared::amqp::text(JobberOutage::ALERT));
+        let properties =
+            lapin::BasicProperties::default().with_type(JobberOutage::SCHEMA.into()).with_headers(table);
+        let body = serde_json::to_vec(&JobberOutage::new(event, since_ms, at_ms)).unwrap();
+        Alert::from_delivery(&body, &properties)
+    }
+
+    /// 2026-03-14T10:42:00Z, in Unix ms.
+    const SINCE: u64 = 1_773_484_920_000;
+    const MINUTE: u64 = 60_000;
+
+    #[test]
+    fn an_outage_notice_says_so_in_the_operators_words_and_never_names_a_replay() {
+        let d = digest(vec![outage(OutageEvent::Open, SINCE, SINCE + 12 * MINUTE + 5_000)]);
+        let ctx = Context { namespace: "acme".to_owned(), ..context() };
+        let mail = render(&d, &ctx);
+        assert_eq!(mail.subject, "[sj-bridge acme] Jobber has been failing for every document for 12 min");
+        assert_eq!(subject(&d, &ctx), mail.subject);
+        let text = &mail.text;
+        assert!(
+            text.starts_with(
+                "Jobber has been failing for every document for 12 min (since 10:42 UTC). Nothing is lost: \
+                 documents wait in sj.quotes and are written when Jobber answers; `sjctl status` shows the \
+                 circuit breaker."
+            ),
+            "{text}"
+        );
+        assert!(text.contains("Another email says when Jobber answers again"), "{text}");
+        for never in ["replay", "purge", "PARKED", "REJECTED", "need attention", "Dead letters"] {
+            assert!(!text.contains(never) && !mail.html.contains(never), "{never}: {text}\n{}", mail.html);
+        }
+        assert!(mail.html.contains("<code>sjctl status</code> shows the circuit breaker"), "{}", mail.html);
+    }
+
+    #[test]
+    fn jobber_answering_again_is_a_notice_too() {
+        let back = SINCE + 14 * MINUTE + 30_000;
+        let mail = render(&digest(vec![outage(OutageEvent::Closed, SINCE, back)]), &context());
+        assert_eq!(mail.subject, "[sj-bridge] Jobber answers again after 14 min");
+        assert!(mail.text.contains("(since 10:42 UTC, back at 10:56 UTC)"), "{}", mail.text);
+        assert!(!mail.text.contains("sjctl dlq"), "{}", mail.text);
+        // An outage over a day: hours, and the day it began.
+        let long =
+            render(&digest(vec![outage(OutageEvent::Open, SINCE, SINCE + 26 * 60 * MINUTE)]), &context());
+        assert!(long.text.contains("for 26 h (since 2026-03-14 10:42 UTC)"), "{}", long.text);
+    }
+
+    #[test]
+    fn a_notice_it_cannot_read_is_still_a_notice() {
+        let mut table = lapin::types::FieldTable::default();
+        table.insert(sj_shared::amqp::header::ALERT.into(), sj_shared::amqp::text(JobberOutage::ALERT));
+        let alert = Alert::from_delivery(
+            b"{\"schema\":\"sj.jobber-outage.v9\"}",
+            &lapin::BasicProperties::default().with_headers(table),
+        );
+        assert_eq!(alert.disposition, Disposition::Notice);
+        let mail = render(&digest(vec![alert]), &context());
+        assert_eq!(mail.subject, "[sj-bridge] Jobber is failing for every document");
+        assert!(mail.text.contains("Nothing is lost"), "{}", mail.text);
+        assert!(!mail.text.contains("sjctl dlq"), "{}", mail.text);
+    }
+
+    #[test]
+    fn how_long_an_outage_lasted() {
+        let s = Duration::from_secs;
+        assert_eq!(how_long(s(45)), "45 s");
+        assert_eq!(how_long(s(12 * 60 + 59)), "12 min");
+        assert_eq!(how_long(s(119 * 60)), "119 min");
+        assert_eq!(how_long(s(3 * 3600)), "3 h");
+        assert_eq!(how_long(s(3 * 3600 + 5 * 60)), "3 h 5 min");
     }
 }

@@ -5,7 +5,8 @@
 //! - [`startup`]: from the settings to a consuming worker, reconnecting until shutdown;
 //! - [`consume`]: one delivery, start to finish (ack, retry tier or dead letter);
 //! - [`outage`]: Jobber failing for everyone: documents held, Jobber probed, the tiers emptied
-//!   of the outage's documents when it answers (the shared circuit breaker);
+//!   of the outage's documents when it answers (the shared circuit breaker); [`outage_notice`]:
+//!   the operators told of an outage that lasts (`alerts.outage_after`), and when it ends;
 //! - [`pacing`]: waiting, holding no lock, for room in Jobber's budget;
 //! - [`write`]: the exactly-once write of one document, with [`lookup`] deciding when Jobber must
 //!   be asked whether an earlier attempt got there;
@@ -22,6 +23,7 @@ pub mod effects;
 pub mod failure;
 pub mod lookup;
 pub mod outage;
+pub mod outage_notice;
 pub mod pacing;
 pub mod quote;
 pub mod resolve;

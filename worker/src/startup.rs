@@ -159,6 +159,7 @@ async fn consume(
         topology,
         publisher_failed: tokio::sync::Notify::new(),
         shutdown: shutdown.clone(),
+        outage_after: settings.alerts.outage_after.0,
     };
     let deliveries = consumer.for_each_concurrent(settings.worker.concurrency, |delivery| {
         let handler = &handler;

@@ -51,6 +51,9 @@ pub mod header {
     /// When the poller published the document (Unix milliseconds): the start of
     /// `sj_document_latency_seconds`. Kept through retries and replays.
     pub const FIRST_SEEN: &str = "sj-first-seen";
+    /// On a message of `sj.alerts` that is a notice rather than a dead letter: what it tells of
+    /// (`jobber-outage`: [`crate::message::JobberOutage`]).
+    pub const ALERT: &str = "sj-alert";
 }
 
 /// What went wrong talking to RabbitMQ.

@@ -8,7 +8,7 @@ use lapin::{BasicProperties, Channel, Connection};
 use lapin::{Confirmation, PublisherConfirm};
 
 use super::{header, AmqpError, Topology, QUOTE_ROUTING_KEY};
-use crate::message::{DeadLetter, QuoteRequest, SCHEMA};
+use crate::message::{DeadLetter, JobberOutage, QuoteRequest, SCHEMA};
 
 /// AMQP delivery mode 2: written to disk.
 const PERSISTENT: u8 = 2;
@@ -88,6 +88,25 @@ impl Publisher {
             .with_delivery_mode(PERSISTENT)
             .with_headers(table);
         self.publish(&self.topology.dead_exchange(), "", &body, properties).await
+    }
+
+    /// Publishes a notice of a Jobber outage straight to `sj.alerts` (through the default
+    /// exchange: it is no dead letter, nothing to replay), marked `sj-alert: jobber-outage`.
+    pub async fn publish_outage_notice(&self, notice: &JobberOutage) -> Result<PendingConfirm, AmqpError> {
+        let body = serde_json::to_vec(notice).expect("a notice serializes");
+        let mut table = FieldTable::default();
+        table.insert(header::ALERT.into(), text(JobberOutage::ALERT));
+        let event = match notice.event {
+            crate::message::OutageEvent::Open => "open",
+            crate::message::OutageEvent::Closed => "closed",
+        };
+        let properties = BasicProperties::default()
+            .with_message_id(ShortString::from(format!("jobber-outage:{}:{event}", notice.since_ms)))
+            .with_content_type("application/json".into())
+            .with_type(JobberOutage::SCHEMA.into())
+            .with_delivery_mode(PERSISTENT)
+            .with_headers(table);
+        self.publish("", &self.topology.alerts_queue(), &body, properties).await
     }
 
     /// Publishes a delivery again, as it was, with `headers` set on top of its own: to a retry

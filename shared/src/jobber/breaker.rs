@@ -6,7 +6,9 @@
 //!
 //! Keys (under the namespace): `breaker:failures` (a sorted set: document → time of its last
 //! failure, within the window), `breaker:open` (the time it opened, Unix ms; no expiry: only an
-//! answer from Jobber closes it), `breaker:probe` (who probes next, for one probe interval).
+//! answer from Jobber closes it), `breaker:probe` (who probes next, for one probe interval),
+//! `breaker:told` (the opening the operators were told of, `<since>` or `<since>:back` once they
+//! were told Jobber answers again; see `alerts.outage_after`).
 
 use std::time::Duration;
 
@@ -37,6 +39,42 @@ end
 return was_open
 ";
 
+/// Claims the notice of an opening that lasts: only while the breaker is still open since
+/// ARGV[1], and only once per opening (whoever claims it publishes it). 1 when claimed.
+const CLAIM_NOTICE: &str = r"
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  return 0
+end
+local told = redis.call('GET', KEYS[1])
+if told == ARGV[1] or told == ARGV[1] .. ':back' then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+";
+
+/// Gives back a claim whose notice could not be published (someone tries again).
+const RELEASE_NOTICE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+end
+return 0
+";
+
+/// Claims the notice that Jobber answers again, once, after an opening the operators were told
+/// of. Returns that opening's time.
+const CLAIM_BACK_NOTICE: &str = r"
+local told = redis.call('GET', KEYS[1])
+if not told or string.find(told, ':') then
+  return false
+end
+redis.call('SET', KEYS[1], told .. ':back', 'PX', ARGV[1])
+return told
+";
+
+/// How long the record of a notice is kept: longer than any outage.
+const TOLD_KEPT: Duration = Duration::from_secs(30 * 24 * 3600);
+
 /// When the breaker opens and how often it probes (`[worker]` settings).
 #[derive(Debug, Clone, Copy)]
 pub struct BreakerRules {
@@ -53,6 +91,7 @@ pub struct Breaker {
     failures: String,
     open: String,
     probe: String,
+    told: String,
     pub rules: BreakerRules,
 }
 
@@ -63,6 +102,7 @@ impl Breaker {
             failures: keys.key("breaker", "failures"),
             open: keys.key("breaker", "open"),
             probe: keys.key("breaker", "probe"),
+            told: keys.key("breaker", "told"),
             rules,
         }
     }
@@ -112,5 +152,41 @@ impl Breaker {
             .query_async(&mut conn)
             .await?;
         Ok(set.is_some())
+    }
+
+    /// Whether this caller tells the operators of the opening since `since_ms` (Unix ms): `true`
+    /// once per opening among all workers and restarts, and only while it is still open since
+    /// then. A caller that then fails to tell gives the claim back with [`Self::release_notice`].
+    pub async fn claim_notice(&self, since_ms: u64) -> Result<bool, StoreError> {
+        let mut conn = self.pool.get().await?;
+        let claimed: i64 = redis::Script::new(CLAIM_NOTICE)
+            .key(&self.told)
+            .key(&self.open)
+            .arg(since_ms)
+            .arg(TOLD_KEPT.as_millis() as u64)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(claimed == 1)
+    }
+
+    /// The notice claimed for `since_ms` was not sent: another caller may claim it.
+    pub async fn release_notice(&self, since_ms: u64) -> Result<(), StoreError> {
+        let mut conn = self.pool.get().await?;
+        let _: i64 =
+            redis::Script::new(RELEASE_NOTICE).key(&self.told).arg(since_ms).invoke_async(&mut conn).await?;
+        Ok(())
+    }
+
+    /// After the breaker closed: `Some(since)` (the opening's time, Unix ms) when the operators
+    /// were told of that opening and not yet that Jobber answers again; the caller tells them
+    /// (once among all workers).
+    pub async fn claim_back_notice(&self) -> Result<Option<u64>, StoreError> {
+        let mut conn = self.pool.get().await?;
+        let since: Option<String> = redis::Script::new(CLAIM_BACK_NOTICE)
+            .key(&self.told)
+            .arg(TOLD_KEPT.as_millis() as u64)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(since.and_then(|s| s.parse().ok()))
     }
 }

@@ -199,3 +199,42 @@ pub struct DeadLetter {
 impl DeadLetter {
     pub const SCHEMA: &'static str = "sj.rejected-document.v1";
 }
+
+/// A notice to operators, not a document: Jobber has been failing for every document for longer
+/// than `alerts.outage_after` (the workers' shared circuit breaker open since `since_ms`), or it
+/// answers again after such a notice. Body of a message a worker publishes to `sj.alerts` (never a
+/// dead letter: nothing is parked), marked by the header `sj-alert: jobber-outage`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobberOutage {
+    /// `sj.jobber-outage.v1`.
+    pub schema: String,
+    pub event: OutageEvent,
+    /// Since when Jobber fails for every document: the breaker's opening (Unix ms).
+    pub since_ms: u64,
+    /// When this was noticed (`open`) or when Jobber answered again (`closed`), Unix ms.
+    pub at_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutageEvent {
+    /// Still failing, for longer than `alerts.outage_after`.
+    Open,
+    /// Jobber answers again (the breaker closed).
+    Closed,
+}
+
+impl JobberOutage {
+    pub const SCHEMA: &'static str = "sj.jobber-outage.v1";
+    /// The value of the `sj-alert` header that marks it.
+    pub const ALERT: &'static str = "jobber-outage";
+
+    pub fn new(event: OutageEvent, since_ms: u64, at_ms: u64) -> Self {
+        Self { schema: Self::SCHEMA.to_owned(), event, since_ms, at_ms }
+    }
+
+    /// How long Jobber had been failing when this was written.
+    pub fn lasted(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.at_ms.saturating_sub(self.since_ms))
+    }
+}
