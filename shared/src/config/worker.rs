@@ -62,7 +62,8 @@ impl WorkerSettings {
             );
         }
         if self.breaker_probe_interval.0.is_zero() || self.breaker_window.0.is_zero() {
-            problems.push("worker.breaker_window, worker.breaker_probe_interval: must be above zero".to_owned());
+            problems
+                .push("worker.breaker_window, worker.breaker_probe_interval: must be above zero".to_owned());
         }
         let retry_total: Duration = retry_delays.iter().map(|d| d.0).sum();
         if self.intent_lease.0 >= retry_total {
