@@ -417,11 +417,11 @@ mod tests {
     #[test]
     fn the_intent_lease_is_checked_against_the_retry_tiers() {
         let mut settings = Settings::default();
-        settings.amqp.retry_delays = vec![secs(5), secs(30)];
+        settings.amqp.retry_delays = vec![secs(5), secs(20)];
         let problems = settings.validate().unwrap_err().problems;
         assert_eq!(problems.len(), 1, "{problems:#?}");
         assert!(problems[0]
-            .starts_with("worker.intent_lease: 5m must be shorter than the retry tiers together (35s)"));
+            .starts_with("worker.intent_lease: 30s must be shorter than the retry tiers together (25s)"));
     }
 
     #[test]
