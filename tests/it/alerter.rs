@@ -5,6 +5,7 @@
 //! The sink needs Python with aiosmtpd (Debian: `apt-get install python3-aiosmtpd`); set
 //! `SJ_TEST_PYTHON` to use another interpreter. STARTTLS, implicit TLS and SMTP AUTH: `tls.rs`.
 
+mod outage;
 mod tls;
 
 use std::ffi::OsString;
