@@ -122,4 +122,24 @@ mod tests {
         assert_eq!(told.set.len(), MAX);
         assert!(!told.contains(&[0; 32], start), "the oldest went first");
     }
+
+    #[test]
+    fn a_redelivered_outage_notice_is_recognised_and_jobber_back_is_a_new_message() {
+        use sj_shared::message::{JobberOutage, OutageEvent};
+        let notice = |event, delivery_count: Option<i64>| {
+            let mut headers = FieldTable::default();
+            headers.insert("sj-alert".into(), sj_shared::amqp::text(JobberOutage::ALERT));
+            if let Some(count) = delivery_count {
+                headers.insert("x-delivery-count".into(), AMQPValue::LongLongInt(count));
+            }
+            let properties =
+                BasicProperties::default().with_message_id("jobber-outage:1".into()).with_headers(headers);
+            fingerprint(&serde_json::to_vec(&JobberOutage::new(event, 1, 2)).unwrap(), &properties)
+        };
+        let mut told = Told::new();
+        let now = Instant::now();
+        told.emailed([notice(OutageEvent::Open, None)], now);
+        assert!(told.contains(&notice(OutageEvent::Open, Some(1)), now));
+        assert!(!told.contains(&notice(OutageEvent::Closed, None), now));
+    }
 }
