@@ -286,7 +286,11 @@ impl Handler<'_> {
             let result = self.writer.write(request, delivered).await;
             match &result {
                 Ok(_) => {
-                    let _ = self.writer.breaker.answered().await;
+                    if matches!(self.writer.breaker.answered().await, Ok(true)) {
+                        // Closed by a write rather than a probe: the operators told of the outage
+                        // hear it is over too.
+                        crate::outage_notice::tell_if_back(&self.writer.breaker, self.publisher).await;
+                    }
                 }
                 Err(failure)
                     if failure.kind == FailureKind::JobberUnavailable
