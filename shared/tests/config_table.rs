@@ -494,8 +494,10 @@ fn every_key_named_in_the_docs_is_a_setting() {
 /// A file name such as `alerts.yml` (asked only of what is not a key or section: `mapping.csv`
 /// is a section).
 fn is_file_name(token: &str) -> bool {
-    const EXTENSIONS: &[&str] =
-        &["yml", "yaml", "json", "toml", "rs", "md", "csv", "xml", "txt", "sh", "log", "pem", "addr", "html"];
+    const EXTENSIONS: &[&str] = &[
+        "yml", "yaml", "json", "toml", "rs", "md", "csv", "xml", "txt", "sh", "log", "pem", "addr", "html",
+        "sqlite3",
+    ];
     let last = token.rsplit('.').next().unwrap_or("");
     EXTENSIONS.contains(&last)
 }

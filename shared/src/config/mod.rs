@@ -17,6 +17,7 @@ use crate::saberis::Limits;
 
 mod alerts;
 mod amqp;
+mod console;
 mod duration;
 mod health;
 mod jobber;
@@ -33,6 +34,7 @@ mod worker;
 pub use self::redis::RedisSettings;
 pub use alerts::{AlertSettings, SmtpSettings, SmtpTls};
 pub use amqp::AmqpSettings;
+pub use console::ConsoleSettings;
 use duration::secs;
 pub use duration::HumanDuration;
 pub use health::HealthSettings;
@@ -92,6 +94,8 @@ pub struct Settings {
     pub alerts: AlertSettings,
     /// `/healthz`, `/readyz` and `/metrics` of the long-running processes.
     pub health: HealthSettings,
+    /// `sj-console`, the dealer's web console.
+    pub console: ConsoleSettings,
 }
 
 /// Keys that hold secrets: refused in the TOML file, each read from the environment or its
@@ -214,6 +218,7 @@ impl Settings {
         self.jobs.validate(&mut problems);
         self.alerts.validate(&mut problems);
         self.health.validate(&mut problems);
+        self.console.validate(&mut problems);
         if problems.is_empty() {
             Ok(())
         } else {
@@ -391,6 +396,7 @@ mod tests {
         settings.pricing.round_to = rust_decimal::Decimal::ZERO;
         settings.quote.title = " ".to_owned();
         settings.alerts.to.clear();
+        settings.console.sign_in_attempts = 0;
         let problems = settings.validate().unwrap_err().problems;
         let keys = [
             "namespace:",
@@ -407,6 +413,7 @@ mod tests {
             "pricing.round_to:",
             "quote.title:",
             "alerts.to:",
+            "console.sign_in_attempts:",
         ];
         for key in keys {
             assert!(problems.iter().any(|p| p.starts_with(key)), "no problem names {key}: {problems:#?}");
