@@ -3,6 +3,7 @@
 //! Each module covers one part of the product; helpers shared by several live in `support`.
 
 mod alerter;
+mod console;
 mod fault_run;
 mod mapping;
 mod observe;

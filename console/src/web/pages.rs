@@ -228,6 +228,9 @@ pub fn search(
                     .any(|text| text.to_lowercase().contains(&needle))
         })
         .collect();
+    // The stream is oldest first, and entries of one millisecond keep their order: reversed,
+    // then a stable sort (for any other source).
+    found.reverse();
     found.sort_by_key(|e| std::cmp::Reverse(e.at_ms));
     found
 }
