@@ -23,7 +23,7 @@ use proc_macro2::{TokenStream, TokenTree};
 use syn::visit::Visit;
 
 /// The crates checked, relative to the workspace.
-const CRATES: &[&str] = &["shared", "poller", "worker", "alerter", "sjctl", "sandbox"];
+const CRATES: &[&str] = &["shared", "poller", "worker", "alerter", "sjctl", "sandbox", "console"];
 
 /// `sj-shared`'s layers: each top-level module and every module it may use (docs/architecture.md,
 /// "Layers", draws them). A module missing from this table (the process helpers in
