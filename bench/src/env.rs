@@ -136,6 +136,23 @@ impl Sandbox {
         })
     }
 
+    /// Sets a fault spec (`POST /_admin/faults`; see the sandbox's `faults::FaultSpec`).
+    pub async fn set_fault(&self, spec: &Value) -> anyhow::Result<()> {
+        self.http.post(format!("{}/_admin/faults", self.url)).json(spec).send().await?.error_for_status()?;
+        Ok(())
+    }
+
+    /// Clears every fault (`DELETE /_admin/faults`).
+    pub async fn clear_faults(&self) -> anyhow::Result<()> {
+        self.http.delete(format!("{}/_admin/faults", self.url)).send().await?.error_for_status()?;
+        Ok(())
+    }
+
+    /// The quotes in the sandbox's Jobber account (`GET /_admin/jobber/quotes`).
+    pub async fn quotes(&self) -> anyhow::Result<Vec<Value>> {
+        Ok(self.http.get(format!("{}/_admin/jobber/quotes", self.url)).send().await?.json().await?)
+    }
+
     pub async fn stop(mut self) {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
@@ -171,13 +188,21 @@ impl std::ops::Sub for Counters {
 pub struct Namespace {
     pub name: String,
     pub topology: Topology,
+    /// The broker it lives on: the machine's, unless the benchmark runs its own.
+    pub amqp: AmqpSettings,
 }
 
 impl Namespace {
+    /// A namespace on the machine's RabbitMQ.
     pub fn new(what: &str) -> Self {
+        Self::on(what, AmqpSettings::default())
+    }
+
+    /// A namespace on the broker `amqp` names.
+    pub fn on(what: &str, amqp: AmqpSettings) -> Self {
         let name = format!("bench{}-{what}", std::process::id());
-        let topology = AmqpSettings::default().topology(&name);
-        Self { name, topology }
+        let topology = amqp.topology(&name);
+        Self { name, topology, amqp }
     }
 
     /// Redis has held this namespace's records for a month: the common case in production, where
@@ -190,7 +215,7 @@ impl Namespace {
 
     /// Messages ready in one of the namespace's queues.
     pub async fn ready(&self, queue: &str) -> anyhow::Result<u32> {
-        let connection = sj_shared::amqp::connect(&AmqpSettings::default()).await?;
+        let connection = sj_shared::amqp::connect(&self.amqp).await?;
         let channel = connection.create_channel().await?;
         let passive = QueueDeclareOptions { passive: true, ..Default::default() };
         let count = match channel.queue_declare(queue.into(), passive, Default::default()).await {
@@ -204,7 +229,7 @@ impl Namespace {
     /// Deletes the namespace's queues, exchanges and Redis keys.
     pub async fn remove(&self) {
         let t = &self.topology;
-        if let Ok(connection) = sj_shared::amqp::connect(&AmqpSettings::default()).await {
+        if let Ok(connection) = sj_shared::amqp::connect(&self.amqp).await {
             if let Ok(channel) = connection.create_channel().await {
                 let mut queues = vec![
                     t.quotes_queue(),
@@ -284,9 +309,16 @@ impl Bridge {
     pub fn command(&self, binary: &Path) -> Command {
         let root = self.dir.path();
         let mut cmd = Command::new(binary);
+        // The bench's own variables (`SJ_BENCH_*`) are not the bridge's: it refuses unknown keys.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("SJ_BENCH") {
+                cmd.env_remove(key);
+            }
+        }
         cmd.env_remove("SJ_CONFIG")
             .env_remove("RUST_LOG")
             .env("SJ_NAMESPACE", &self.ns.name)
+            .env("SJ_AMQP__URL", self.ns.amqp.url.expose())
             .env("SJ_LOG__FORMAT", "json")
             .env("SJ_POLLER__FOLDER__INCOMING", root.join("incoming"))
             .env("SJ_POLLER__FOLDER__ARCHIVE", root.join("archive"))
@@ -317,16 +349,42 @@ impl Bridge {
             self.workers.push(child);
             self.worker_logs.push(LogTail::new(path));
         }
+        let logs: Vec<PathBuf> = self.worker_logs.iter().rev().take(n).map(|l| l.path.clone()).collect();
+        self.wait_consuming(&logs).await
+    }
+
+    /// SIGKILLs worker `i` (no chance to finish or give anything back) and waits for its end.
+    pub async fn kill_worker(&mut self, i: usize) {
+        let _ = self.workers[i].start_kill();
+        let _ = self.workers[i].wait().await;
+    }
+
+    /// A new process in worker `i`'s place (its own log file; the old log stays read), waited
+    /// for until it consumes.
+    pub async fn respawn_worker(&mut self, binary: &Path, i: usize) -> anyhow::Result<()> {
+        let path = self.log(&format!("worker-{i}.{}.log", self.worker_logs.len()));
+        let child = self
+            .command(binary)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&path)?)
+            .spawn()
+            .context("starting sj-worker")?;
+        let _ = self.workers[i].start_kill();
+        let _ = self.workers[i].wait().await;
+        self.workers[i] = child;
+        self.worker_logs.push(LogTail::new(path.clone()));
+        self.wait_consuming(&[path]).await
+    }
+
+    /// Waits until each of these worker logs says its worker consumes (at most 60 s).
+    async fn wait_consuming(&self, logs: &[PathBuf]) -> anyhow::Result<()> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
-            let consuming = self
-                .worker_logs
+            let consuming = logs
                 .iter()
-                .filter(|l| {
-                    std::fs::read_to_string(&l.path).unwrap_or_default().contains("sj-worker consuming")
-                })
+                .filter(|l| std::fs::read_to_string(l).unwrap_or_default().contains("sj-worker consuming"))
                 .count();
-            if consuming == self.workers.len() {
+            if consuming == logs.len() {
                 return Ok(());
             }
             if tokio::time::Instant::now() > deadline {
@@ -349,6 +407,17 @@ impl Bridge {
 
     pub fn created(&self) -> impl Iterator<Item = &Created> {
         self.worker_logs.iter().flat_map(|l| l.created.iter())
+    }
+
+    /// Documents a worker found already written (a copy of one written before, e.g. by a worker
+    /// killed before its ack): written, nothing sent again.
+    pub fn already(&self) -> impl Iterator<Item = &Created> {
+        self.worker_logs.iter().flat_map(|l| l.already.iter())
+    }
+
+    /// The workers' log lines of [`NOTABLE`] messages.
+    pub fn events(&self) -> impl Iterator<Item = &Event> {
+        self.worker_logs.iter().flat_map(|l| l.events.iter())
     }
 
     pub fn created_count(&self) -> usize {
@@ -406,10 +475,36 @@ impl Bridge {
     }
 }
 
-/// A quote the worker logged as created.
+/// A quote the worker logged as created (or found already written).
 pub struct Created {
     pub source: String,
     pub at: SystemTime,
+    /// The quote's number, as logged.
+    pub quote: String,
+}
+
+/// A worker log line of one of the [`NOTABLE`] messages.
+pub struct Event {
+    /// The message's beginning, as in [`NOTABLE`].
+    pub message: &'static str,
+    pub at: SystemTime,
+    pub source: Option<String>,
+    /// The line's `back` field (documents brought back from the retry tiers), else 0.
+    pub back: u64,
+}
+
+/// Worker messages the recovery benchmark counts (each line's message starts with one).
+pub const NOTABLE: [&str; 6] = [
+    "transient failure: retrying later",
+    "held back by Jobber's shared budget",
+    "another attempt holds the document's lease",
+    "Jobber is failing for every document (circuit breaker open)",
+    "probe: Jobber answers again",
+    "documents the outage had sent to the retry tiers brought back",
+];
+
+fn timestamp(v: &Value) -> Option<SystemTime> {
+    humantime::parse_rfc3339_weak(v["timestamp"].as_str()?.trim_end_matches('Z')).ok()
 }
 
 /// A worker's JSON log, read incrementally.
@@ -417,13 +512,22 @@ pub struct LogTail {
     pub path: PathBuf,
     offset: usize,
     pub created: Vec<Created>,
+    pub already: Vec<Created>,
+    pub events: Vec<Event>,
     /// WARN and ERROR lines (the last few kept).
     pub warnings: Vec<String>,
 }
 
 impl LogTail {
     fn new(path: PathBuf) -> Self {
-        Self { path, offset: 0, created: Vec::new(), warnings: Vec::new() }
+        Self {
+            path,
+            offset: 0,
+            created: Vec::new(),
+            already: Vec::new(),
+            events: Vec::new(),
+            warnings: Vec::new(),
+        }
     }
 
     fn poll(&mut self) {
@@ -441,8 +545,28 @@ impl LogTail {
                     continue;
                 };
                 let Ok(at) = humantime::parse_rfc3339_weak(at.trim_end_matches('Z')) else { continue };
-                self.created.push(Created { source: source.to_owned(), at });
-            } else if line.contains("\"WARN\"") || line.contains("\"ERROR\"") {
+                let quote = v["quote"].as_str().unwrap_or_default().to_owned();
+                self.created.push(Created { source: source.to_owned(), at, quote });
+                continue;
+            }
+            if line.contains("\"already in Jobber: nothing written\"") {
+                let Ok(v) = serde_json::from_str::<Value>(line) else { continue };
+                if let (Some(source), Some(at)) = (v["source"].as_str(), timestamp(&v)) {
+                    let quote = v["quote"].as_str().unwrap_or_default().to_owned();
+                    self.already.push(Created { source: source.to_owned(), at, quote });
+                }
+            } else if let Some(message) = NOTABLE.iter().find(|m| line.contains(*m)) {
+                let Ok(v) = serde_json::from_str::<Value>(line) else { continue };
+                if let Some(at) = timestamp(&v) {
+                    self.events.push(Event {
+                        message,
+                        at,
+                        source: v["source"].as_str().map(str::to_owned),
+                        back: v["back"].as_u64().unwrap_or(0),
+                    });
+                }
+            }
+            if line.contains("\"WARN\"") || line.contains("\"ERROR\"") {
                 self.warnings.push(line.chars().take(400).collect());
                 if self.warnings.len() > 50 {
                     self.warnings.remove(0);

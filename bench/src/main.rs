@@ -10,6 +10,8 @@ mod env;
 mod latency;
 mod parser;
 mod pipeline;
+mod rabbit;
+mod recovery;
 mod report;
 
 use std::path::PathBuf;
@@ -25,9 +27,15 @@ struct Cli {
     /// without waiting for a request window.
     #[arg(long)]
     quick: bool,
-    /// Only these benchmarks (comma-separated): broker, pipeline, latency, budget, parser.
+    /// Only these benchmarks (comma-separated): broker, pipeline, latency, budget, parser,
+    /// recovery.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Also the recovery benchmark (a worker SIGKILLed, RabbitMQ restarted, a Jobber outage under
+    /// a steady flow, next to the steady-state throughput; about 5 minutes, plus a RabbitMQ node
+    /// of its own to start). Not in a plain run; `--only recovery` runs it alone.
+    #[arg(long)]
+    recovery: bool,
     /// Where to write latest.md and latest.json [default: bench/results].
     #[arg(long)]
     out: Option<PathBuf>,
@@ -36,7 +44,14 @@ struct Cli {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let wanted = |name: &str| cli.only.is_empty() || cli.only.iter().any(|o| o == name);
+    let wanted = |name: &str| {
+        let listed = cli.only.iter().any(|o| o == name);
+        // Opt-in: long, and it starts a RabbitMQ node of its own.
+        if name == "recovery" {
+            return listed || cli.recovery;
+        }
+        cli.only.is_empty() || listed
+    };
     let quick = cli.quick;
     let bin = env::build_binaries()?;
     let mut r = report::Report::new(quick);
@@ -62,6 +77,14 @@ async fn main() -> anyhow::Result<()> {
         let n = if quick { 1_000 } else { 3_000 };
         eprintln!("sj-bench: Jobber budget ({n} documents of 50 customers, 3 workers, Jobber's limits on)");
         r.budget = r.record("budget", budget::run(&bin, n, !quick).await);
+    }
+    if wanted("recovery") {
+        let plan = recovery::Plan::new(quick);
+        eprintln!(
+            "sj-bench: recovery (steady state, then a worker SIGKILLed, RabbitMQ restarted, a {} s Jobber outage)",
+            plan.outage.as_secs()
+        );
+        r.recovery = r.record("recovery", recovery::run(&bin, plan).await);
     }
     r.finish();
 

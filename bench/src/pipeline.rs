@@ -70,7 +70,9 @@ pub async fn run(bin: &Binaries, n: usize) -> anyhow::Result<Pipeline> {
     result
 }
 
-async fn measure(
+/// The run on a bridge of the caller's (its namespace, sandbox and broker): creates the customers,
+/// starts 2 workers (left running) and pushes a backlog of `n` documents through `sj-poller --once`.
+pub async fn measure(
     bin: &Binaries,
     sandbox: &Sandbox,
     bridge: &mut Bridge,

@@ -9,6 +9,7 @@ use crate::budget::Budget;
 use crate::latency::Latency;
 use crate::parser::Parser;
 use crate::pipeline::{Cost, Pipeline};
+use crate::recovery::Recovery;
 
 #[derive(Serialize)]
 pub struct Report {
@@ -25,6 +26,7 @@ pub struct Report {
     pub latency: Option<Latency>,
     pub budget: Option<Budget>,
     pub parser: Option<Parser>,
+    pub recovery: Option<Recovery>,
     /// Benchmarks that failed, with the reason (the others still report).
     pub failed: Vec<String>,
 }
@@ -67,6 +69,7 @@ impl Report {
             latency: None,
             budget: None,
             parser: None,
+            recovery: None,
             failed: Vec::new(),
         }
     }
@@ -200,6 +203,23 @@ impl Report {
                 );
             }
         }
+        if let Some(r) = &self.recovery {
+            let _ = writeln!(
+                m,
+                "| steady state of the recovery run (own broker), folder → 2 workers → Jobber | {:.1} documents/s | — | |",
+                r.steady.docs_per_s
+            );
+            for s in &r.scenarios {
+                let _ = writeln!(
+                    m,
+                    "| recovery after {} | {:.1} s = {:.0} documents' worth at steady state; {} documents through the retry tiers | — | |",
+                    recovery_what(&s.name),
+                    s.recovery_s,
+                    s.documents_worth,
+                    s.retried_documents
+                );
+            }
+        }
 
         if let (Some(c), Some(p)) = (&self.ceiling, &self.pipeline) {
             let _ = writeln!(m, "\n## Broker ceiling vs pipeline\n");
@@ -306,6 +326,9 @@ impl Report {
                 100.0 * b.over_minimum
             );
         }
+        if let Some(r) = &self.recovery {
+            recovery_section(&mut m, r);
+        }
         if let Some(p) = &self.parser {
             let _ = writeln!(m, "\n## Parser\n");
             let _ = writeln!(
@@ -325,4 +348,84 @@ impl Report {
         }
         m
     }
+}
+
+/// "a worker SIGKILLed" for the summary's "recovery after …".
+fn recovery_what(name: &str) -> String {
+    match name {
+        "Jobber outage" => "a Jobber outage".to_owned(),
+        other => format!("{}{other}", if other.starts_with("worker") { "a " } else { "" }),
+    }
+}
+
+fn recovery_section(m: &mut String, r: &Recovery) {
+    let _ = writeln!(m, "\n## Recovery\n");
+    let _ = writeln!(
+        m,
+        "On a RabbitMQ node of the benchmark's own (restarted; the machine's is never touched), the machine's \
+         Redis and a sandbox with its limits off, 2 workers with their defaults (30 s intent lease, circuit \
+         breaker probe every 5 s, reconnection backoff capped at 5 s). Steady state first: {} documents of {} \
+         known customers in the folder → `sj-poller --once` → 2 workers: {:.2} s to the last quote, **{:.1} \
+         documents/s**. Then a flow of {:.0} documents/s into the watched folder (a long-running poller) \
+         throughout three scenarios, {} documents in all; its latency before any fault, file appearing → quote \
+         created, p50 {:.0} ms, p99 {:.0} ms (the poller's 500 ms settle included): the floor of a recovery \
+         time.\n",
+        r.steady.documents,
+        r.steady.customers,
+        r.steady.seconds,
+        r.steady.docs_per_s,
+        r.flow_per_s,
+        r.flow_documents,
+        r.flow_p50_ms,
+        r.flow_p99_ms
+    );
+    let _ = writeln!(
+        m,
+        "Recovery = from the fault's end (the new worker consuming; the broker answering an AMQP client; the \
+         faults cleared) to the moment every document dropped into the folder before it is written (its \
+         worker's \"quote created\", or \"already in Jobber\" for a copy of one written before), by the log's \
+         timestamps; \"at steady state\" = recovery × the steady-state throughput. Retry tiers: documents a \
+         worker sent to a retry tier between the scenario's start and its recovery (distinct, and sends in \
+         all).\n"
+    );
+    let _ = writeln!(
+        m,
+        "| scenario | fault | lasted | documents dropped | recovery | at steady state | retry tiers: documents (sends) | brought back from the tiers | waited for a lease | found already written |"
+    );
+    let _ = writeln!(m, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    for s in &r.scenarios {
+        let _ = writeln!(
+            m,
+            "| {} | {}{} | {:.1} s | {} | **{:.1} s** | {:.0} documents' worth | {} ({}) | {} | {} | {} |",
+            s.name,
+            s.fault,
+            if s.note.is_empty() { String::new() } else { format!(" ({})", s.note) },
+            s.fault_s,
+            s.documents,
+            s.recovery_s,
+            s.documents_worth,
+            s.retried_documents,
+            s.retry_sends,
+            s.brought_back,
+            s.lease_waits,
+            s.already_written
+        );
+    }
+    let opened: Vec<&str> =
+        r.scenarios.iter().filter(|s| s.breaker_opened).map(|s| s.name.as_str()).collect();
+    let _ = writeln!(
+        m,
+        "\nThe circuit breaker opened in: {}. Quotes in Jobber at the end: {} for {} documents ({} written \
+         twice{}).{}",
+        if opened.is_empty() { "none".to_owned() } else { opened.join(", ") },
+        r.quotes_in_jobber,
+        r.documents,
+        r.written_twice.len(),
+        if r.written_twice.is_empty() { String::new() } else { format!(": {}", r.written_twice.join("; ")) },
+        if r.restarted_unasked.is_empty() {
+            String::new()
+        } else {
+            format!(" Ended unasked and started again: {}.", r.restarted_unasked.join(", "))
+        }
+    );
 }
