@@ -363,7 +363,7 @@ impl Writer {
             )
         })?;
         if !priced.defaulted.is_empty() {
-            tracing::info!(catalogs = %priced.defaulted.join(", "), markup = %self.quote_rules.pricing.markup_percent,
+            tracing::debug!(catalogs = %priced.defaulted.join(", "), markup = %self.quote_rules.pricing.markup_percent,
                 "catalogs without a price priced by pricing.markup_percent (pricing.unpriced_catalog = \"default\")");
         }
         tracing::debug!(total = %priced.total, msrp = %priced.msrp, cogs = %priced.cogs, "document priced");
