@@ -3,6 +3,7 @@
 //!
 //! ```text
 //!   runtime              start-up helpers of the binaries: may use everything below
+//!   dead_letters                         the parked documents: list, replay, purge (on amqp and store)
 //!   amqp   jobber   mapping              transport (carries messages, never parses) and services
 //!   observe                              health and metrics, which the services report to
 //!   telemetry   store                    logging and traces; Redis records, locks, the epoch
@@ -31,6 +32,8 @@
 //! - [`amqp`]: the RabbitMQ topology, consuming, and publishing with confirms;
 //! - [`jobber`]: the Jobber client (tokens, budget, error classes) and its operations;
 //! - [`mapping`]: the customer → Jobber client mapping table (CSV or Google Sheet) and its index;
+//! - [`dead_letters`]: the parked dead letters as an operator handles them (list, replay, purge),
+//!   shared by `sjctl dlq` and the console;
 //! - [`observe`]: `/healthz`, `/readyz` and `/metrics` of the long-running processes;
 //! - [`runtime`]: what every long-running binary does the same way: start, shutdown, reconnect.
 
@@ -38,6 +41,7 @@ pub mod address;
 pub mod amqp;
 pub mod catalog_name;
 pub mod config;
+pub mod dead_letters;
 pub mod failure;
 pub mod ids;
 pub mod intake;

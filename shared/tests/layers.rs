@@ -31,6 +31,7 @@ const CRATES: &[&str] = &["shared", "poller", "worker", "alerter", "sjctl", "san
 ///
 /// ```text
 ///   runtime, …  (startup helpers: anything below)
+///   dead_letters                                       the parked documents: list, replay, purge
 ///   amqp    jobber    mapping                          transport and services
 ///   telemetry   store                                  infrastructure
 ///   config                                             the settings of every section
@@ -67,6 +68,8 @@ const SHARED_LAYERS: &[(&str, &[&str])] = &[
         "mapping",
         &["config", "store", "failure", "address", "message", "observe", "ids", "pricing", "catalog_name"],
     ),
+    // The parked dead letters as an operator handles them (`sjctl dlq`, the console's Parked page).
+    ("dead_letters", &["amqp", "store", "failure", "message", "ids"]),
 ];
 
 /// Cycles known and not yet removed, each the exact set of modules of its component: the test

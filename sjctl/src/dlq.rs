@@ -1,25 +1,15 @@
 //! `sjctl dlq`: the parked dead letters (`sj.quotes.dead`): list, show, replay, purge.
 //!
-//! The parked queue is read without consuming: every message is fetched unacknowledged (so the
-//! broker does not hand the same one twice), looked at, and given back (`nack` with requeue) unless
-//! the command replays or purges it. A replayed message is published back to `sj.quotes` with its
-//! replay counter incremented, and the parked copy is removed only once the broker confirmed it.
+//! The rules (read without consuming, replay with its replay counter, purge forgetting the
+//! content hash) are [`sj_shared::dead_letters`]'s, which the console's Parked page uses too.
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
-use std::time::SystemTime;
 
-use anyhow::Context as _;
-use lapin::message::BasicGetMessage;
-use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions};
-use lapin::types::AMQPValue;
-use serde::Serialize;
-use sj_shared::amqp::{self, header, headers, Publisher, Topology, QUOTE_ROUTING_KEY};
+use sj_shared::amqp::{self, Publisher};
 use sj_shared::config::Settings;
-use sj_shared::failure::KindName;
-use sj_shared::ids::ContentHash;
-use sj_shared::message::{DeadLetter, QuoteRequest};
-use sj_shared::store::{History, Outcome, PublishedDocuments};
+use sj_shared::dead_letters::{self, fetch_all, give_back, select, Forget, Parked};
+use sj_shared::store::{History, ParkedDocuments, PublishedDocuments};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -59,25 +49,6 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
-}
-
-/// One parked dead letter, as an operator sees it.
-#[derive(Debug, Serialize)]
-struct Parked {
-    id: String,
-    /// `quote-request` (a worker gave up: replayable) or `rejected-document` (the poller refused
-    /// the file: fix the file instead).
-    what: &'static str,
-    source: String,
-    customer: Option<String>,
-    kind: KindName,
-    reason: String,
-    attempts: i64,
-    replays: i64,
-    first_failure: Option<String>,
-    age_seconds: Option<u64>,
-    #[serde(skip)]
-    message: BasicGetMessage,
 }
 
 pub fn run(settings: &Settings, command: Command) -> ExitCode {
@@ -144,74 +115,6 @@ async fn execute(settings: &Settings, command: Command) -> anyhow::Result<ExitCo
     Ok(code)
 }
 
-/// Every message of the parked queue, held unacknowledged.
-async fn fetch_all(channel: &lapin::Channel, topology: &Topology) -> anyhow::Result<Vec<Parked>> {
-    let queue = topology.parked_queue();
-    let mut parked = Vec::new();
-    loop {
-        let got = channel
-            .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: false })
-            .await
-            .with_context(|| format!("reading {queue} (is the topology declared? run a worker once)"))?;
-        let Some(message) = got else { break };
-        parked.push(describe(message));
-    }
-    Ok(parked)
-}
-
-fn describe(message: BasicGetMessage) -> Parked {
-    let props = &message.delivery.properties;
-    let h = props.headers();
-    let kind = props.kind().as_ref().map(|k| k.as_str().to_owned()).unwrap_or_default();
-    let id = amqp::parked_id(props, &message.delivery.data);
-    let (what, customer) = if kind == DeadLetter::SCHEMA {
-        ("rejected-document", None)
-    } else {
-        let request = QuoteRequest::from_json(&message.delivery.data).ok();
-        let customer = request.as_ref().and_then(|r| {
-            r.customer.name.clone().or_else(|| r.shipping.street1.clone().map(|s| format!("(no name) {s}")))
-        });
-        ("quote-request", customer)
-    };
-    let first_failure = headers::text(h, header::FIRST_FAILURE);
-    let age_seconds = first_failure
-        .as_deref()
-        .and_then(|t| humantime::parse_rfc3339(t).ok())
-        .and_then(|t| SystemTime::now().duration_since(t).ok())
-        .map(|d| d.as_secs());
-    Parked {
-        id,
-        what,
-        source: headers::text(h, header::SOURCE).unwrap_or_default(),
-        customer,
-        kind: KindName::parse(
-            &headers::text(h, header::ERROR_KIND)
-                .or_else(|| amqp::broker_death(h).map(|(reason, _)| format!("broker.{reason}")))
-                .unwrap_or_else(|| "(unknown)".to_owned()),
-        ),
-        reason: headers::text(h, header::ERROR).unwrap_or_default(),
-        attempts: headers::integer(h, header::ATTEMPTS).unwrap_or(0),
-        replays: headers::integer(h, header::REPLAY_COUNT).unwrap_or(0),
-        first_failure,
-        age_seconds,
-        message,
-    }
-}
-
-/// The parked documents the ids name; each id must match exactly one (prefixes allowed).
-fn select<'a>(parked: &'a [Parked], ids: &[String]) -> Result<Vec<&'a Parked>, String> {
-    let mut found = Vec::new();
-    for id in ids {
-        let matches: Vec<&Parked> = parked.iter().filter(|p| p.id.starts_with(id.as_str())).collect();
-        match matches.as_slice() {
-            [one] => found.push(*one),
-            [] => return Err(format!("no parked document with id {id} (see sjctl dlq list)")),
-            _ => return Err(format!("id {id} matches {} parked documents: give more of it", matches.len())),
-        }
-    }
-    Ok(found)
-}
-
 fn list(parked: &[Parked], json: bool) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if json {
@@ -250,14 +153,8 @@ fn list(parked: &[Parked], json: bool) -> anyhow::Result<()> {
 
 fn show(p: &Parked, json: bool) -> anyhow::Result<()> {
     let props = &p.message.delivery.properties;
-    let headers: serde_json::Map<String, serde_json::Value> = props
-        .headers()
-        .as_ref()
-        .map(|t| t.inner().iter().map(|(k, v)| (k.to_string(), amqp_json(v))).collect())
-        .unwrap_or_default();
-    let body: serde_json::Value = serde_json::from_slice(&p.message.delivery.data).unwrap_or_else(|_| {
-        serde_json::Value::String(String::from_utf8_lossy(&p.message.delivery.data).into_owned())
-    });
+    let headers = p.headers_json();
+    let body = p.body_json();
     let whole = serde_json::json!({
         "id": p.id, "what": p.what, "source": p.source, "customer": p.customer, "kind": p.kind,
         "reason": p.reason, "hint": p.kind.hint(), "attempts": p.attempts, "replays": p.replays, "first_failure": p.first_failure,
@@ -292,7 +189,7 @@ fn show(p: &Parked, json: bool) -> anyhow::Result<()> {
 async fn replay(
     settings: &Settings,
     connection: &lapin::Connection,
-    topology: &Topology,
+    topology: &amqp::Topology,
     chosen: &[&Parked],
     dry_run: bool,
 ) -> anyhow::Result<ExitCode> {
@@ -302,7 +199,7 @@ async fn replay(
         .map(|pool| History::new(pool, &sj_shared::store::Keys::new(&settings.namespace)));
     let mut code = ExitCode::SUCCESS;
     for p in chosen {
-        if p.what == "rejected-document" {
+        if !p.is_replayable() {
             eprintln!(
                 "{}: {} was refused by the poller ({}): nothing to replay. {}",
                 p.id,
@@ -317,30 +214,7 @@ async fn replay(
             println!("would replay {} ({}, {})", p.id, p.source, p.kind);
             continue;
         }
-        let props = &p.message.delivery.properties;
-        let replays = headers::integer(props.headers(), header::REPLAY_COUNT).unwrap_or(0) + 1;
-        let added = [
-            (header::REPLAY_COUNT, AMQPValue::LongLongInt(replays)),
-            // A fresh start through the retry tiers.
-            (header::ATTEMPTS, AMQPValue::LongLongInt(0)),
-        ];
-        publisher
-            .republish(
-                &topology.quotes_exchange(),
-                QUOTE_ROUTING_KEY,
-                &p.message.delivery.data,
-                props,
-                &added,
-            )
-            .await?
-            .confirmed()
-            .await
-            .with_context(|| format!("the broker did not confirm the replay of {}", p.id))?;
-        // Only now: the parked copy goes.
-        p.message.delivery.acker.ack(BasicAckOptions::default()).await?;
-        if let Some(history) = &history {
-            history.record(Outcome::Replayed, &p.source, None, None).await;
-        }
+        dead_letters::replay(&publisher, topology, history.as_ref(), p).await?;
         println!("replayed {} ({}) to {}", p.id, p.source, topology.quotes_queue());
     }
     Ok(code)
@@ -362,64 +236,20 @@ async fn purge(settings: &Settings, chosen: &[&Parked], yes: bool) -> anyhow::Re
         }
     }
     let keys = sj_shared::store::Keys::new(&settings.namespace);
-    let stores = sj_shared::store::pool(&settings.redis).ok().map(|pool| {
-        (
-            PublishedDocuments::new(pool.clone(), keys.clone()),
-            sj_shared::store::ParkedDocuments::new(pool, keys),
-        )
+    let forget = sj_shared::store::pool(&settings.redis).ok().map(|pool| Forget {
+        published: PublishedDocuments::new(pool.clone(), keys.clone()),
+        parked: ParkedDocuments::new(pool, keys),
     });
     for p in chosen {
-        p.message.delivery.acker.ack(BasicAckOptions::default()).await?;
-        // The poller would otherwise take a later export of the same order for one it already
-        // sent, and archive it without a message.
-        let hash =
-            p.message.delivery.properties.message_id().as_ref().map(|id| ContentHash::new(id.as_str()));
-        // Nor may the workers take it for a copy of this parked one (and ack it unparked).
-        if let (Some((published, parked)), Some(hash), "quote-request") = (&stores, hash, p.what) {
-            let forgotten = match published.forget(&hash).await {
-                Ok(()) => parked.forget(hash.as_str()).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = forgotten {
-                eprintln!(
-                    "purged {}, but Redis did not forget its content ({e}): a re-export would be skipped",
-                    p.id
-                );
-            }
+        if let Some(e) = dead_letters::purge(forget.as_ref(), p).await? {
+            eprintln!(
+                "purged {}, but Redis did not forget its content ({e}): a re-export would be skipped",
+                p.id
+            );
         }
         println!("purged {} ({})", p.id, p.source);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Returns every message still held to the parked queue (an ack or nack twice is a no-op).
-async fn give_back(parked: &[Parked]) {
-    for p in parked {
-        let _ = p
-            .message
-            .delivery
-            .acker
-            .nack(BasicNackOptions { requeue: true, ..BasicNackOptions::default() })
-            .await;
-    }
-}
-
-fn amqp_json(value: &AMQPValue) -> serde_json::Value {
-    match value {
-        AMQPValue::LongString(s) => String::from_utf8_lossy(s.as_bytes()).into_owned().into(),
-        AMQPValue::ShortString(s) => s.as_str().into(),
-        AMQPValue::LongLongInt(n) => (*n).into(),
-        AMQPValue::LongInt(n) => (*n).into(),
-        AMQPValue::LongUInt(n) => (*n).into(),
-        AMQPValue::ShortInt(n) => (*n).into(),
-        AMQPValue::Boolean(b) => (*b).into(),
-        AMQPValue::Timestamp(t) => (*t).into(),
-        AMQPValue::FieldTable(t) => {
-            serde_json::Value::Object(t.inner().iter().map(|(k, v)| (k.to_string(), amqp_json(v))).collect())
-        }
-        AMQPValue::FieldArray(a) => serde_json::Value::Array(a.as_slice().iter().map(amqp_json).collect()),
-        other => format!("{other:?}").into(),
-    }
 }
 
 fn age(seconds: u64) -> String {
