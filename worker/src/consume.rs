@@ -16,12 +16,9 @@ use tracing::Instrument as _;
 
 use crate::failure::Failure;
 use crate::lookup::Delivered;
-use crate::outage::{Hold, Outage};
+use crate::outage::Outage;
 use crate::write::{Writer, Written};
 
-/// How long a document is held in hand while Jobber is down, at most: well inside RabbitMQ's
-/// delivery timeout (30 min), after which the broker would take the delivery back itself.
-const HOLD_LONGEST: std::time::Duration = std::time::Duration::from_secs(20 * 60);
 /// How many times a document held back by the shared budget comes back without counting an
 /// attempt; past that, deferrals count like any transient failure.
 const MAX_DEFERRALS: i64 = 100;
@@ -52,6 +49,29 @@ pub struct Handler<'a> {
     pub shutdown: sj_shared::runtime::Shutdown,
     /// `alerts.outage_after` (see [`crate::outage_notice`]).
     pub outage_after: std::time::Duration,
+    /// Told when a document was given back because the bridge must pause (Jobber failing for
+    /// everyone, Redis away): the consumer stops taking documents until it passes.
+    pub pause: tokio::sync::Notify,
+    /// Why the last pause was asked for.
+    pub paused: std::sync::Mutex<Option<Pause>>,
+}
+
+/// Why this worker stops taking documents for a while.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pause {
+    /// The shared circuit breaker is open.
+    Jobber { after_write: bool },
+    /// Redis does not answer.
+    Redis { after_write: bool },
+}
+
+impl Pause {
+    pub fn why(self) -> &'static str {
+        match self {
+            Pause::Jobber { .. } => "Jobber is failing for every document (circuit breaker open)",
+            Pause::Redis { .. } => "Redis does not answer",
+        }
+    }
 }
 
 impl Handler<'_> {
@@ -85,12 +105,10 @@ impl Handler<'_> {
                     write_attempts: headers::integer(h, header::WRITE_ATTEMPTS),
                     replays: headers::integer(h, header::REPLAY_COUNT).unwrap_or(0),
                 };
-                match self.write_through_outages(&request, delivered).await {
-                    Some(result) => result.map(|written| (request, written)),
-                    None => {
-                        tracing::info!(
-                            "stopping: the document held while Jobber was down returns to the queue"
-                        );
+                match self.write_unless_paused(&request, delivered).await {
+                    Ok(result) => result.map(|written| (request, written)),
+                    Err(pause) => {
+                        self.give_back(&delivery, &source, pause).await;
                         return;
                     }
                 }
@@ -249,7 +267,7 @@ impl Handler<'_> {
 }
 
 impl Handler<'_> {
-    fn outage(&self) -> Outage<'_> {
+    pub fn outage(&self) -> Outage<'_> {
         Outage {
             breaker: &self.writer.breaker,
             jobber: &self.writer.jobber,
@@ -259,84 +277,77 @@ impl Handler<'_> {
         }
     }
 
-    /// The write, held while Jobber fails for everyone (the shared circuit breaker is open) and
-    /// tried again in hand once it answers, spending no retry tier and no attempt: an outage is
-    /// not this document's failure. A failure of this document alone goes on to the tiers as
-    /// before. `None`: shutdown while held (the delivery returns to the queue).
-    async fn write_through_outages(
+    /// The write, unless the bridge must pause: Jobber failing for everyone (the shared circuit
+    /// breaker open, before the write or opened by this failure) or Redis unreachable. Those are
+    /// no document's own failure: `Err(Pause)` gives the document back to `sj.quotes` and pauses
+    /// this worker's consuming until they pass ([`crate::startup`]), spending no retry tier and
+    /// no attempt. A failure of this document alone goes on to the tiers as before.
+    async fn write_unless_paused(
         &self,
         request: &QuoteRequest,
-        mut delivered: Delivered,
-    ) -> Option<Result<Written, Failure>> {
-        let outage = self.outage();
-        let held_back = || {
-            let mut failure = Failure::new(
-                FailureKind::JobberUnavailable,
-                format!("Jobber has been failing for every document for over {} minutes: given back, no attempt counted", HOLD_LONGEST.as_secs() / 60),
-            );
-            failure.deferred = true;
-            failure
-        };
-        match outage.hold_while_open(&self.shutdown, HOLD_LONGEST).await {
-            Hold::Closed => {}
-            Hold::Shutdown => return None,
-            Hold::TooLong => return Some(Err(held_back())),
+        delivered: Delivered,
+    ) -> Result<Result<Written, Failure>, Pause> {
+        let dry_run = self.writer.effects.is_dry_run();
+        if !dry_run && matches!(self.writer.breaker.open_since().await, Ok(Some(_))) {
+            return Err(Pause::Jobber { after_write: false });
         }
-        loop {
-            let result = self.writer.write(request, delivered).await;
-            match &result {
-                Ok(_) => {
-                    if matches!(self.writer.breaker.answered().await, Ok(true)) {
-                        // Closed by a write rather than a probe: the operators told of the outage
-                        // hear it is over too.
-                        crate::outage_notice::tell_if_back(&self.writer.breaker, self.publisher).await;
-                    }
+        let result = self.writer.write(request, delivered).await;
+        match &result {
+            Ok(_) => {
+                if matches!(self.writer.breaker.answered().await, Ok(true)) {
+                    // Closed by a write rather than a probe: the operators told of the outage
+                    // hear it is over too.
+                    crate::outage_notice::tell_if_back(&self.writer.breaker, self.publisher).await;
                 }
-                Err(failure)
-                    if failure.kind == FailureKind::JobberUnavailable
-                        && !self.writer.effects.is_dry_run() =>
-                {
-                    if let Ok(Some(_)) = self.writer.breaker.failed(request.content_hash.as_str()).await {
-                        match outage.hold_while_open(&self.shutdown, HOLD_LONGEST).await {
-                            Hold::Closed => {
-                                // Tried again in hand; the look-up knows an earlier attempt was made.
-                                delivered.attempts += 1;
-                                delivered.write_attempts = Some(
-                                    delivered.write_attempts.unwrap_or(0) + i64::from(failure.after_write),
-                                );
-                                continue;
-                            }
-                            Hold::Shutdown => return None,
-                            Hold::TooLong => return Some(Err(held_back())),
-                        }
-                    }
-                }
-                Err(failure)
-                    if failure.kind == FailureKind::RedisUnavailable && !self.writer.effects.is_dry_run() =>
-                {
-                    // Redis down is everyone's failure too: held until it answers, then tried
-                    // again in hand (a tier would add its whole delay after Redis is back).
-                    match crate::outage::hold_until_redis_answers(
-                        self.writer.crosswalk.pool(),
-                        &self.shutdown,
-                        HOLD_LONGEST,
-                    )
-                    .await
-                    {
-                        Hold::Closed => {
-                            delivered.attempts += 1;
-                            delivered.write_attempts =
-                                Some(delivered.write_attempts.unwrap_or(0) + i64::from(failure.after_write));
-                            continue;
-                        }
-                        Hold::Shutdown => return None,
-                        Hold::TooLong => {}
-                    }
-                }
-                Err(_) => {}
             }
-            return Some(result);
+            Err(failure) if failure.kind == FailureKind::JobberUnavailable && !dry_run => {
+                if let Ok(Some(_)) = self.writer.breaker.failed(request.content_hash.as_str()).await {
+                    return Err(Pause::Jobber { after_write: failure.after_write });
+                }
+            }
+            Err(failure) if failure.kind == FailureKind::RedisUnavailable && !dry_run => {
+                return Err(Pause::Redis { after_write: failure.after_write });
+            }
+            Err(_) => {}
         }
+        Ok(result)
+    }
+
+    /// Gives the document back to `sj.quotes` as a new message (confirmed, then the delivery is
+    /// acked: a redelivery would count against the queue's delivery limit, a new message does
+    /// not), no attempt counted; `sj-write-attempts` grows when this attempt had sent the write,
+    /// so the next one looks for it first. Then tells the consumer to pause.
+    async fn give_back(&self, delivery: &Delivery, source: &str, pause: Pause) {
+        let props = &delivery.properties;
+        let after_write = match pause {
+            Pause::Jobber { after_write } | Pause::Redis { after_write } => after_write,
+        };
+        let attempts = headers::integer(props.headers(), header::ATTEMPTS).unwrap_or(0);
+        let write_attempts = headers::integer(props.headers(), header::WRITE_ATTEMPTS).unwrap_or(attempts)
+            + i64::from(after_write);
+        let added = [(header::WRITE_ATTEMPTS, AMQPValue::LongLongInt(write_attempts))];
+        let quotes = self.topology.quotes_queue().to_string();
+        let published = match self.publisher.republish("", &quotes, &delivery.data, props, &added).await {
+            Ok(pending) => pending.confirmed().await,
+            Err(e) => Err(e),
+        };
+        match published {
+            Ok(()) => {
+                tracing::info!(%source, reason = pause.why(),
+                    "given back to sj.quotes, no attempt counted: this worker pauses until it passes");
+                ack(delivery).await;
+            }
+            Err(e) => {
+                tracing::error!(%source, error = %e, "could not give the document back; requeueing it");
+                self.publisher_failed.notify_one();
+                let _ = delivery
+                    .acker
+                    .nack(BasicNackOptions { requeue: true, ..BasicNackOptions::default() })
+                    .await;
+            }
+        }
+        *self.paused.lock().expect("pause lock") = Some(pause);
+        self.pause.notify_one();
     }
 
     /// Before a copy of a document goes to the dead letters: `None` when it needs no dead letter

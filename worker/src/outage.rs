@@ -1,6 +1,8 @@
 //! Jobber failing for everyone is not each document's failure: while the shared circuit breaker
-//! is open ([`Breaker`]), a worker holds the documents it is given (they wait in `sj.quotes` and
-//! in its hands, in order, not in the retry tiers), and one worker among all probes Jobber each
+//! is open ([`Breaker`]), the workers take no documents (a document in hand is given back to
+//! `sj.quotes` as a new message and the consumer paused: [`crate::startup`]), so they wait in
+//! `sj.quotes`, not in the retry tiers nor in a worker's hand (where a crash would count against
+//! the queue's delivery limit), and one worker among all probes Jobber each
 //! `worker.breaker_probe_interval`. The first answer closes the breaker, and the worker whose
 //! probe answered brings back from the retry tiers the documents an outage put there before the
 //! breaker opened (`jobber.unavailable`), so none waits out a long tier after Jobber is back.
@@ -38,7 +40,7 @@ pub struct Outage<'a> {
 
 impl Outage<'_> {
     /// Holds the caller while the breaker is open, probing Jobber when it is this worker's turn.
-    pub async fn hold_while_open(&self, shutdown: &Shutdown, longest: Duration) -> Hold {
+    pub async fn hold_while_open(&self, shutdown: &Shutdown, longest: Option<Duration>) -> Hold {
         let started = tokio::time::Instant::now();
         let mut shutdown = shutdown.clone();
         let mut held: Option<Held> = None;
@@ -60,14 +62,14 @@ impl Outage<'_> {
                 held = Some(Held::new());
                 tracing::info!(
                     open_since_ms = since,
-                    "Jobber is failing for every document (circuit breaker open): holding the document in \
-                     hand, not in the retry tiers, until Jobber answers a probe"
+                    "Jobber is failing for every document (circuit breaker open): taking no documents (they \
+                     wait in sj.quotes, not in the retry tiers) until Jobber answers a probe"
                 );
             }
             if matches!(self.breaker.take_probe().await, Ok(true)) && self.probe().await {
                 return Hold::Closed;
             }
-            if started.elapsed() >= longest {
+            if longest.is_some_and(|longest| started.elapsed() >= longest) {
                 return Hold::TooLong;
             }
             tokio::select! {
@@ -153,7 +155,7 @@ impl Outage<'_> {
 pub async fn hold_until_redis_answers(
     pool: &deadpool_redis::Pool,
     shutdown: &Shutdown,
-    longest: Duration,
+    longest: Option<Duration>,
 ) -> Hold {
     let started = tokio::time::Instant::now();
     let mut shutdown = shutdown.clone();
@@ -174,11 +176,11 @@ pub async fn hold_until_redis_answers(
         }
         if !told {
             tracing::warn!(
-                "Redis does not answer: holding the document in hand, not in the retry tiers, until it does"
+                "Redis does not answer: taking no documents (they wait in sj.quotes, not in the retry tiers) until it does"
             );
             told = true;
         }
-        if started.elapsed() >= longest {
+        if longest.is_some_and(|longest| started.elapsed() >= longest) {
             return Hold::TooLong;
         }
         tokio::select! {
@@ -188,18 +190,18 @@ pub async fn hold_until_redis_answers(
     }
 }
 
-/// `sj_documents_waiting_for_jobber` counts this hold while it lasts.
+/// `sj_worker_paused` is 1 while this wait lasts.
 struct Held;
 
 impl Held {
     fn new() -> Self {
-        observe::metrics().documents_waiting_for_jobber.inc();
+        observe::metrics().worker_paused.inc();
         Self
     }
 }
 
 impl Drop for Held {
     fn drop(&mut self) {
-        observe::metrics().documents_waiting_for_jobber.dec();
+        observe::metrics().worker_paused.dec();
     }
 }

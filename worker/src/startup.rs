@@ -141,12 +141,6 @@ async fn consume(
     let mut shutdown = shutdown.clone();
     let Session { connection, publisher } = Session::open(&settings.amqp, topology).await?;
     topology.check_dead_letter_exchange(publisher.channel()).await?;
-    let (channel, consumer, consumer_tag) =
-        amqp::consume(&connection, &topology.quotes_queue(), settings.amqp.prefetch, "sj-worker").await?;
-    let _consuming = observe::consuming(&topology.quotes_queue(), &channel);
-    tracing::info!(queue = %topology.quotes_queue(), endpoint = %settings.amqp.endpoint(),
-        concurrency = settings.worker.concurrency, "sj-worker consuming");
-
     let history = History::new(writer.crosswalk.pool().clone(), writer.crosswalk.keys());
     let handler = Handler {
         writer,
@@ -160,34 +154,84 @@ async fn consume(
         publisher_failed: tokio::sync::Notify::new(),
         shutdown: shutdown.clone(),
         outage_after: settings.alerts.outage_after.0,
+        pause: tokio::sync::Notify::new(),
+        paused: std::sync::Mutex::new(None),
     };
-    let deliveries = consumer.for_each_concurrent(settings.worker.concurrency, |delivery| {
-        let handler = &handler;
-        async move {
-            match delivery {
-                Ok(delivery) => handler.handle(delivery).await,
-                Err(e) => tracing::error!(error = %e, "consumer error"),
+    let mut resumed = false;
+    loop {
+        let (channel, consumer, consumer_tag) =
+            amqp::consume(&connection, &topology.quotes_queue(), settings.amqp.prefetch, "sj-worker").await?;
+        let _consuming = observe::consuming(&topology.quotes_queue(), &channel);
+        if resumed {
+            tracing::info!(queue = %topology.quotes_queue(), "sj-worker consuming again");
+        } else {
+            tracing::info!(queue = %topology.quotes_queue(), endpoint = %settings.amqp.endpoint(),
+                concurrency = settings.worker.concurrency, "sj-worker consuming");
+        }
+        let deliveries = consumer.for_each_concurrent(settings.worker.concurrency, |delivery| {
+            let handler = &handler;
+            async move {
+                match delivery {
+                    Ok(delivery) => handler.handle(delivery).await,
+                    Err(e) => tracing::error!(error = %e, "consumer error"),
+                }
+            }
+        });
+        tokio::pin!(deliveries);
+        tokio::select! {
+            _ = &mut deliveries => {
+                // The stream ended: the broker cancelled us or the connection dropped.
+                anyhow::bail!("the consumer stream ended")
+            }
+            _ = handler.publisher_failed.notified() => {
+                // Documents in hand return to the queue when the connection closes.
+                let _ = connection.close(200, "sj-worker reconnecting".into()).await;
+                anyhow::bail!("a failed document could not be republished: reconnecting, declaring the topology again")
+            }
+            _ = handler.pause.notified() => {
+                // Jobber failing for everyone, or Redis away: take no more documents; those in
+                // hand finish or are given back too (each checks before writing).
+                let _ = channel.basic_cancel(consumer_tag.as_str().into(), BasicCancelOptions::default()).await;
+                let _ = tokio::time::timeout(Duration::from_secs(25), &mut deliveries).await;
+                let _ = channel.close(200, "sj-worker pausing".into()).await;
+                let pause = handler.paused.lock().expect("pause lock").take();
+                tracing::warn!(reason = pause.map(|p| p.why()).unwrap_or("?"),
+                    "paused: documents wait in sj.quotes, none taken until it passes");
+                if !wait_out(&handler, &shutdown).await {
+                    let _ = connection.close(200, "sj-worker stopping".into()).await;
+                    return Ok(());
+                }
+                resumed = true;
+            }
+            _ = shutdown.wait() => {
+                tracing::info!("stopping: no new deliveries; finishing those in hand");
+                let _ = channel.basic_cancel(consumer_tag.as_str().into(), BasicCancelOptions::default()).await;
+                // In-flight documents finish (or their deliveries return to the queue at close).
+                let _ = tokio::time::timeout(Duration::from_secs(25), &mut deliveries).await;
+                let _ = connection.close(200, "sj-worker stopping".into()).await;
+                return Ok(());
             }
         }
-    });
-    tokio::pin!(deliveries);
-    tokio::select! {
-        _ = &mut deliveries => {
-            // The stream ended: the broker cancelled us or the connection dropped.
-            anyhow::bail!("the consumer stream ended")
+    }
+}
+
+/// While paused: until Redis answers and the circuit breaker is closed (this worker probing
+/// Jobber when it is its turn). `false`: shutdown first.
+async fn wait_out(handler: &Handler<'_>, shutdown: &Shutdown) -> bool {
+    loop {
+        match crate::outage::hold_until_redis_answers(handler.writer.crosswalk.pool(), shutdown, None).await {
+            crate::outage::Hold::Shutdown => return false,
+            _ => {}
         }
-        _ = handler.publisher_failed.notified() => {
-            // Documents in hand return to the queue when the connection closes.
-            let _ = connection.close(200, "sj-worker reconnecting".into()).await;
-            anyhow::bail!("a failed document could not be republished: reconnecting, declaring the topology again")
+        match handler.outage().hold_while_open(shutdown, None).await {
+            crate::outage::Hold::Shutdown => return false,
+            crate::outage::Hold::Closed => {}
+            crate::outage::Hold::TooLong => continue,
         }
-        _ = shutdown.wait() => {
-            tracing::info!("stopping: no new deliveries; finishing those in hand");
-            let _ = channel.basic_cancel(consumer_tag.as_str().into(), BasicCancelOptions::default()).await;
-            // In-flight documents finish (or their deliveries return to the queue at close).
-            let _ = tokio::time::timeout(Duration::from_secs(25), &mut deliveries).await;
-            let _ = connection.close(200, "sj-worker stopping".into()).await;
-            Ok(())
+        // Redis may have gone meanwhile: look once more before taking documents again.
+        if handler.writer.crosswalk.pool().get().await.is_ok() {
+            tracing::info!("resuming: Jobber and Redis answer");
+            return true;
         }
     }
 }

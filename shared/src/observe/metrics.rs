@@ -125,7 +125,7 @@ pub struct Metrics {
     pub document_latency: Histogram,
     pub documents_waiting_for_budget: Gauge,
     pub lease_waits: Counter,
-    pub documents_waiting_for_jobber: Gauge,
+    pub worker_paused: Gauge,
     pub jobber_breaker_open: Gauge,
     // sj-poller (rejected documents) and sj-worker
     pub dead_letters: Family<KindLabels, Counter>,
@@ -242,9 +242,9 @@ impl Metrics {
                 "Looks (about one a second) a worker took at another attempt's lease on a document it holds, waiting for it instead of spending a retry tier",
                 Counter::default()
             ),
-            documents_waiting_for_jobber: register!(
-                "sj_documents_waiting_for_jobber",
-                "Documents this worker holds while Jobber is failing for everyone (the shared circuit breaker is open)",
+            worker_paused: register!(
+                "sj_worker_paused",
+                "1 while this worker takes no documents because Jobber is failing for everyone (the shared circuit breaker is open) or Redis does not answer",
                 Gauge::default()
             ),
             jobber_breaker_open: register!(

@@ -22,7 +22,7 @@ fn holding(bridge: &Bridge, workers: std::ops::Range<usize>) -> bool {
     let dir = bridge.exports_incoming().parent().unwrap().to_owned();
     workers.into_iter().all(|i| {
         let log = std::fs::read_to_string(dir.join(format!("worker-{i}.log"))).unwrap_or_default();
-        log.contains("(circuit breaker open): holding")
+        log.contains("(circuit breaker open): taking no documents")
     })
 }
 

@@ -150,8 +150,8 @@ async fn a_redis_restart_that_loses_its_data_loses_nothing_and_doubles_nothing()
         .await;
     assert_eq!(bridge.quotes().await.len(), 2, "exactly one quote per document");
     assert!(
-        bridge.worker_log_lines(&["Redis does not answer: holding the document"]) >= 1,
-        "the outage was seen and the document held"
+        bridge.worker_log_lines(&["Redis does not answer: taking no documents"]) >= 1,
+        "the outage was seen and the worker paused"
     );
     bridge.stop().await;
 }
