@@ -10,7 +10,7 @@ use lapin::BasicProperties;
 use sj_shared::amqp::{self, header, headers};
 use sj_shared::failure::{FailureKind, KindName};
 use sj_shared::ids::ContentHash;
-use sj_shared::message::{DeadLetter, JobberOutage, OutageEvent, QuoteRequest};
+use sj_shared::message::{DeadLetter, JobberOutage, JobberUnauthorized, OutageEvent, QuoteRequest};
 
 /// What became of the document, which decides what the operator can do about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -92,6 +92,9 @@ impl Alert {
 
         if headers::text(table, header::ALERT).as_deref() == Some(JobberOutage::ALERT) {
             return Self::outage_notice(body, parked_id);
+        }
+        if headers::text(table, header::ALERT).as_deref() == Some(JobberUnauthorized::ALERT) {
+            return Self::unauthorized_notice(body, parked_id);
         }
         if is_rejected {
             if let Ok(letter) = serde_json::from_slice::<DeadLetter>(body) {
@@ -193,6 +196,45 @@ impl Alert {
     }
 }
 
+impl Alert {
+    /// A worker's notice that Jobber refuses the bridge's connection (`sj-alert:
+    /// jobber-unauthorized`). Its key is the connection, so a second copy of it (another
+    /// worker's, a redelivery) is counted, not emailed again.
+    fn unauthorized_notice(body: &[u8], parked_id: String) -> Self {
+        let notice = serde_json::from_slice::<JobberUnauthorized>(body).ok();
+        let (source, reason, first_failure) = match &notice {
+            Some(n) => (
+                format!("Jobber refuses the connection ({})", n.connection),
+                n.reason.clone(),
+                Some(
+                    humantime::format_rfc3339_seconds(
+                        std::time::UNIX_EPOCH + std::time::Duration::from_millis(n.at_ms),
+                    )
+                    .to_string(),
+                ),
+            ),
+            None => (
+                "Jobber refuses the connection".to_owned(),
+                format!("a notice this alerter cannot read ({} bytes)", body.len()),
+                None,
+            ),
+        };
+        Self {
+            key: AlertKey { source, content_hash: None },
+            disposition: Disposition::Notice,
+            parked_id,
+            customer: None,
+            kind: FailureKind::JobberUnauthorized.into(),
+            reason,
+            more_problems: Vec::new(),
+            attempts: 0,
+            first_failure,
+            kept_at: None,
+            outage: None,
+        }
+    }
+}
+
 /// Why the broker itself dead-lettered a message (no `sj-error` header of ours).
 fn broker_reason(table: &Option<FieldTable>) -> (KindName, String) {
     match amqp::broker_death(table) {
@@ -270,6 +312,23 @@ mod tests {
         assert!(alert.reason.contains("sj.quotes"), "{}", alert.reason);
         assert_eq!(alert.attempts, 6);
         assert_eq!(alert.key.source, "(unknown source)");
+    }
+
+    #[test]
+    fn a_notice_that_jobber_refuses_the_tokens_is_a_notice_keyed_by_its_connection() {
+        let notice =
+            JobberUnauthorized::new("tokens-ab12", 1_773_484_920_000, "Jobber refused the token refresh");
+        let mut table = FieldTable::default();
+        table.insert(header::ALERT.into(), text(JobberUnauthorized::ALERT));
+        let properties = props(JobberUnauthorized::SCHEMA, table);
+        let alert = Alert::from_delivery(&serde_json::to_vec(&notice).unwrap(), &properties);
+        assert_eq!(alert.disposition, Disposition::Notice);
+        assert_eq!(alert.kind, KindName::Known(FailureKind::JobberUnauthorized));
+        assert_eq!(alert.key.source, "Jobber refuses the connection (tokens-ab12)");
+        assert_eq!(alert.reason, "Jobber refused the token refresh");
+        assert_eq!(alert.first_failure.as_deref(), Some("2026-03-14T10:42:00Z"));
+        let again = Alert::from_delivery(&serde_json::to_vec(&notice).unwrap(), &properties);
+        assert_eq!(again.key, alert.key);
     }
 
     #[test]

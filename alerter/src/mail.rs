@@ -96,6 +96,10 @@ const NOTHING_LOST: &str = "Nothing is lost: documents wait in sj.quotes and are
     answers; `sjctl status` shows the circuit breaker.";
 
 fn notice_words(alert: &Alert) -> NoticeWords {
+    if alert.kind == sj_shared::failure::KindName::Known(sj_shared::failure::FailureKind::JobberUnauthorized)
+    {
+        return unauthorized_words(alert);
+    }
     let Some(outage) = &alert.outage else {
         return NoticeWords {
             subject: "Jobber is failing for every document".to_owned(),
@@ -132,6 +136,25 @@ fn notice_words(alert: &Alert) -> NoticeWords {
     }
 }
 
+/// The workers found Jobber refusing the bridge's tokens.
+fn unauthorized_words(alert: &Alert) -> NoticeWords {
+    let when = alert.first_failure.as_deref().map(|t| format!(" (found {t})")).unwrap_or_default();
+    NoticeWords {
+        subject: "Jobber refuses the bridge's connection: reconnect it".to_owned(),
+        paragraphs: vec![
+            "Jobber refuses the bridge's connection: reconnect it in the console (Connections) or with \
+             `sjctl jobber connect`; documents wait."
+                .to_owned(),
+            format!("What the workers were told{when}: {}", alert.reason),
+            "No quote is written until Jobber is connected again. Documents wait in sj.quotes; those \
+             already in hand go through the retry tiers and are parked if the connection is not back in \
+             time: replay them (the console's Parked page, or `sjctl dlq replay`) once connected. This \
+             email is sent once per disconnection."
+                .to_owned(),
+        ],
+    }
+}
+
 /// `45 s`, `12 min`, `3 h 5 min`: how long an outage lasted.
 fn how_long(d: Duration) -> String {
     let s = d.as_secs();
@@ -162,7 +185,14 @@ fn render_notice(alert: &Alert, context: &Context) -> Rendered {
     for paragraph in &words.paragraphs {
         let _ = writeln!(text, "{paragraph}\n");
     }
-    text.push_str("-- \nsj-alerter: a notice from the workers' circuit breaker (alerts.outage_after).\n");
+    if alert.outage.is_some()
+        || alert.kind
+            != sj_shared::failure::KindName::Known(sj_shared::failure::FailureKind::JobberUnauthorized)
+    {
+        text.push_str("-- \nsj-alerter: a notice from the workers' circuit breaker (alerts.outage_after).\n");
+    } else {
+        text.push_str("-- \nsj-alerter: a notice from the workers (Jobber refused the bridge's tokens).\n");
+    }
     let mut html = String::from("<!DOCTYPE html>\n<html><body style=\"font-family: sans-serif\">\n");
     for paragraph in &words.paragraphs {
         let mut p = String::new();
@@ -541,6 +571,35 @@ mod tests {
             assert!(!text.contains(never) && !mail.html.contains(never), "{never}: {text}\n{}", mail.html);
         }
         assert!(mail.html.contains("<code>sjctl status</code> shows the circuit breaker"), "{}", mail.html);
+    }
+
+    #[test]
+    fn a_notice_that_jobber_refuses_the_tokens_says_how_to_reconnect() {
+        let notice = sj_shared::message::JobberUnauthorized::new(
+            "tokens-ab12",
+            SINCE,
+            "Jobber refused the token refresh",
+        );
+        let mut table = lapin::types::FieldTable::default();
+        table.insert(
+            sj_shared::amqp::header::ALERT.into(),
+            sj_shared::amqp::text(sj_shared::message::JobberUnauthorized::ALERT),
+        );
+        let properties = lapin::BasicProperties::default().with_headers(table);
+        let alert = Alert::from_delivery(&serde_json::to_vec(&notice).unwrap(), &properties);
+        let mail = render(&digest(vec![alert]), &context());
+        assert_eq!(mail.subject, "[sj-bridge] Jobber refuses the bridge's connection: reconnect it");
+        assert!(
+            mail.text.starts_with(
+                "Jobber refuses the bridge's connection: reconnect it in the console (Connections) or with \
+                 `sjctl jobber connect`; documents wait."
+            ),
+            "{}",
+            mail.text
+        );
+        assert!(mail.text.contains("Jobber refused the token refresh"), "{}", mail.text);
+        assert!(mail.html.contains("<code>sjctl jobber connect</code>"), "{}", mail.html);
+        assert!(!mail.text.contains("circuit breaker") && !mail.text.contains("PARKED"), "{}", mail.text);
     }
 
     #[test]

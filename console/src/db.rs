@@ -58,6 +58,12 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL,
         set_at INTEGER NOT NULL
     );",
+    // 2: the OAuth `state` of each "Connect Jobber" in flight (single use, checked at the callback).
+    "CREATE TABLE oauth_states (
+        state TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );",
 ];
 
 /// The flag set by an `APP_DISCONNECT` webhook (value: when it occurred), shown as a banner on
@@ -328,6 +334,31 @@ impl Db {
         self.conn().execute("DELETE FROM flags WHERE name = ?1", [name])?;
         Ok(())
     }
+
+    // OAuth states (connecting Jobber from the console).
+
+    /// Records the `state` of a Jobber authorization begun by `user_name`.
+    pub fn put_oauth_state(&self, state: &str, user_name: &str) -> DbResult<()> {
+        let conn = self.conn();
+        conn.execute("DELETE FROM oauth_states WHERE created_at < ?1", [now() - 24 * 60 * 60])?;
+        conn.execute(
+            "INSERT INTO oauth_states (state, user_name, created_at) VALUES (?1, ?2, ?3)",
+            params![state, user_name, now()],
+        )?;
+        Ok(())
+    }
+
+    /// Takes a `state` back (once): the user who began it and when, if it was recorded.
+    pub fn take_oauth_state(&self, state: &str) -> DbResult<Option<(String, i64)>> {
+        let conn = self.conn();
+        let found = conn
+            .query_row("SELECT user_name, created_at FROM oauth_states WHERE state = ?1", [state], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        conn.execute("DELETE FROM oauth_states WHERE state = ?1", [state])?;
+        Ok(found)
+    }
 }
 
 fn user_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
@@ -451,6 +482,16 @@ mod tests {
         assert!(db.store_webhook_event("k", "QUOTE_CREATE", "q1", "a", "t", "{}").unwrap());
         assert!(!db.store_webhook_event("k", "QUOTE_CREATE", "q1", "a", "t", "{}").unwrap());
         assert_eq!(db.webhook_event_count().unwrap(), 1);
+    }
+
+    #[test]
+    fn an_oauth_state_is_taken_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("c.sqlite3")).unwrap();
+        db.put_oauth_state("s1", "ann").unwrap();
+        assert_eq!(db.take_oauth_state("s1").unwrap().map(|(user, _)| user).as_deref(), Some("ann"));
+        assert_eq!(db.take_oauth_state("s1").unwrap(), None);
+        assert_eq!(db.take_oauth_state("other").unwrap(), None);
     }
 
     #[test]

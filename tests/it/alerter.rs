@@ -7,6 +7,7 @@
 
 mod outage;
 mod tls;
+mod unauthorized;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

@@ -167,6 +167,12 @@ impl Handler<'_> {
     }
 
     async fn route(&self, delivery: &Delivery, source: &str, failure: Failure) {
+        if failure.kind == FailureKind::JobberUnauthorized {
+            // No document can be written until someone connects Jobber again: the operators hear
+            // it once per disconnection.
+            let tokens = self.writer.jobber.tokens();
+            crate::unauthorized_notice::tell(tokens, self.publisher, self.topology, &failure.reason).await;
+        }
         let props = &delivery.properties;
         let attempts = headers::integer(props.headers(), header::ATTEMPTS).unwrap_or(0).max(0) as usize;
         // Attempts that may have reached Jobber with the write: an older bridge's attempts all count.

@@ -7,6 +7,7 @@
 //! - [`outage`]: Jobber failing for everyone: documents held, Jobber probed, the tiers emptied
 //!   of the outage's documents when it answers (the shared circuit breaker); [`outage_notice`]:
 //!   the operators told of an outage that lasts (`alerts.outage_after`), and when it ends;
+//!   [`unauthorized_notice`]: told once when Jobber refuses the bridge's connection;
 //! - [`pacing`]: waiting, holding no lock, for room in Jobber's budget;
 //! - [`write`]: the exactly-once write of one document, with [`lookup`] deciding when Jobber must
 //!   be asked whether an earlier attempt got there;
@@ -29,4 +30,5 @@ pub mod quote;
 pub mod resolve;
 pub mod scan_cache;
 pub mod startup;
+pub mod unauthorized_notice;
 pub mod write;

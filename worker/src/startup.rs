@@ -79,6 +79,10 @@ pub async fn run(settings: &Settings, options: Options, shutdown: Shutdown) -> a
             Ok(field) => break field,
             Err(e) => {
                 observe::not_consuming(&topology.quotes_queue(), format!("waiting for Jobber: {e}"));
+                if e.kind == sj_shared::jobber::JobberErrorKind::Unauthorized {
+                    let tokens = jobber.tokens();
+                    crate::unauthorized_notice::tell_at_start(settings, &topology, tokens, &e.message).await;
+                }
                 if !reconnect.after_failure("Jobber not usable yet", &e).await {
                     return Ok(());
                 }

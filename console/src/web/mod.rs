@@ -3,7 +3,9 @@
 //! binary itself.
 
 mod auth;
+mod connections;
 mod pages;
+mod parked;
 mod webhook;
 
 use std::net::SocketAddr;
@@ -30,6 +32,8 @@ pub struct App {
     pub settings: Settings,
     pub history: History,
     pub tokens: TokenStore,
+    /// Redis, for what a page opens itself (the Parked page's stores, the Jobber client).
+    pub pool: deadpool_redis::Pool,
 }
 
 pub type Shared = Arc<App>;
@@ -38,8 +42,8 @@ impl App {
     pub fn new(db: Db, settings: Settings) -> anyhow::Result<Shared> {
         let pool = store::pool(&settings.redis)?;
         let history = History::new(pool.clone(), &Keys::new(&settings.namespace));
-        let tokens = TokenStore::from_settings(&settings, pool, reqwest::Client::new());
-        Ok(Arc::new(App { db, settings, history, tokens }))
+        let tokens = TokenStore::from_settings(&settings, pool.clone(), reqwest::Client::new());
+        Ok(Arc::new(App { db, settings, history, tokens, pool }))
     }
 }
 
@@ -60,6 +64,15 @@ pub fn router(app: Shared) -> Router {
         .route("/history", get(pages::history))
         .route("/users", get(pages::users))
         .route("/users/{name}/remove", post(pages::remove_user))
+        .route("/parked", get(parked::list))
+        .route("/parked/{id}", get(parked::one))
+        .route("/parked/{id}/replay", post(parked::replay))
+        .route("/parked/{id}/purge", post(parked::purge))
+        .route("/parked/{id}/map-and-replay", post(parked::map_and_replay))
+        .route("/connections", get(connections::page))
+        .route("/connections/jobber/connect", post(connections::connect))
+        .route(connections::CALLBACK_PATH, get(connections::callback))
+        .route("/connections/jobber/disconnect", post(connections::disconnect))
         .route(WEBHOOK_PATH, post(webhook::receive))
         .fallback(pages::not_found)
         .layer(middleware::from_fn_with_state(app.clone(), guard))

@@ -20,6 +20,8 @@ use crate::store::{Keys, RedisLock};
 const REFRESH_AHEAD: Duration = Duration::from_secs(120);
 /// How long one refresh may hold the lock (then another process may try).
 const REFRESH_LOCK: Duration = Duration::from_secs(20);
+/// How long the claim of a notice that Jobber refuses a connection is kept (seconds).
+const REFUSAL_NOTICE_KEEP: u64 = 30 * 24 * 3600;
 
 /// The tokens of one Jobber connection.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -241,6 +243,45 @@ impl TokenStore {
         lock.release(&self.pool).await;
         self.forget();
         result
+    }
+
+    /// Which connection Redis holds, as a short name that every process computes alike: a
+    /// fingerprint of the stored refresh token, the time of a disconnect, or `not-stored`. The
+    /// workers' notice that Jobber refuses the connection is sent once per name.
+    pub async fn connection_id(&self) -> Result<String, JobberError> {
+        use sha2::{Digest as _, Sha256};
+        Ok(match self.state().await? {
+            TokenState::Connected(tokens) => {
+                let digest = Sha256::digest(tokens.refresh_token.as_bytes());
+                format!("tokens-{}", digest.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>())
+            }
+            TokenState::Disconnected { at } => format!("disconnected-{at}"),
+            TokenState::NotStored => "not-stored".to_owned(),
+        })
+    }
+
+    fn refusal_notice_key(&self, connection: &str) -> String {
+        self.keys.key("jobber", &format!("refusal-told:{connection}"))
+    }
+
+    /// Claims the notice that Jobber refuses the connection `connection` ([`Self::connection_id`]):
+    /// true for the one process (of all, across restarts) that should send it.
+    pub async fn claim_refusal_notice(&self, connection: &str) -> Result<bool, JobberError> {
+        let mut conn = self.pool.get().await.map_err(redis_error)?;
+        let options = redis::SetOptions::default()
+            .conditional_set(redis::ExistenceCheck::NX)
+            .with_expiration(redis::SetExpiry::EX(REFUSAL_NOTICE_KEEP));
+        let set: Option<String> = conn
+            .set_options(self.refusal_notice_key(connection), now(), options)
+            .await
+            .map_err(redis_error)?;
+        Ok(set.is_some())
+    }
+
+    /// Gives back a claim whose notice could not be sent (another look sends it).
+    pub async fn release_refusal_notice(&self, connection: &str) -> Result<(), JobberError> {
+        let mut conn = self.pool.get().await.map_err(redis_error)?;
+        conn.del::<_, ()>(self.refusal_notice_key(connection)).await.map_err(redis_error)
     }
 
     /// The refresh lock, waited for as long as one refresh may hold it.

@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::address::Address;
 use crate::ids::ContentHash;
 
+mod unauthorized;
+pub use unauthorized::JobberUnauthorized;
+
 /// The schema name, carried in the message and in the AMQP `type` property.
 pub const SCHEMA: &str = "sj.quote-request.v1";
 

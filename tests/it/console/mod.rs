@@ -2,7 +2,9 @@
 //! the real Redis (the history, the Jobber tokens) in a namespace of the test's own, the sandbox
 //! delivering Jobber's webhooks.
 
+mod connections;
 mod pages;
+mod parked;
 mod store;
 mod webhooks;
 
