@@ -54,6 +54,12 @@ pub mod header {
     /// On a message of `sj.alerts` that is a notice rather than a dead letter: what it tells of
     /// (`jobber-outage`: [`crate::message::JobberOutage`]).
     pub const ALERT: &str = "sj-alert";
+    /// On a message of `sj.review`: the `review.when` rules that hold the document (`always, sanity`).
+    pub const REVIEW_REASONS: &str = "sj-review-reasons";
+    /// On a message of `sj.review`: the customer total the dealer's rules give (`2733.20`).
+    pub const REVIEW_TOTAL: &str = "sj-review-total";
+    /// On an approved document sent back to `sj.quotes`: who approved it in the console.
+    pub const APPROVED_BY: &str = "sj-approved-by";
 }
 
 /// What went wrong talking to RabbitMQ.

@@ -8,7 +8,7 @@ use lapin::{BasicProperties, Channel, Connection};
 use lapin::{Confirmation, PublisherConfirm};
 
 use super::{header, AmqpError, Topology, QUOTE_ROUTING_KEY};
-use crate::message::{DeadLetter, JobberOutage, QuoteRequest, SCHEMA};
+use crate::message::{DeadLetter, JobberOutage, QuoteRequest, ReviewItem, SCHEMA};
 
 /// AMQP delivery mode 2: written to disk.
 const PERSISTENT: u8 = 2;
@@ -59,6 +59,52 @@ impl Publisher {
         table.insert(header::REPLAY_COUNT.into(), AMQPValue::LongLongInt(0));
         table.insert(header::TRACEPARENT.into(), text(&document_traceparent(request.content_hash.as_str())));
         table.insert(header::FIRST_SEEN.into(), now_ms());
+        let properties = BasicProperties::default()
+            .with_message_id(ShortString::from(request.content_hash.as_str()))
+            .with_content_type("application/json".into())
+            .with_type(SCHEMA.into())
+            .with_delivery_mode(PERSISTENT)
+            .with_headers(table);
+        self.publish(&self.topology.quotes_exchange(), QUOTE_ROUTING_KEY, &body, properties).await
+    }
+
+    /// Publishes a document held for review to `sj.review` (through the default exchange);
+    /// `message_id` is the content hash, `sj-review-reasons` the rules that hold it.
+    pub async fn publish_review(&self, item: &ReviewItem) -> Result<PendingConfirm, AmqpError> {
+        let body = serde_json::to_vec(item).expect("a review item serializes");
+        let reasons: Vec<&str> = item.reasons.iter().map(|r| r.rule.as_str()).collect();
+        let mut table = FieldTable::default();
+        table.insert(header::SOURCE.into(), text(&item.request.source.id));
+        table.insert(header::REVIEW_REASONS.into(), text(&reasons.join(", ")));
+        table.insert(header::REVIEW_TOTAL.into(), text(&item.total.to_string()));
+        let properties = BasicProperties::default()
+            .with_message_id(ShortString::from(item.request.content_hash.as_str()))
+            .with_content_type("application/json".into())
+            .with_type(ReviewItem::SCHEMA.into())
+            .with_delivery_mode(PERSISTENT)
+            .with_headers(table);
+        self.publish("", &self.topology.review_queue(), &body, properties).await
+    }
+
+    /// Publishes an approved document back to `sj.quotes`: the same `sj.quote-request.v1`
+    /// message with the reviewer's decision, its `message_id` the content hash as before.
+    /// `traceparent` continues the document's trace when known.
+    pub async fn publish_approved(
+        &self,
+        request: &QuoteRequest,
+        traceparent: Option<&str>,
+    ) -> Result<PendingConfirm, AmqpError> {
+        let body = serde_json::to_vec(request).expect("a message serializes");
+        let mut table = FieldTable::default();
+        table.insert(header::SOURCE.into(), text(&request.source.id));
+        table.insert(header::REPLAY_COUNT.into(), AMQPValue::LongLongInt(0));
+        let traceparent =
+            traceparent.map(str::to_owned).unwrap_or_else(|| new_traceparent(request.content_hash.as_str()));
+        table.insert(header::TRACEPARENT.into(), text(&traceparent));
+        table.insert(header::FIRST_SEEN.into(), now_ms());
+        if let Some(decision) = &request.decision {
+            table.insert(header::APPROVED_BY.into(), text(&decision.approved_by));
+        }
         let properties = BasicProperties::default()
             .with_message_id(ShortString::from(request.content_hash.as_str()))
             .with_content_type("application/json".into())

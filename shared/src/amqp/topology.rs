@@ -7,6 +7,8 @@
 //! sj.quotes.retry.<delay> (quorum; message TTL; DLX sj.quotes)  ← workers republish transient failures
 //! exchange sj.dead (fanout) ──▶ sj.quotes.dead (parked; no consumer)
 //!                           └─▶ sj.alerts (the alerter) ··▶ sj.alerts.undeliverable (mail refused)
+//! sj.review (quorum; the console)  ← documents held for a person's approval (`review.when`), by the
+//!                                     workers and the poller; approved ones go back to sj.quotes
 //! ```
 //!
 //! Queue arguments rather than policies: a process that declares the topology needs no access
@@ -80,6 +82,11 @@ impl Topology {
     /// Alerts the mail server refused for good, parked by the alerter (with the server's answer).
     pub fn undeliverable_alerts_queue(&self) -> QueueName {
         QueueName(self.name("sj.alerts.undeliverable"))
+    }
+
+    /// Documents waiting for a person's approval (`review.when`): the console consumes it.
+    pub fn review_queue(&self) -> QueueName {
+        QueueName(self.name("sj.review"))
     }
 
     /// Declares everything; safe to run any number of times from any process.
@@ -174,7 +181,8 @@ impl Topology {
         }
         queues.push((self.parked_queue(), vec![quorum.clone()]));
         queues.push((self.alerts_queue(), vec![quorum.clone()]));
-        queues.push((self.undeliverable_alerts_queue(), vec![quorum]));
+        queues.push((self.undeliverable_alerts_queue(), vec![quorum.clone()]));
+        queues.push((self.review_queue(), vec![quorum]));
         queues
     }
 

@@ -27,6 +27,7 @@ mod mapping;
 mod poller;
 mod quote;
 mod redis;
+mod review;
 mod secret;
 mod telemetry;
 mod worker;
@@ -50,6 +51,7 @@ pub use quote::{
     MsrpLines, PoQuoteMissing, Presentation, PriceField, PricingSettings, QuoteSettings, Rounding,
     UnpricedCatalog,
 };
+pub use review::{ReviewRule, ReviewSettings};
 pub use secret::{Secret, SecretUrl, HIDDEN};
 pub use telemetry::{TelemetrySettings, OTLP_ENDPOINT_ENV};
 pub use worker::WorkerSettings;
@@ -96,6 +98,8 @@ pub struct Settings {
     pub health: HealthSettings,
     /// `sj-console`, the dealer's web console.
     pub console: ConsoleSettings,
+    /// Which documents wait for a person's approval in the console.
+    pub review: ReviewSettings,
 }
 
 /// Keys that hold secrets: refused in the TOML file, each read from the environment or its
@@ -219,6 +223,7 @@ impl Settings {
         self.alerts.validate(&mut problems);
         self.health.validate(&mut problems);
         self.console.validate(&mut problems);
+        self.review.validate(&mut problems);
         if problems.is_empty() {
             Ok(())
         } else {
@@ -397,6 +402,7 @@ mod tests {
         settings.quote.title = " ".to_owned();
         settings.alerts.to.clear();
         settings.console.sign_in_attempts = 0;
+        settings.review.when = vec!["sometimes".to_owned()];
         let problems = settings.validate().unwrap_err().problems;
         let keys = [
             "namespace:",
@@ -414,6 +420,7 @@ mod tests {
             "quote.title:",
             "alerts.to:",
             "console.sign_in_attempts:",
+            "review.when:",
         ];
         for key in keys {
             assert!(problems.iter().any(|p| p.starts_with(key)), "no problem names {key}: {problems:#?}");

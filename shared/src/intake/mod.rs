@@ -21,8 +21,8 @@ pub use hash::content_hash;
 pub use normalize::normalize;
 pub use sanity::SanityRules;
 
-use crate::message::{DeadLetter, QuoteRequest, Source};
-use crate::saberis::{self, DocumentError, Format, Limits};
+use crate::message::{DeadLetter, QuoteRequest, ReviewItem, ReviewProblem, ReviewReason, Source, Target};
+use crate::saberis::{self, DocumentError, ErrorKind, Format, Limits, Place};
 
 /// Turns Saberis documents into quote messages: parse, normalize, check the sanity rules.
 #[derive(Debug, Clone, Default)]
@@ -89,4 +89,58 @@ impl DeadLetter {
             failed_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         }
     }
+}
+
+/// A document the sanity rules refuse, for a reviewer (`sanity` in `review.when`): the request as
+/// read and each problem with the indices of its line. `None` when the refusal is not one a
+/// reviewer can mend (a document without a single product line: nothing to quote).
+pub fn review_item(request: &QuoteRequest, error: &DocumentError) -> Option<ReviewItem> {
+    let sanity = |e: &DocumentError| matches!(e.kind, ErrorKind::Sanity(_));
+    let mendable = |e: &DocumentError| {
+        sanity(e) && !matches!(e.kind, ErrorKind::Sanity(crate::failure::SanityRule::NoProductLines))
+    };
+    if !error.all().all(mendable) {
+        return None;
+    }
+    let problems = error
+        .all()
+        .map(|e| {
+            let at = match e.place.as_deref() {
+                Some(Place::Line { line_id, code, catalog }) => request
+                    .sections
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| &s.catalog == catalog)
+                    .flat_map(|(i, s)| s.lines.iter().enumerate().map(move |(j, l)| (i, j, l)))
+                    .find(|(_, _, l)| &l.line_id == line_id && &l.code == code)
+                    .map(|(i, j, _)| (i, j)),
+                _ => None,
+            };
+            ReviewProblem {
+                kind: crate::failure::FailureKind::from(e.kind).name().to_owned(),
+                reason: e.reason.clone(),
+                section: at.map(|(i, _)| i),
+                line: at.map(|(_, j)| j),
+            }
+        })
+        .collect::<Vec<_>>();
+    let detail = format!(
+        "the sanity rules refuse {} line{}: {}",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" },
+        problems.first().map(|p| p.reason.as_str()).unwrap_or_default()
+    );
+    Some(ReviewItem {
+        schema: ReviewItem::SCHEMA.to_owned(),
+        request: request.clone(),
+        reasons: vec![ReviewReason { rule: "sanity".to_owned(), detail }],
+        catalogs: Vec::new(),
+        msrp: request.totals.list,
+        cogs: request.totals.cost,
+        total: request.totals.selling,
+        problems,
+        client: None,
+        target: Target::NewQuote,
+        held_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+    })
 }

@@ -40,6 +40,7 @@ pub fn normalize(doc: &SaberisDocument, source: Source) -> QuoteRequest {
         shipping: order.shipping.clone(),
         sections,
         totals,
+        decision: None,
     };
     request.content_hash = content_hash(&request);
     request

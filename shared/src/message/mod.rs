@@ -33,6 +33,11 @@ pub struct QuoteRequest {
     pub shipping: Address,
     pub sections: Vec<Section>,
     pub totals: Totals,
+    /// A reviewer's decision, on a document approved in the console (`review.when`): the worker
+    /// writes it as decided, without the review gate. Absent on every other message (and on
+    /// messages written before the review existed). Not part of the content hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
 }
 
 /// Where the document came from. Not part of the content hash.
@@ -240,4 +245,238 @@ impl JobberOutage {
     pub fn lasted(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.at_ms.saturating_sub(self.since_ms))
     }
+}
+
+/// Where an approved document goes in Jobber, as the reviewer chose: written `new-quote`,
+/// `quote:41`, `job:7`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Target {
+    /// A new quote for the client the bridge finds (or creates), whatever the PO says.
+    NewQuote,
+    /// The lines added to this existing quote (by number).
+    Quote(u64),
+    /// The lines added to this existing job (by number).
+    Job(u64),
+}
+
+impl Target {
+    /// `new quote`, `quote #41`, `job #7`: for people.
+    pub fn describe(&self) -> String {
+        match self {
+            Target::NewQuote => "a new quote".to_owned(),
+            Target::Quote(n) => format!("quote #{n}"),
+            Target::Job(n) => format!("job #{n}"),
+        }
+    }
+}
+
+impl TryFrom<String> for Target {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        let text = text.trim();
+        let number = |n: &str| {
+            n.trim().trim_start_matches('#').parse::<u64>().map_err(|_| format!("{n:?} is not a number"))
+        };
+        match text.split_once(':') {
+            None if text == "new-quote" => Ok(Target::NewQuote),
+            Some(("quote", n)) => Ok(Target::Quote(number(n)?)),
+            Some(("job", n)) => Ok(Target::Job(number(n)?)),
+            _ => Err(format!("{text:?}: a target is new-quote, quote:N or job:N")),
+        }
+    }
+}
+
+impl From<Target> for String {
+    fn from(target: Target) -> String {
+        match target {
+            Target::NewQuote => "new-quote".to_owned(),
+            Target::Quote(n) => format!("quote:{n}"),
+            Target::Job(n) => format!("job:{n}"),
+        }
+    }
+}
+
+/// What a reviewer decided for one catalog of the document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogDecision {
+    /// The catalog as the document names it (`None`: the lines of no catalog).
+    pub catalog: Option<String>,
+    /// Left out of what is written.
+    #[serde(default)]
+    pub leave_out: bool,
+    /// The dealer's cost per list dollar and the margin (a fraction), for this document; both or
+    /// neither.
+    #[serde(default)]
+    pub multiplier: Option<Decimal>,
+    #[serde(default)]
+    pub margin: Option<Decimal>,
+    /// Also saved to the catalog table for the next orders (done by the console).
+    #[serde(default)]
+    pub saved: bool,
+}
+
+/// What a reviewer changed on one product line: `section` and `line` index the document's
+/// sections and their lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineDecision {
+    pub section: usize,
+    pub line: usize,
+    /// Left out of what is written.
+    #[serde(default)]
+    pub leave_out: bool,
+    /// Corrected unit prices (a slip in the catalog data): replace the document's.
+    #[serde(default)]
+    pub unit_list: Option<Decimal>,
+    #[serde(default)]
+    pub unit_selling: Option<Decimal>,
+    #[serde(default)]
+    pub unit_cost: Option<Decimal>,
+}
+
+/// A reviewer's approval of a document held for review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    /// The console's review number.
+    pub review: i64,
+    pub approved_by: String,
+    /// RFC 3339.
+    pub at: String,
+    pub target: Target,
+    #[serde(default)]
+    pub catalogs: Vec<CatalogDecision>,
+    #[serde(default)]
+    pub lines: Vec<LineDecision>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+impl QuoteRequest {
+    /// The document as the reviewer approved it: lines and catalogs left out, prices corrected
+    /// (the content hash, and so the marker, unchanged). Without a decision, a copy.
+    pub fn as_decided(&self) -> QuoteRequest {
+        let mut request = self.clone();
+        let Some(decision) = &self.decision else { return request };
+        for edit in &decision.lines {
+            let Some(line) = request.sections.get_mut(edit.section).and_then(|s| s.lines.get_mut(edit.line))
+            else {
+                continue;
+            };
+            if let Some(v) = edit.unit_list {
+                line.unit_list = v;
+            }
+            if let Some(v) = edit.unit_selling {
+                line.unit_selling = v;
+            }
+            if let Some(v) = edit.unit_cost {
+                line.unit_cost = v;
+            }
+        }
+        let left_out =
+            |s: usize, l: usize| decision.lines.iter().any(|e| e.leave_out && e.section == s && e.line == l);
+        let catalog_out = |name: &Option<String>| {
+            let name = name.clone().filter(|c| !c.trim().is_empty());
+            decision.catalogs.iter().any(|c| c.leave_out && c.catalog == name)
+        };
+        for (s, section) in request.sections.iter_mut().enumerate() {
+            let out = catalog_out(&section.catalog);
+            let mut l = 0;
+            section.lines.retain(|_| {
+                let keep = !out && !left_out(s, l);
+                l += 1;
+                keep
+            });
+        }
+        let (mut list, mut selling, mut cost, mut quantity, mut lines) =
+            (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO, Decimal::ZERO, 0u32);
+        for (_, line) in request.lines() {
+            list += line.quantity * line.unit_list;
+            selling += line.quantity * line.unit_selling;
+            cost += line.quantity * line.unit_cost;
+            quantity += line.quantity;
+            lines += 1;
+        }
+        let cents = |v: Decimal| {
+            let mut v = v.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+            v.rescale(2);
+            v
+        };
+        request.totals = Totals {
+            list: cents(list),
+            selling: cents(selling),
+            cost: cents(cost),
+            quantity,
+            product_lines: lines,
+        };
+        request
+    }
+}
+
+/// Why a document waits for review: the `review.when` entry that holds it, and what it saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewReason {
+    /// `always`, `new-customer`, `total-above:1000`, `sanity`…
+    pub rule: String,
+    /// For people: `the customer total 2733.20 is above 1000`.
+    pub detail: String,
+}
+
+/// One catalog of a document held for review, priced by the dealer's rules as they stand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewCatalog {
+    pub catalog: Option<String>,
+    pub brand: Option<String>,
+    /// The rule that priced it (`table row 2 (KWP_*): ×0.42, margin 35%`), or why none does.
+    pub rule: String,
+    /// The table's multiplier and margin (a fraction), when a row prices it so.
+    pub multiplier: Option<Decimal>,
+    pub margin: Option<Decimal>,
+    /// No usable rule: priced by `pricing.markup_percent` for the figures, and needs numbers (or
+    /// to be left out) before approval.
+    #[serde(default)]
+    pub unpriced: bool,
+    pub lines: usize,
+    pub msrp: Decimal,
+    pub cogs: Decimal,
+    pub customer: Decimal,
+}
+
+/// A line the sanity rules refuse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewProblem {
+    /// `sanity.price-above-limit`
+    pub kind: String,
+    pub reason: String,
+    /// Indices of the line (none: a problem of the whole document).
+    pub section: Option<usize>,
+    pub line: Option<usize>,
+}
+
+/// A document that waits for a person's approval: the body of a message on `sj.review`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewItem {
+    /// `sj.review-item.v1`.
+    pub schema: String,
+    /// The document, as the worker would write it.
+    pub request: QuoteRequest,
+    pub reasons: Vec<ReviewReason>,
+    /// The catalogs with their figures (empty when it could not be priced at all).
+    pub catalogs: Vec<ReviewCatalog>,
+    pub msrp: Decimal,
+    pub cogs: Decimal,
+    pub total: Decimal,
+    /// The sanity rules' refusals (from the poller, with `sanity` in `review.when`).
+    #[serde(default)]
+    pub problems: Vec<ReviewProblem>,
+    /// The Jobber client the mapping table names for the customer, if any.
+    #[serde(default)]
+    pub client: Option<String>,
+    /// Where the bridge would write it: `new-quote`, `quote:41`, `job:7`.
+    pub target: Target,
+    /// RFC 3339.
+    pub held_at: String,
+}
+
+impl ReviewItem {
+    pub const SCHEMA: &'static str = "sj.review-item.v1";
 }

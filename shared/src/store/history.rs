@@ -33,6 +33,11 @@ pub enum Outcome {
     Replayed,
     /// An operator removed what the bridge wrote for it (`sjctl undo`).
     Undone,
+    /// Held for a person's approval in the console (`review.when`): nothing written yet.
+    ForReview,
+    /// A reviewer approved it in the console (who, and what they changed, in the reason); the
+    /// worker writes it next.
+    Approved,
 }
 
 impl Outcome {
@@ -46,6 +51,8 @@ impl Outcome {
             Self::Rejected => "rejected",
             Self::Replayed => "replayed",
             Self::Undone => "undone",
+            Self::ForReview => "for-review",
+            Self::Approved => "approved",
         }
     }
 
@@ -59,6 +66,8 @@ impl Outcome {
             Self::Rejected,
             Self::Replayed,
             Self::Undone,
+            Self::ForReview,
+            Self::Approved,
         ]
         .into_iter()
         .find(|o| o.as_str() == text)
@@ -183,6 +192,9 @@ pub struct Totals {
     pub errors: usize,
     pub replayed: usize,
     pub undone: usize,
+    /// Held for review, and approved in the console.
+    pub for_review: usize,
+    pub approved: usize,
 }
 
 impl Totals {
@@ -197,6 +209,8 @@ impl Totals {
                 Outcome::Parked | Outcome::Rejected => totals.parked += 1,
                 Outcome::Retried => totals.errors += 1,
                 Outcome::Replayed => totals.replayed += 1,
+                Outcome::ForReview => totals.for_review += 1,
+                Outcome::Approved => totals.approved += 1,
             }
         }
         totals
