@@ -121,6 +121,9 @@ impl Handler<'_> {
             match &outcome {
                 Ok((request, Written::AlreadyThere(r))) => tracing::info!(source = %request.source.id,
                     to = %r.target(), "dry run: already in Jobber"),
+                Ok((request, Written::Held(item))) => tracing::info!(source = %request.source.id,
+                    reasons = %item.reasons.iter().map(|r| r.rule.as_str()).collect::<Vec<_>>().join(", "),
+                    total = %item.total, "dry run: would be held for review (sj.review), nothing published"),
                 Ok((request, _)) => tracing::info!(source = %request.source.id,
                     "dry run: shown, not written; the message returns to the queue when this worker stops"),
                 Err(failure) => tracing::warn!(%source, kind = %failure.kind, reason = %failure.reason,
@@ -129,6 +132,11 @@ impl Handler<'_> {
             return;
         }
         match outcome {
+            Ok((_, Written::Held(item))) => {
+                if !crate::review::hold(&delivery, &item, self.publisher, self.history).await {
+                    self.publisher_failed.notify_one();
+                }
+            }
             Ok((request, written)) => {
                 let first_seen = first_seen_ms(&delivery, &request);
                 match &written {
@@ -159,6 +167,7 @@ impl Handler<'_> {
                         by_marker = r.found_by_marker, "already in Jobber: nothing written");
                         self.history.record(Outcome::Unchanged, &request.source.id, Some(r), None).await;
                     }
+                    Written::Held(_) => unreachable!("handled above"),
                 }
                 ack(&delivery).await;
             }

@@ -15,6 +15,8 @@
 //!   creation), with [`client_cache`];
 //! - [`quote`]: the dealer's pricing and presentation rules;
 //! - [`write::job`]: PO routing to a job (the document's lines added to the job its PO names);
+//! - [`review`]: the review gate (`review.when`): documents held for a person's approval in the
+//!   console, published to `sj.review`; an approved one written as decided;
 //! - [`effects`]: what a document changes besides Jobber, and the one place `--dry-run` is decided
 //!   (with [`sj_shared::jobber::JobberClient::dry_run`]).
 
@@ -28,6 +30,7 @@ pub mod outage_notice;
 pub mod pacing;
 pub mod quote;
 pub mod resolve;
+pub mod review;
 pub mod scan_cache;
 pub mod startup;
 pub mod unauthorized_notice;

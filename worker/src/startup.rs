@@ -112,6 +112,7 @@ pub async fn run(settings: &Settings, options: Options, shutdown: Shutdown) -> a
         routing,
         effects,
         shutdown: shutdown.clone(),
+        gate: crate::review::Gate::new(&settings.review),
         breaker: sj_shared::jobber::Breaker::new(
             pool.clone(),
             &keys,

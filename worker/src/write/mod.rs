@@ -34,7 +34,7 @@ use sj_shared::jobber::ops::{LineItemEdit, QuoteRef, QuoteSummary};
 use sj_shared::jobber::JobberErrorKind;
 use sj_shared::jobber::{JobberClient, JobberError};
 use sj_shared::mapping::Catalogs;
-use sj_shared::message::QuoteRequest;
+use sj_shared::message::{QuoteRequest, ReviewItem, Target};
 use sj_shared::observe;
 use sj_shared::pricing::{self, PricedDocument};
 use sj_shared::store::{Crosswalk, FilledLine, QuoteRecord, RedisEpoch, RedisLock};
@@ -68,6 +68,8 @@ pub enum Written {
     JobLinesAdded(QuoteRecord),
     /// The quote already existed (crosswalk, or its marker in Jobber).
     AlreadyThere(QuoteRecord),
+    /// Nothing written: the document waits for a person's approval (`review.when`).
+    Held(Box<ReviewItem>),
 }
 
 /// PO routing (`quote.po_quote_pattern`, `quote.po_quote_missing`; to jobs: `quote.po_job_pattern`,
@@ -119,10 +121,16 @@ pub struct Writer {
     pub shutdown: sj_shared::runtime::Shutdown,
     /// Jobber failing for everyone (shared through Redis): see [`crate::outage`].
     pub breaker: sj_shared::jobber::Breaker,
+    /// `review.when`: which documents wait for a person's approval ([`crate::review`]).
+    pub gate: crate::review::Gate,
 }
 
 impl Writer {
     pub async fn write(&self, request: &QuoteRequest, delivered: Delivered) -> Result<Written, Failure> {
+        // An approved document is written as the reviewer decided (lines and catalogs left out,
+        // prices corrected); its content hash, and so its marker, stay the document's.
+        let decided = request.decision.as_ref().map(|_| request.as_decided());
+        let request = decided.as_ref().unwrap_or(request);
         let hash = &request.content_hash;
         if let Some(record) = self.crosswalk.get(hash).await? {
             return Ok(Written::AlreadyThere(record));
@@ -257,20 +265,42 @@ impl Writer {
         delivered: Delivered,
         intent: &RedisLock,
     ) -> Result<Written, Failure> {
+        // The reviewer's target, else the PO's.
+        let target = match request.decision.as_ref().map(|d| d.target) {
+            Some(target) => target,
+            None => match (self.routing.job.job_number(request), self.routing.quote_number(request)) {
+                (Some(job), _) => Target::Job(job.max(0) as u64),
+                (None, Some(quote)) => Target::Quote(quote.max(0) as u64),
+                (None, None) => Target::NewQuote,
+            },
+        };
+        if request.decision.is_none() && self.gate.active() {
+            if let Some(item) = self.held(request, target).await? {
+                return Ok(Written::Held(Box::new(item)));
+            }
+        }
         let priced = self.price(request).await?;
         let (look, recorded_before) = self.look_up(request, delivered).await?;
-        if let Some(number) = self.routing.job.job_number(request) {
+        let job_number = match target {
+            Target::Job(n) => Some(n as i64),
+            _ => None,
+        };
+        let quote_number = match target {
+            Target::Quote(n) => Some(n as i64),
+            _ => None,
+        };
+        if let Some(number) = job_number {
             // A job gets the cabinets themselves (inventory and job costing), whatever the
             // quote's presentation.
             let items = quote::product_lines(&self.quote_rules, &priced);
             return self.write_to_job(request, number, items, look, intent, recorded_before).await;
         }
-        if let Some(number) = self.routing.quote_number(request) {
+        if let Some(number) = quote_number {
             match self.jobber.quote_by_number(number).await? {
                 Some(quote) => {
                     return self.add_to_quote(&priced, &quote, look, intent, recorded_before).await
                 }
-                None if self.routing.missing == PoQuoteMissing::Park => {
+                None if self.routing.missing == PoQuoteMissing::Park || request.decision.is_some() => {
                     return Err(Failure::new(
                         FailureKind::RoutingQuoteMissing,
                         format!(
@@ -335,22 +365,11 @@ impl Writer {
         Ok(Written::Created(record))
     }
 
-    /// The document priced once, with the catalog table as the workers see it now. A catalog no
-    /// row names gets one appended (blank, for staff to fill in); a catalog without a price
-    /// parks the document (`pricing.unpriced_catalog = "park"`) naming it.
+    /// The document priced once, with the catalog table as the workers see it now (and a
+    /// reviewer's numbers). A catalog no row names gets one appended (blank, for staff to fill
+    /// in); a catalog without a price parks the document (`pricing.unpriced_catalog = "park"`) naming it.
     async fn price<'a>(&self, request: &'a QuoteRequest) -> Result<PricedDocument<'a>, Failure> {
-        let table =
-            self.catalogs.table().await.map_err(|e| Failure::new(e.kind(), format!("catalog table: {e}")))?;
-        let unnamed: Vec<String> = request
-            .sections
-            .iter()
-            .filter_map(|s| s.catalog.as_deref())
-            .filter(|c| !c.trim().is_empty() && !table.names(c))
-            .map(str::to_owned)
-            .collect();
-        if !unnamed.is_empty() {
-            self.effects.append_catalogs(&self.catalogs, &unnamed).await;
-        }
+        let table = self.catalog_table(request).await?;
         let priced = pricing::price(&self.quote_rules.pricing, &table, request).map_err(|unpriced| {
             Failure::new(
                 FailureKind::PricingUnpricedCatalog,
@@ -368,6 +387,53 @@ impl Writer {
         }
         tracing::debug!(total = %priced.total, msrp = %priced.msrp, cogs = %priced.cogs, "document priced");
         Ok(priced)
+    }
+
+    /// The catalog table as the workers see it now, with a reviewer's numbers for this document
+    /// on top; a catalog no row names gets one appended (blank, for staff to fill in).
+    async fn catalog_table(&self, request: &QuoteRequest) -> Result<pricing::CatalogTable, Failure> {
+        let table =
+            self.catalogs.table().await.map_err(|e| Failure::new(e.kind(), format!("catalog table: {e}")))?;
+        let unnamed: Vec<String> = request
+            .sections
+            .iter()
+            .filter_map(|s| s.catalog.as_deref())
+            .filter(|c| !c.trim().is_empty() && !table.names(c))
+            .map(str::to_owned)
+            .collect();
+        if !unnamed.is_empty() {
+            self.effects.append_catalogs(&self.catalogs, &unnamed).await;
+        }
+        Ok(crate::review::with_decision(table, request))
+    }
+
+    /// The review gate: the document as the reviewer would see it, when `review.when` holds it.
+    /// Priced strictly first (a catalog without a rule is a reason with `unpriced-catalog`), then,
+    /// for the figures, with such catalogs at the default markup.
+    async fn held(&self, request: &QuoteRequest, target: Target) -> Result<Option<ReviewItem>, Failure> {
+        let table = self.catalog_table(request).await?;
+        let unpriced = match pricing::price(&self.quote_rules.pricing, &table, request) {
+            Ok(priced) => priced
+                .defaulted
+                .iter()
+                .map(|c| pricing::CatalogWithoutRule {
+                    catalog: c.clone(),
+                    why: "no usable row in the catalog table".to_owned(),
+                })
+                .collect(),
+            Err(unpriced) => unpriced.catalogs,
+        };
+        let mut lenient = self.quote_rules.pricing.clone();
+        lenient.unpriced_catalog = sj_shared::config::UnpricedCatalog::Default;
+        let priced = pricing::price(&lenient, &table, request).map_err(|u| {
+            Failure::new(FailureKind::PricingUnpricedCatalog, format!("no price for {}", u.describe()))
+        })?;
+        let (reasons, client) =
+            self.gate.reasons(request, &priced, &unpriced, target, &self.resolver.mapping).await?;
+        if reasons.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(crate::review::item(&priced, &unpriced, reasons, target, client)))
     }
 
     async fn create_quote(
