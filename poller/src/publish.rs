@@ -25,7 +25,7 @@ use sj_shared::amqp::{AmqpError, Publisher};
 use sj_shared::config::PollerSettings;
 use sj_shared::ids::ContentHash;
 use sj_shared::intake::DocumentReader;
-use sj_shared::message::{DeadLetter, Source as Origin, SourceKind};
+use sj_shared::message::{DeadLetter, ReviewItem, Source as Origin, SourceKind};
 use sj_shared::observe;
 use sj_shared::saberis::{DocumentError, Format};
 use sj_shared::store::{History, Outcome, PublishedDocuments};
@@ -74,6 +74,9 @@ pub struct Publishing<'a> {
     pub publisher: &'a Publisher,
     pub published: Option<&'a PublishedDocuments>,
     pub history: Option<&'a History>,
+    /// `sanity` in `review.when`: a document the sanity rules refuse goes to `sj.review` for a
+    /// person (its offending lines shown) instead of being refused.
+    pub review_sanity: bool,
 }
 
 /// What a batch did.
@@ -85,6 +88,8 @@ pub struct Counts {
     pub duplicates: usize,
     /// Refused (parse error or sanity rule): kept with the reason, dead-lettered.
     pub refused: usize,
+    /// Refused by the sanity rules and sent to the console's review instead (`review.when`).
+    pub held: usize,
 }
 
 type Confirming<'a, I> = Pin<Box<dyn Future<Output = (InFlight<I>, Result<(), AmqpError>)> + 'a>>;
@@ -135,7 +140,9 @@ where
         let (bytes, read) = match bytes {
             Ok(bytes) => {
                 let origin = Origin::now(S::KIND, &id);
-                let read = span.in_scope(|| self.path.reader.quote_request(&bytes, S::FORMAT, origin, true));
+                let check_sanity = !self.path.review_sanity;
+                let read =
+                    span.in_scope(|| self.path.reader.quote_request(&bytes, S::FORMAT, origin, check_sanity));
                 (Some(bytes), read)
             }
             Err(error) => (None, Err(error)),
@@ -157,6 +164,15 @@ where
             self.counts.duplicates += 1;
             observe::metrics().document_duplicate(source_label(S::KIND));
             return self.source.duplicate(item, &first).instrument(span).await;
+        }
+        if self.path.review_sanity {
+            if let Err(error) = self.path.reader.sanity.check(&request) {
+                let error = error.in_file(&id);
+                return match sj_shared::intake::review_item(&request, &error) {
+                    Some(review) => self.hold(item, &id, review).instrument(span).await,
+                    None => self.refuse(item, &id, bytes.as_deref(), &error).instrument(span).await,
+                };
+            }
         }
         let pending = self
             .path
@@ -241,6 +257,34 @@ where
         tracing::warn!(document = %id, error = %error, kept = %kept_at.display(), "document refused");
         self.counts.refused += 1;
         observe::metrics().document_rejected(source_label(S::KIND), letter.kind.name());
+        Ok(())
+    }
+
+    /// Sends a document the sanity rules refuse to the console's review (its problems listed),
+    /// and finishes it at its source once the broker confirmed it, as a published one.
+    async fn hold(&mut self, item: S::Item, id: &str, review: ReviewItem) -> anyhow::Result<()> {
+        self.path
+            .publisher
+            .publish_review(&review)
+            .await
+            .context("publishing for review")?
+            .confirmed()
+            .await
+            .context("the broker did not confirm a document for review")?;
+        let hash = &review.request.content_hash;
+        if let Some(published) = self.path.published {
+            if let Err(e) = published.record(hash, id).await {
+                tracing::warn!(document = %id, error = %e, "could not record the published hash in Redis");
+            }
+        }
+        self.source.published(item, hash).await?;
+        let detail = review.reasons.first().map(|r| r.detail.as_str()).unwrap_or_default();
+        if let Some(history) = self.path.history {
+            history.record(Outcome::ForReview, id, None, Some(("review.held", detail))).await;
+        }
+        tracing::warn!(document = %id, problems = review.problems.len(), reason = %detail,
+            "refused by the sanity rules: sent to the console for review (review.when has sanity)");
+        self.counts.held += 1;
         Ok(())
     }
 

@@ -109,6 +109,7 @@ pub async fn run(settings: &Settings, options: Options, shutdown: Shutdown) -> a
             publisher,
             published: published.as_ref(),
             history: history.as_ref(),
+            review_sanity: settings.review.sanity(),
         };
         let folder_source = folder.enabled.then(|| FolderSource { publishing: publishing() });
         let connect_source = saberis_connect.as_ref().map(|(client, taken, baseline)| SaberisConnectSource {
@@ -244,7 +245,14 @@ async fn run_backfill<'a>(
     };
     let session = session.as_ref();
     let publishing =
-        |publisher| Publishing { settings: &settings.poller, reader, publisher, published, history };
+        |publisher| Publishing {
+        settings: &settings.poller,
+        reader,
+        publisher,
+        published,
+        history,
+        review_sanity: settings.review.sanity(),
+    };
     let mut connect_report = PollReport::default();
     let mut incomplete = None;
     let mut chosen: Vec<(Candidate, Chosen)> = Vec::new();
