@@ -195,7 +195,10 @@ impl Handler<'_> {
         // counting an attempt (a budget that never recovers still ends in the dead letters after
         // MAX_DEFERRALS).
         let deferrals = headers::integer(props.headers(), header::DEFERRALS).unwrap_or(0).max(0);
-        let deferred = failure.deferred && deferrals < MAX_DEFERRALS;
+        // Jobber's THROTTLED (or 429) refused the request unexecuted for the account's budget,
+        // not for this document: like a request the shared budget held back, no attempt.
+        let deferred =
+            (failure.deferred || failure.kind == FailureKind::JobberThrottled) && deferrals < MAX_DEFERRALS;
         let tier = if deferred { 0 } else { attempts.min(delays.len() - 1) };
         // The kind's class decides: a transient kind goes through the retry tiers, then is parked;
         // a permanent one is parked at once (refused kinds are the poller's and never come here).
@@ -256,7 +259,10 @@ impl Handler<'_> {
                     observe::metrics().dead_letter(failure.kind.name());
                 }
                 self.history.record(outcome, source, None, Some((failure.kind.name(), &reason))).await;
-                if deferred {
+                if deferred && failure.kind == FailureKind::JobberThrottled && !failure.deferred {
+                    tracing::info!(%source, reason = %reason, deferrals = deferrals + 1, queue = %routing_key,
+                        "Jobber answered THROTTLED (the account's budget, not this document): back shortly, no attempt counted");
+                } else if deferred {
                     tracing::info!(%source, reason = %reason, deferrals = deferrals + 1, queue = %routing_key,
                         "held back by Jobber's shared budget, nothing sent: back shortly, no attempt counted");
                 } else if what == "retry" {

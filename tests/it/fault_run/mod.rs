@@ -282,6 +282,9 @@ enum Fault {
     /// Jobber answers 503 to everything for this long (issue 20's outage, scaled: a sixth of the
     /// fault phase), then recovers.
     JobberOutage(Duration),
+    /// The outage's end: Jobber answers again (the other faults go on meanwhile; those that
+    /// change Jobber's answers wait for it).
+    JobberBack,
 }
 
 impl std::fmt::Display for Fault {
@@ -300,7 +303,8 @@ impl std::fmt::Display for Fault {
             Fault::RevokeToken { reconnect_after } => {
                 write!(f, "Jobber: every token revoked; sjctl jobber connect {reconnect_after:?} later")
             }
-            Fault::JobberOutage(down) => write!(f, "Jobber: 503 to every request for {down:?}, then back"),
+            Fault::JobberOutage(down) => write!(f, "Jobber: 503 to every request for {down:?}"),
+            Fault::JobberBack => write!(f, "Jobber: the outage ends"),
         }
     }
 }
@@ -340,6 +344,13 @@ fn schedule(rng: &mut fastrand::Rng, n: usize, span: Duration) -> Vec<(Duration,
     let window = span.saturating_sub(first).as_millis() as u64;
     let mut timed: Vec<(Duration, Fault)> =
         faults.into_iter().map(|f| (first + Duration::from_millis(rng.u64(..window.max(1))), f)).collect();
+    // The outage starts within the first two thirds, and ends by itself while the rest go on.
+    let outage_at = first + Duration::from_millis(rng.u64(..(window * 2 / 3).max(1)));
+    if let Some(i) = timed.iter().position(|(_, f)| matches!(f, Fault::JobberOutage(_))) {
+        let Fault::JobberOutage(down) = timed[i].1 else { unreachable!() };
+        timed[i].0 = outage_at;
+        timed.push((outage_at + down, Fault::JobberBack));
+    }
     timed.sort_by_key(|(at, _)| *at);
     timed
 }
@@ -392,10 +403,18 @@ struct Run {
     operator_read: Instant,
     /// Reconnections the operator made because the bridge asked for one.
     operator_reconnects: usize,
+    /// Jobber answers 503 to everything (the outage): the faults that change Jobber's answers
+    /// are skipped meanwhile (they would end it).
+    outage: bool,
 }
 
 impl Run {
     async fn apply(&mut self, fault: &Fault) {
+        if self.outage && matches!(fault, Fault::ThrottleBurst(_) | Fault::LoseResponse) {
+            println!("{} {fault}: skipped, Jobber is out", stamp(self.t0));
+            *self.done.entry("Jobber answer fault skipped during the outage").or_default() += 1;
+            return;
+        }
         println!("{} {fault}", stamp(self.t0));
         let what = match fault {
             Fault::KillWorker(i) => {
@@ -456,13 +475,16 @@ impl Run {
                 self.connect().await;
                 "Jobber token revoked, then sjctl jobber connect"
             }
-            Fault::JobberOutage(down) => {
+            Fault::JobberOutage(_) => {
                 set_fault(&self.sandbox, &json!({"route": "/api/graphql", "error_rate": 1.0, "status": 503}))
                     .await;
-                tokio::time::sleep(*down).await;
+                self.outage = true;
+                "Jobber outage (503 to everything)"
+            }
+            Fault::JobberBack => {
                 set_fault(&self.sandbox, &base_spec(&mut self.rng)).await;
-                println!("{}   Jobber answers again", stamp(self.t0));
-                "Jobber outage (503 to everything), then back"
+                self.outage = false;
+                "Jobber back after the outage"
             }
         };
         *self.done.entry(what).or_default() += 1;
@@ -963,6 +985,7 @@ async fn n_documents_under_faults_lose_nothing_and_double_nothing() {
         connected_at: None,
         operator_read: Instant::now(),
         operator_reconnects: 0,
+        outage: false,
     };
     println!(
         "{} fault phase: {:.0} s, {} scheduled faults, 10 % 5xx and 5 % timeouts throughout",

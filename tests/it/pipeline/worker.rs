@@ -501,7 +501,8 @@ async fn jobber_failures_are_retried_until_the_quote_is_written() {
     let mut bridge = Bridge::start("retry").await;
     // The worker starts and reads the account's custom fields; then two `quoteCreate`s fail with
     // 503 and one is THROTTLED (a mutation is never tried again in place: its failure may hide a
-    // write): the document goes through the three retry tiers and is written after.
+    // write): the document goes through two retry tiers and comes back once more from the
+    // shortest without an attempt counted (THROTTLED), then is written.
     bridge.start_consuming_worker().await;
     set_fault(
         &bridge.sandbox,
@@ -514,7 +515,12 @@ async fn jobber_failures_are_retried_until_the_quote_is_written() {
     bridge.wait_until("the quote", || async { bridge.quotes().await.len() == 1 }).await;
     assert_eq!(sorted_totals(&bridge.quotes().await), ["1847.25"]);
     assert!(bridge.ns.queue_empty(&bridge.ns.topology.parked_queue()).await, "nothing parked");
-    assert_eq!(bridge.worker_log_lines(&["transient failure: retrying later"]), 3);
+    assert_eq!(bridge.worker_log_lines(&["transient failure: retrying later"]), 2, "the two 503s");
+    assert_eq!(
+        bridge.worker_log_lines(&["Jobber answered THROTTLED", "no attempt counted"]),
+        1,
+        "THROTTLED is the account's budget, not the document's failure"
+    );
     bridge.stop().await;
 }
 
