@@ -64,6 +64,34 @@ const MIGRATIONS: &[&str] = &[
         user_name TEXT NOT NULL,
         created_at INTEGER NOT NULL
     );",
+    // 3: documents held for review (`review.when`), each decision, and the outbox of approved
+    // documents to publish (a row is sent once the broker confirmed it).
+    "CREATE TABLE reviews (
+        id INTEGER PRIMARY KEY,
+        content_hash TEXT NOT NULL UNIQUE,
+        source TEXT NOT NULL,
+        customer TEXT NOT NULL,
+        total TEXT NOT NULL,
+        reasons TEXT NOT NULL,
+        item TEXT NOT NULL,
+        traceparent TEXT,
+        held_at INTEGER NOT NULL,
+        status TEXT NOT NULL DEFAULT 'waiting' CHECK (status IN ('waiting', 'approved', 'rejected')),
+        decided_by TEXT,
+        decided_at INTEGER,
+        decision TEXT,
+        changes TEXT,
+        reject_reason TEXT
+    );
+    CREATE INDEX reviews_by_status ON reviews (status, id);
+    CREATE TABLE review_outbox (
+        id INTEGER PRIMARY KEY,
+        review_id INTEGER NOT NULL REFERENCES reviews (id),
+        body TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        sent_at INTEGER
+    );
+    CREATE INDEX outbox_unsent ON review_outbox (sent_at);",
 ];
 
 /// The flag set by an `APP_DISCONNECT` webhook (value: when it occurred), shown as a banner on
@@ -142,7 +170,7 @@ impl Db {
         Ok(Db { conn: Mutex::new(conn) })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 

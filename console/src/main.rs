@@ -6,6 +6,7 @@
 
 mod crypto;
 mod db;
+mod review;
 mod users;
 mod web;
 
@@ -111,8 +112,16 @@ fn serve(config: Option<PathBuf>, check_config: bool) -> ExitCode {
         let db = db::Db::open(&settings.console.database).map_err(|e| {
             anyhow::anyhow!("cannot open {} (console.database): {e}", settings.console.database.display())
         })?;
+        let shutdown = Shutdown::listen();
+        // The review queue and the outbox of approvals, on a connection of their own to the file.
+        let review_db = db::Db::open(&settings.console.database).map_err(|e| {
+            anyhow::anyhow!("cannot open {} (console.database): {e}", settings.console.database.display())
+        })?;
+        let review = tokio::spawn(review::run(review_db, settings.clone(), shutdown.clone()));
         let app = web::App::new(db, settings)?;
-        web::serve(app, Shutdown::listen()).await
+        let served = web::serve(app, shutdown).await;
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), review).await;
+        served
     });
     runtime::exit_code("sj-console", outcome.map(|()| ExitCode::SUCCESS))
 }

@@ -5,6 +5,7 @@
 mod auth;
 mod connections;
 mod pages;
+mod review;
 mod parked;
 mod webhook;
 
@@ -64,6 +65,10 @@ pub fn router(app: Shared) -> Router {
         .route("/history", get(pages::history))
         .route("/users", get(pages::users))
         .route("/users/{name}/remove", post(pages::remove_user))
+        .route("/review", get(review::list))
+        .route("/review/{id}", get(review::show))
+        .route("/review/{id}/approve", post(review::approve))
+        .route("/review/{id}/reject", post(review::reject))
         .route("/parked", get(parked::list))
         .route("/parked/{id}", get(parked::one))
         .route("/parked/{id}/replay", post(parked::replay))

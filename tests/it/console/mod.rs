@@ -4,6 +4,7 @@
 
 mod connections;
 mod pages;
+mod review;
 mod parked;
 mod store;
 mod webhooks;

@@ -140,8 +140,13 @@ async fn delete_namespace(name: &str, t: &Topology) {
         return;
     };
     if let Ok(channel) = connection.create_channel().await {
-        let mut queues =
-            vec![t.quotes_queue(), t.parked_queue(), t.alerts_queue(), t.undeliverable_alerts_queue(), t.review_queue()];
+        let mut queues = vec![
+            t.quotes_queue(),
+            t.parked_queue(),
+            t.alerts_queue(),
+            t.undeliverable_alerts_queue(),
+            t.review_queue(),
+        ];
         queues.extend(t.retry_delays.iter().map(|d| t.retry_queue(*d)));
         for queue in queues {
             let _ = channel.queue_delete(queue.as_str().into(), QueueDeleteOptions::default()).await;
