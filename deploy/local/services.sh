@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the services the bridge and its tests need are running on this machine:
-# (and that the SMTP test server's Python package, python3-aiosmtpd, is installed)
+# (and that the SMTP test server's Python package, python3-aiosmtpd, and the browser the console's
+# tests drive, Debian's chromium and chromium-driver, are installed)
 # RabbitMQ on 127.0.0.1:5672 (guest/guest, with the management and shovel plugins and every
 # feature flag enabled) and Redis on 127.0.0.1:6379. Installs them from Debian's packages when
 # they are missing (as root), starts them when they are stopped, and does nothing when they run.
@@ -71,7 +72,15 @@ ensure_smtp_sink() {
   /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || install python3-aiosmtpd
 }
 
+# The console's browser tests (tests/it/console/browser.rs) drive a headless Chromium through its
+# chromedriver: Debian's packages (same version, nothing downloaded from a browser vendor).
+ensure_browser() {
+  command -v chromium >/dev/null && command -v chromedriver >/dev/null && return
+  install chromium chromium-driver
+}
+
 ensure_redis
 ensure_rabbitmq
 ensure_smtp_sink
+ensure_browser
 log "RabbitMQ (127.0.0.1:5672, UI http://127.0.0.1:15672 guest/guest) and Redis (127.0.0.1:6379) are up"

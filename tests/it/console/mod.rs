@@ -3,6 +3,7 @@
 //! delivering Jobber's webhooks.
 
 mod connections;
+mod browser;
 mod pages;
 mod review;
 mod parked;

@@ -1,5 +1,6 @@
 //! What several test modules need: where the documents are, and the project's binaries.
 
+pub mod browser;
 pub mod tls;
 
 use std::path::{Path, PathBuf};
