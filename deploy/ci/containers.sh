@@ -11,7 +11,9 @@
 #      namespace of its own that has only loopback (deploy/ci/compose.netns.yml);
 #   5. drops samples/ into the exports folder and asserts: quotes in the sandbox, the parked
 #      document in RabbitMQ's dead-letter queue, an alert email in the mail catcher, the poller's
-#      folders writable, /readyz ready on every process; `--scale worker=3` and a second batch;
+#      folders writable, /readyz ready on every process; the web console: a user added inside its
+#      container (`sj-console user add`, password on stdin), signed in over HTTP, the history page
+#      showing the batch and the review page; `--scale worker=3` and a second batch;
 #   6. stops the stack (every process of the bridge must exit 0 on SIGTERM), `down -v`.
 # Everything it made (containers, volumes, namespace, podman service, temporary files) is removed
 # on the way out, failed or not. The machine's own RabbitMQ and Redis are never touched. Images
@@ -161,7 +163,7 @@ podman image exists sj-bridge:latest || fail "image build"
 podman image inspect sj-bridge:latest --format '{{json .Config.Healthcheck}}' | grep -q probe \
   || fail "the image has no HEALTHCHECK with sjctl probe"
 podman run --rm --network none sj-bridge:latest sh -c \
-  'for b in sj-poller sj-worker sj-alerter sj-sandbox sjctl; do $b --version || exit 1; done'
+  'for b in sj-poller sj-worker sj-alerter sj-console sj-sandbox sjctl; do $b --version || exit 1; done'
 podman image ls sj-bridge:latest --format 'sj-bridge:latest {{.Size}}'
 phase "image sj-bridge (compile)"
 
@@ -277,6 +279,32 @@ echo "spans received by the trace viewer: $spans"
 phase "batch 1 (9 documents)"
 
 # ---------------------------------------------------------------------------------------------
+log "the web console: a user added in its container, signed in over HTTP, the history and review pages"
+console=${project}_console_1
+console_url=http://127.0.0.1:8790
+wait_until "the console answers /healthz" http "$console_url/healthz"
+console_password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+printf '%s\n' "$console_password" | podman exec -i "$console" sj-console user add ci-admin --role admin \
+  || fail "sj-console user add in the container"
+jar=$state/console.cookies
+sign_in_form=$(http -c "$jar" "$console_url/sign-in?next=%2Fhistory") || fail "GET /sign-in"
+csrf=$(sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' <<<"$sign_in_form" | head -1)
+[[ -n $csrf ]] || fail "no CSRF token in the sign-in form"
+signed_in=$(in_ns curl -sS --max-time 10 -b "$jar" -c "$jar" -o /dev/null -w '%{http_code} %{redirect_url}' \
+  --data-urlencode name=ci-admin --data-urlencode "password=$console_password" \
+  --data-urlencode next=/history --data-urlencode "csrf=$csrf" "$console_url/sign-in")
+[[ $signed_in == "303 $console_url/history" ]] || fail "signing in answered: $signed_in"
+grep -q 'sj_session' "$jar" || fail "no session cookie after signing in"
+history_page=$(http -b "$jar" "$console_url/history") || fail "GET /history signed in"
+grep -q 'kitchen-harbour-lane' <<<"$history_page" || fail "the history page does not show the batch: $history_page"
+echo "console: signed in as ci-admin, /history shows $(grep -c '<tr' <<<"$history_page") rows"
+review_page=$(http -b "$jar" "$console_url/review") || fail "GET /review signed in"
+grep -q '<h1>Review</h1>' <<<"$review_page" || fail "the review page did not load: $review_page"
+[[ $(in_ns curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "$console_url/history") == 303 ]] \
+  || fail "/history without a session is not sent to the sign-in page"
+phase "console: user, sign-in, pages"
+
+# ---------------------------------------------------------------------------------------------
 log "three workers (--scale worker=3), batch 2"
 timeout 600 "${compose[@]}" up -d --no-build --scale worker=3 || fail "compose up --scale worker=3"
 [[ $(bridge_containers | grep -c '_worker_') -eq 3 ]] || fail "3 workers expected: $(bridge_containers)"
@@ -313,11 +341,11 @@ done
 # ---------------------------------------------------------------------------------------------
 log "SIGTERM: every process of the bridge exits 0 (a clean shutdown), well within the grace period"
 stop_started=$(date +%s)
-timeout 300 "${compose[@]}" stop -t 30 sandbox poller worker alerter >/dev/null || fail "compose stop"
+timeout 300 "${compose[@]}" stop -t 30 sandbox poller worker alerter console >/dev/null || fail "compose stop"
 stop_seconds=$(($(date +%s) - stop_started))
 bad=
 for c in $(podman ps -a --filter "label=com.docker.compose.project=$project" --format '{{.Names}}' \
-             | grep -E '_(sandbox|poller|worker|alerter)_[0-9]+$' | sort); do
+             | grep -E '_(sandbox|poller|worker|alerter|console)_[0-9]+$' | sort); do
   code=$(podman inspect --format '{{.State.ExitCode}}' "$c")
   printf '  %-28s exit %s\n' "$c" "$code"
   [[ $code -eq 0 ]] || bad+=" $c($code)"
