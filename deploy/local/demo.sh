@@ -2,7 +2,9 @@
 # The bridge end to end on the local default, with the project's sample documents:
 # RabbitMQ and Redis (started when absent), sj-sandbox standing in for Jobber, sj-poller on a folder
 # seeded with samples/saberis and samples/bad, and two sj-workers. Ends by printing what became of
-# each document: the Jobber quote (number, client, total), or why it was archived or parked.
+# each document: the Jobber quote (number, client, total), or why it was archived or parked. The
+# web console (sj-console) runs beside them: the demo prints its address and a user to sign in
+# with (a password generated for the run, shown once); from a terminal it stays up until Enter.
 #
 # Usage: deploy/local/demo.sh          (needs python3 to print the summary)
 # Everything it writes is under target/demo/ (exports, logs); the broker and Redis hold its state under
@@ -15,7 +17,7 @@ bin=$root/target/debug
 
 deploy/local/services.sh
 echo "== building the bridge (first run takes a few minutes) =="
-cargo build --quiet -p sj-sandbox -p sj-poller -p sj-worker -p sjctl
+cargo build --quiet -p sj-sandbox -p sj-poller -p sj-worker -p sjctl -p sj-console
 
 rm -rf "$demo" && mkdir -p "$demo/exports/incoming" "$demo/logs"
 cp samples/saberis/* samples/bad/* "$demo/exports/incoming/"
@@ -73,6 +75,20 @@ for n in 1 2; do
   SJ_HEALTH__ADDRESS_FILE=$demo/run/worker-$n.addr "$bin/sj-worker" 2> "$demo/logs/worker-$n.log" &
   pids+=($!)
 done
+# The web console over the same namespace (its history is the workers'), on a free port; its
+# SQLite file in target/demo/. It is not part of the pipeline: if it cannot start, the demo goes on.
+console=""
+console_user=demo-admin
+console_password=$(head -c 15 /dev/urandom | base64 | tr -d '/+=')
+export SJ_CONSOLE__LISTEN=127.0.0.1:0 SJ_CONSOLE__DATABASE=$demo/console.sqlite3
+if printf '%s\n' "$console_password" | "$bin/sj-console" user add "$console_user" --role admin \
+     > "$demo/logs/console-user.log" 2>&1; then
+  "$bin/sj-console" serve > "$demo/logs/console.out" 2> "$demo/logs/console.log" &
+  pids+=($!)
+  for _ in $(seq 100); do grep -q "listening on" "$demo/logs/console.out" 2>/dev/null && break; sleep 0.1; done
+  console=$(sed -n 's/^listening on \(.*\)/http:\/\/\1/p' "$demo/logs/console.out" | head -1)
+fi
+
 # Wait until every published document has an outcome (generous bound; the demo never hangs).
 for _ in $(seq 600); do
   done_count=$(cat "$demo"/logs/worker-*.log | grep -cE '"message":"(quote created|lines added to an existing quote|already in Jobber: nothing written|dead-lettered)"' || true)
@@ -201,5 +217,17 @@ else
   echo "  (no Harbour Lane Builders client to make a job for: see the outcomes above)"
 fi
 echo
+echo "== the web console (sj-console) =="
+if [[ -n $console ]]; then
+  echo "  $console   sign in as $console_user, password $console_password (made for this run, shown once)"
+  echo "  History: $console/history   database: $demo/console.sqlite3   log: $demo/logs/console.log"
+else
+  echo "  did not start: see $demo/logs/console-user.log and $demo/logs/console.log"
+fi
+echo
 echo "Parked documents wait in the queue ${SJ_NAMESPACE}.sj.quotes.dead (RabbitMQ UI: http://127.0.0.1:15672, guest/guest)."
 echo "See them: SJ_NAMESPACE=demo target/debug/sjctl dlq list; what happened: SJ_NAMESPACE=demo target/debug/sjctl history"
+if [[ -n $console && -t 0 ]]; then
+  echo
+  read -r -p "The console stays up at $console until you press Enter (everything stops then). " _ || true
+fi
