@@ -390,13 +390,13 @@ fn recovery_section(m: &mut String, r: &Recovery) {
     );
     let _ = writeln!(
         m,
-        "| scenario | fault | lasted | documents dropped | recovery | at steady state | retry tiers: documents (sends) | brought back from the tiers | waited for a lease | found already written |"
+        "| scenario | fault | lasted | documents dropped | recovery | at steady state | retry tiers: documents (sends) | brought back from the tiers | waited for a lease | found already written | held back by the shared budget |"
     );
-    let _ = writeln!(m, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    let _ = writeln!(m, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for s in &r.scenarios {
         let _ = writeln!(
             m,
-            "| {} | {}{} | {:.1} s | {} | **{:.1} s** | {:.0} documents' worth | {} ({}) | {} | {} | {} |",
+            "| {} | {}{} | {:.1} s | {} | **{:.1} s** | {:.0} documents' worth | {} ({}) | {} | {} | {} | {} |",
             s.name,
             s.fault,
             if s.note.is_empty() { String::new() } else { format!(" ({})", s.note) },
@@ -408,7 +408,8 @@ fn recovery_section(m: &mut String, r: &Recovery) {
             s.retry_sends,
             s.brought_back,
             s.lease_waits,
-            s.already_written
+            s.already_written,
+            s.budget_deferrals
         );
     }
     let opened: Vec<&str> =
