@@ -2,8 +2,8 @@
 //! the real Redis (the history, the Jobber tokens) in a namespace of the test's own, the sandbox
 //! delivering Jobber's webhooks.
 
-mod connections;
 mod browser;
+mod connections;
 mod pages;
 mod review;
 mod parked;
