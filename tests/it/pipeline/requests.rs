@@ -107,7 +107,7 @@ async fn a_retry_whose_write_was_refused_unexecuted_costs_no_look_up() {
     bridge.add(&samples().join("saberis/vanity-single-item.json"), "vanity.json");
     bridge.poll_once(&[]).await;
     bridge.wait_until("the quote", || async { bridge.quotes().await.len() == 1 }).await;
-    assert_eq!(bridge.worker_log_lines(&["transient failure: retrying later", "jobber.throttled"]), 1);
+    assert_eq!(bridge.worker_log_lines(&["Jobber answered THROTTLED", "no attempt counted"]), 1);
     let ops = operations(&bridge).await;
     assert_eq!(ops["CreateQuote"], 2, "{ops}");
     for look_up in ["RecentClientQuotes", "ClientQuotes"] {
