@@ -19,4 +19,8 @@ done
 # Shovels a failed test's "Move messages" left behind.
 rabbitmqctl list_parameters -q 2>/dev/null | awk -F'\t' '$1 == "shovel" && $2 ~ /^Move from t[0-9]+-[0-9]+-/ {print $2}' |
   while IFS= read -r name; do rabbitmqctl clear_parameter -q shovel "$name" >/dev/null 2>&1 || true; done
+# Every binary the integration tests start, built before any test runs: built lazily inside the
+# tests instead, one package at a time, a slow first build (sj-console's bundled SQLite, the
+# sandbox) held other tests past their bounds while their services waited.
+cargo build --locked --bins
 exec cargo test --workspace --locked --no-fail-fast "$@"
