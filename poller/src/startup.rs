@@ -244,8 +244,7 @@ async fn run_backfill<'a>(
         false => Some(Session::open(&settings.amqp, &topology).await?),
     };
     let session = session.as_ref();
-    let publishing =
-        |publisher| Publishing {
+    let publishing = |publisher| Publishing {
         settings: &settings.poller,
         reader,
         publisher,

@@ -5,8 +5,8 @@
 mod auth;
 mod connections;
 mod pages;
-mod review;
 mod parked;
+mod review;
 mod webhook;
 
 use std::net::SocketAddr;

@@ -5,8 +5,8 @@
 mod browser;
 mod connections;
 mod pages;
-mod review;
 mod parked;
+mod review;
 mod store;
 mod webhooks;
 
